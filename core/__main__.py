@@ -1,0 +1,35 @@
+"""Command line: ``python -m core COMMAND ...`` (see ``python -m core --help``)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module under core.cli, one-line help). Adding a command is one entry here plus its module.
+COMMANDS = {
+    "inspect": ("inspect", "summarise a dataset: counts per class, sizes, durations, token lengths, skipped files"),
+    "train": ("train", "train a model and record the run"),
+    "runs": ("runs", "list recorded runs and their status"),
+    "lr-find": ("lr_find", "learning-rate range test"),
+    "augment": ("augment", "apply an augmentation pipeline to an image and save the draws"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    modules = {}
+    for command, (module_name, help_text) in COMMANDS.items():
+        try:
+            modules[command] = importlib.import_module(f"core.cli.{module_name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"core.cli.{module_name}":
+                raise
+            continue  # command not built yet
+        modules[command].add_arguments(sub.add_parser(command, help=help_text, description=help_text))
+    args = parser.parse_args(argv)
+    return modules[args.command].run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of ``python -m core``. Each module has ``add_arguments(parser)`` and ``run(args) -> int``."""

@@ -1,0 +1,71 @@
+"""Where things live and what a server allows: runs root, cache, data root, limits.
+
+Read from ``lab.toml`` in the working directory (or the file named by ``$DLLAB_CONFIG``), then overridden by
+environment variables, so a teacher can cap a shared server without touching code::
+
+    # lab.toml
+    runs_dir = "runs"
+    data_root = "/srv/datasets"
+    served = true            # typed paths must stay inside data_root
+    [limits]
+    max_epochs = 20
+    max_batch_size = 256
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass
+class Limits:
+    max_epochs: int = 100  # the Train page refuses more; a teacher lowers it on a shared server
+    max_batch_size: int = 1024  # bigger batches are refused with the reason
+    max_upload_mb: int = 200  # zip / clip / photo uploads above this are refused (matches .streamlit/config.toml)
+    max_extract_mb: int = 2000  # an uploaded archive that would unpack to more is refused (zip bombs)
+    max_lr_iters: int = 1000  # LR range test length cap
+
+
+@dataclass
+class Settings:
+    runs_dir: Path = Path("runs")  # one folder per run (config.json, metrics.sqlite, checkpoints/, TensorBoard)
+    cache_dir: Path = Path.home() / ".cache" / "dllab"  # built-in datasets are written here on first use
+    data_root: Path = Path.cwd()  # where typed paths are looked up; the only place they may point when served
+    served: bool = False  # True when the app is shared: typed paths are confined to data_root
+    limits: Limits = field(default_factory=Limits)
+
+
+_ENV = {"runs_dir": "DLLAB_RUNS", "cache_dir": "DLLAB_CACHE", "data_root": "DLLAB_DATA_ROOT", "served": "DLLAB_SERVED"}
+
+
+def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
+    """Settings from ``lab.toml`` (or ``config_file``) and the ``DLLAB_*`` environment variables."""
+    path = Path(config_file or os.environ.get("DLLAB_CONFIG", "lab.toml"))
+    raw = tomllib.loads(path.read_text()) if path.is_file() else {}
+    limits = Limits(**{f.name: raw.get("limits", {})[f.name] for f in fields(Limits) if f.name in raw.get("limits", {})})
+    s = Settings(limits=limits)
+    for name, env in _ENV.items():
+        value = os.environ.get(env, raw.get(name))
+        if value is None:
+            continue
+        if name == "served":
+            s.served = str(value).lower() in ("1", "true", "yes", "on")
+        else:
+            setattr(s, name, Path(value).expanduser())
+    return s
+
+
+def resolve_user_path(text: str, settings: Settings | None = None) -> Path:
+    """Turn a path typed by a user into an absolute path, relative paths taken from the data root.
+
+    When the app is served (``settings.served``), a path that leaves the data root (``..``, an absolute path
+    elsewhere, a symlink out) is refused with ``PermissionError``.
+    """
+    settings = settings or load_settings()
+    root = settings.data_root.expanduser().resolve()
+    path = (root / Path(text).expanduser()).resolve()
+    if settings.served and not path.is_relative_to(root):
+        raise PermissionError(f"{text!r} is outside the data root {root}; this server only reads data under it")
+    return path
