@@ -32,7 +32,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 ACTIVE = ("queued", "running")  # statuses that mean "a worker should be alive"; stale ones read as 'interrupted'
@@ -390,7 +389,9 @@ class RunStore:
 def _plain_steps(rows: list[tuple]) -> list[tuple]:
     """Step rows with plain floats; tensor losses are fetched in one stacked transfer (one device sync)."""
     losses = [r[2] for r in rows]
-    if losses and all(isinstance(x, torch.Tensor) for x in losses):
+    if losses and all(hasattr(x, "detach") for x in losses):  # torch tensors (torch imported only when used)
+        import torch
+
         losses = torch.stack([x.detach().reshape(()).float() for x in losses]).cpu().tolist()
     return [(s, e, _num(loss), _num(lr), t) for (s, e, _, lr, t), loss in zip(rows, losses)]
 
