@@ -1,0 +1,68 @@
+"""What ``core.data.load`` returns: a DataBundle of torch Datasets plus what could not be read and why."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from torch.utils.data import Dataset
+
+# progress(done, total, message): long loads report through this; the page turns it into a progress bar
+Progress = Callable[[int, int, str], None]
+
+
+class DataError(ValueError):
+    """A source that cannot be used at all (missing, empty, one class...). The message says what was expected."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or a line of a file, ``path:line``) that could not be read, and why."""
+
+    path: str  # the file, or "file:line" for one bad line of a text file
+    reason: str  # human-readable: "not an image (cannot identify image file)", "zero-byte file", ...
+
+
+@dataclass
+class DataBundle:
+    """A dataset ready for training: one torch Dataset per split and everything the pages need to explain it."""
+
+    kind: str  # 'image' | 'audio' | 'text'
+    classes: list[str]  # class names; a sample's y indexes this list
+    splits: dict[str, Dataset]  # 'train', 'val' (always) and 'test' (when the source has one)
+    source: str  # what was asked for: "builtin:digits", a folder, a file
+    input_shape: tuple  # one sample x: image (C, H, W); audio (1, num_samples); text () (variable length)
+    skipped: list[Skipped] = field(default_factory=list)  # unreadable files/lines with reasons; never silent
+    sample_rate: Optional[int] = None  # audio: the rate every clip was resampled to
+    vocab: Any = None  # text: core.data.text.Vocab built on the train split
+    collate_fn: Optional[Callable] = None  # text: pads a batch to (ids (B, L), y (B,)); None for image/audio
+    stats: dict = field(default_factory=dict)  # kind-specific statistics (JSON-serialisable) for summary()
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Samples per class per split: ``{"train": {"cat": 10, ...}, "val": {...}}``."""
+        out = {}
+        for name, ds in self.splits.items():
+            c = Counter(ds.targets)
+            out[name] = {cls: int(c.get(i, 0)) for i, cls in enumerate(self.classes)}
+        return out
+
+    def imbalance(self) -> float:
+        """Largest class over smallest class in the train split (inf when a class has no training sample)."""
+        train = self.counts()["train"].values()
+        return float("inf") if min(train) == 0 else max(train) / min(train)
+
+    def summary(self) -> dict:
+        """A JSON-serialisable description: counts per class per split, kind-specific statistics, skipped files."""
+        imb = self.imbalance()
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "classes": list(self.classes),
+            "counts": self.counts(),
+            "total": sum(len(ds) for ds in self.splits.values()),
+            "imbalance": None if imb == float("inf") else round(imb, 3),
+            "input_shape": list(self.input_shape),
+            "sample_rate": self.sample_rate,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            **self.stats,
+        }

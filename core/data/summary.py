@@ -1,0 +1,57 @@
+"""Statistics for ``DataBundle.summary()``: plain numbers and lists, JSON-serialisable, computed once at load."""
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+import numpy as np
+
+SMALL_AREA_RATIO = 0.25  # a class whose typical image has < 1/4 of the others' area (half the side) is flagged
+
+
+def describe(values) -> dict:
+    """min / median / mean / p95 / max of a list of numbers (zeros when empty)."""
+    if len(values) == 0:
+        return {"min": 0, "median": 0, "mean": 0, "p95": 0, "max": 0}
+    a = np.asarray(values, dtype=float)
+    return {"min": _num(a.min()), "median": _num(np.median(a)), "mean": round(float(a.mean()), 3),
+            "p95": _num(np.percentile(a, 95)), "max": _num(a.max())}
+
+
+def histogram(values, bins: int = 30) -> dict:
+    """``{"edges": [...], "counts": [...]}`` of ``values`` (so a chart needs no raw data)."""
+    if len(values) == 0:
+        return {"edges": [], "counts": []}
+    counts, edges = np.histogram(np.asarray(values, dtype=float), bins=bins)
+    return {"edges": [round(float(e), 4) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def _num(x):
+    x = float(x)
+    return int(x) if x.is_integer() else round(x, 4)
+
+
+def small_classes(median_sizes: dict[str, tuple[float, float]], ratio: float = SMALL_AREA_RATIO) -> list[dict]:
+    """Classes whose median image area is below ``ratio`` x the median of the other classes' median areas."""
+    out = []
+    for name, (w, h) in median_sizes.items():
+        others = [ow * oh for other, (ow, oh) in median_sizes.items() if other != name]
+        if others and w * h < ratio * statistics.median(others):
+            out.append({"class": name, "median_width": w, "median_height": h,
+                        "area_ratio": round(w * h / statistics.median(others), 4)})
+    return out
+
+
+def image_stats(classes: list[str], records, size: int, channels: int) -> dict:
+    """Width/height/mode distribution per class (from headers), and classes with much smaller images."""
+    per_class, medians = {}, {}
+    for ci, name in enumerate(classes):
+        rs = [r for r in records if r.target == ci]
+        if not rs:
+            continue
+        widths, heights = [r.width for r in rs], [r.height for r in rs]
+        sizes = Counter((r.width, r.height) for r in rs).most_common(300)
+        per_class[name] = {"n": len(rs), "width": describe(widths), "height": describe(heights),
+                           "modes": dict(Counter(r.mode for r in rs)), "sizes": [[w, h, n] for (w, h), n in sizes]}
+        medians[name] = (statistics.median(widths), statistics.median(heights))
+    return {"image_size": size, "channels": channels, "images": per_class, "small_classes": small_classes(medians)}
