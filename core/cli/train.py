@@ -1,0 +1,96 @@
+"""``python -m core train --data SOURCE --model NAME [...]``: train in this process and record the run.
+
+Prints the run directory, the status and per-epoch train loss / val loss / val accuracy (``--json``: one JSON
+object). Under ``torchrun --nproc_per_node=N`` the same command trains with DistributedDataParallel; ``fit`` sets up
+the process group and rank 0 writes the run and prints.
+
+    python -m core train --data builtin:digits --model cnn --epochs 3
+    torchrun --nproc_per_node=2 -m core train --data builtin:digits --model mlp --max-steps 20 --json
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+
+from core.train.store import RunStore
+
+# CLI option -> TrainConfig field (only options the user gave are passed: TrainConfig keeps its defaults otherwise)
+_FIELDS = {"data": "data", "model": "model", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
+           "optimizer": "optimizer", "weight_decay": "weight_decay", "scheduler": "scheduler",
+           "mixup": "mixup_alpha", "label_smoothing": "label_smoothing", "freeze_epochs": "freeze_epochs",
+           "runs_dir": "runs_dir", "max_steps": "max_steps", "seed": "seed", "device": "device"}
+EPOCH_COLUMNS = ("train_loss", "val_loss", "val_acc")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the ``train`` command."""
+    parser.add_argument("--data", required=True, help="builtin:digits | builtin:shapes | builtin:sounds | "
+                                                      "builtin:reviews | a folder | a file")
+    parser.add_argument("--model", required=True, help="model name (see core.models.names())")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, help="learning rate")
+    parser.add_argument("--optimizer", help="adam | adamw | sgd")
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--scheduler", help="none | step | cosine | onecycle")
+    parser.add_argument("--mixup", type=float, metavar="ALPHA", help="mixup alpha (0 = off)")
+    parser.add_argument("--label-smoothing", type=float, metavar="EPS")
+    parser.add_argument("--freeze-epochs", type=int, help="train only the head for the first N epochs")
+    parser.add_argument("--runs-dir", help="runs root (default: runs_dir from lab.toml / $DLLAB_RUNS, else ./runs)")
+    parser.add_argument("--max-steps", type=int, help="stop after this many training steps (tiny runs, tests)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:1 | mps")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the outcome")
+
+
+def config_from_args(args: argparse.Namespace):
+    """A TrainConfig from the parsed options (options not given keep TrainConfig's defaults)."""
+    from core.train import TrainConfig
+
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {field: getattr(args, opt) for opt, field in _FIELDS.items() if getattr(args, opt) is not None}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SystemExit(f"this version of TrainConfig has no field(s) {', '.join(unknown)}")
+    return TrainConfig(**values)
+
+
+def summarise(run_dir) -> dict:
+    """The outcome of a run as a JSON-serialisable dict: run_dir, status, error, epochs, best_val_acc."""
+    store = RunStore.open(run_dir)
+    info = store.info()
+    epochs = store.epochs()
+    rows = [{"epoch": int(r["epoch"]), **{c: (None if c not in r or r[c] != r[c] else float(r[c]))
+                                           for c in EPOCH_COLUMNS}} for _, r in epochs.iterrows()]
+    return {"run_dir": str(info.run_dir), "status": info.status, "error": info.error, "epochs": rows,
+            "best_val_acc": info.best_val_acc, "last_step": info.last_step}
+
+
+def format_summary(s: dict) -> str:
+    """The outcome as text: run dir, status, one line per epoch."""
+    lines = [f"run: {s['run_dir']}", f"status: {s['status']}" + (f" ({s['error']})" if s["error"] else "")]
+    fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    lines += [f"epoch {e['epoch']}: train loss {fmt(e['train_loss'])}  val loss {fmt(e['val_loss'])}  "
+              f"val acc {fmt(e['val_acc'])}" for e in s["epochs"]]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train; exit code 0 when the run finished (or was stopped), 1 when it failed, 2 for a bad configuration."""
+    from core.train import fit
+
+    config = config_from_args(args)
+    try:
+        result = fit(config)
+    except ValueError as err:  # bad data source / model / settings: say why, no traceback
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(json.dumps({"status": "refused", "error": str(err)}) if args.json else f"refused: {err}")
+        return 2
+    run_dir = getattr(result, "run_dir", None)
+    if int(os.environ.get("RANK", "0")) != 0 or run_dir is None:
+        return 0  # other DDP ranks: rank 0 reports
+    summary = summarise(run_dir)
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 1 if summary["status"] == "failed" else 0

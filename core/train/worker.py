@@ -1,0 +1,91 @@
+"""Run training in a separate process, so a crash or out-of-memory in training cannot take the UI down.
+
+``launch(config)`` creates the run directory (status 'queued') and starts
+``python -m core.train.worker RUN_DIR`` in a new session (it survives the Streamlit script rerun that launched it,
+and the app being restarted). The worker reads config.json and calls ``core.train.fit(config, run=store)``; all it
+has to say goes into the run store, its stdout/stderr into ``RUN_DIR/worker.log``.
+
+- an exception in training -> status 'failed' with the message (fit's own message when fit recorded it);
+- the worker killed (SIGKILL, out of memory) -> readers show 'interrupted' (dead pid / stale heartbeat), with every
+  metric it had flushed intact;
+- stop -> ``RunStore.open(run_dir).request_stop()``; the trainer checks the flag every batch.
+
+Example::
+
+    run_dir = launch(TrainConfig(data="builtin:digits", model="cnn", epochs=2))
+    RunStore.open(run_dir).info().status      # 'queued' -> 'running' -> 'finished'
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from core.train.store import ACTIVE, RunStore
+
+ROOT = Path(__file__).resolve().parents[2]  # the project root: the worker runs `-m core.train.worker` from here
+LOG_NAME = "worker.log"
+
+
+def _config_dict(config) -> dict:
+    return config.to_dict() if hasattr(config, "to_dict") else dict(config)
+
+
+def launch(config, runs_dir: str | os.PathLike | None = None) -> Path:
+    """Create a run for ``config`` (a TrainConfig or its dict) and train it in a new process; return the run dir.
+
+    ``runs_dir`` defaults to ``config.runs_dir``, then the configured runs root (``load_settings().runs_dir``).
+    Returns at once; follow the run with ``RunStore.open(run_dir)`` or ``list_runs()``.
+    """
+    cfg = _config_dict(config)
+    if runs_dir is None:
+        from core.settings import load_settings
+        runs_dir = cfg.get("runs_dir") or load_settings().runs_dir
+    cfg["runs_dir"] = str(runs_dir)
+    store = RunStore.create(runs_dir, cfg)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    with open(store.run_dir / LOG_NAME, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "core.train.worker", str(store.run_dir.resolve())],
+                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    store.set_pid(proc.pid)
+    store.close()
+    # reap the child when it ends, so a killed worker does not linger as a zombie that looks alive
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+    return store.run_dir
+
+
+def run_worker(run_dir: str | os.PathLike) -> int:
+    """The worker's body: train the run in ``run_dir`` and record the outcome; returns the exit code."""
+    store = RunStore.open(run_dir)
+    try:
+        from core.train import TrainConfig, fit
+
+        fit(TrainConfig.from_dict(store.config()), run=store)
+        return 0
+    except BaseException as err:  # noqa: BLE001 - whatever happened, the run must not stay 'running'
+        traceback.print_exc()
+        if store.info().status in ACTIVE + ("interrupted",):
+            store.set_status("failed", error=f"{type(err).__name__}: {err}")
+        return 1
+    finally:
+        store.close()
+
+
+def log_tail(run_dir: str | os.PathLike, max_chars: int = 4000) -> str:
+    """The last ``max_chars`` characters of the worker's log (what it printed, tracebacks)."""
+    path = Path(run_dir) / LOG_NAME
+    if not path.is_file():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - max_chars))
+        return f.read().decode("utf-8", "replace")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m core.train.worker RUN_DIR")
+    sys.exit(run_worker(sys.argv[1]))
