@@ -1,0 +1,48 @@
+"""Models by name: ``build(name, num_classes, **opts)``, ``names(kind)``, ``build_for(bundle, name, **opts)``.
+
+>>> from core import models
+>>> models.names("text")
+['lstm', 'gru']
+>>> net = models.build("cnn", 10, input_shape=(1, 8, 8))
+
+Each model has ``layer_groups()`` (input side first, head last) used for freezing and differential learning rates;
+transfer models have ``notice`` (None, or why no pretrained weights were loaded) and ``pretrained``.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+from core.models.audio import LogMel, MelCNN, MelResNet18, WaveCNN
+from core.models.features import CachedFeatures
+from core.models.image import MLP, ResNet18Transfer, SmallCNN, find_resnet18_weights
+from core.models.registry import (MODELS, ModelSpec, build, build_for, bundle_opts, group_parameters, layer_groups,
+                                  names, register, spec, unwrap)
+from core.models.text import RNNClassifier
+
+# Training defaults per model: tuned on the built-in data so a user gets a sensible run without tuning
+# (bench/bench_train.py checks them).
+register(ModelSpec("mlp", "image", MLP, "flatten -> Linear/ReLU stack; a baseline",
+                   defaults=dict(epochs=10, batch_size=64, optimizer="adamw", lr=2e-3, scheduler="one-cycle")))
+register(ModelSpec("cnn", "image", SmallCNN, "small AlexNet-style CNN: conv blocks, adaptive pooling, dropout head",
+                   defaults=dict(epochs=8, batch_size=64, optimizer="adamw", lr=3e-3, scheduler="one-cycle")))
+register(ModelSpec("resnet18", "image", ResNet18Transfer,
+                   "resnet18 transfer: ImageNet weights when available, new Linear-ReLU-Dropout-Linear head",
+                   transfer=True, defaults=dict(epochs=5, batch_size=32, optimizer="adamw", lr=1e-3,
+                                                scheduler="one-cycle", freeze_epochs=1, lr_decay=3.0)))
+register(ModelSpec("wave_cnn", "audio", WaveCNN, "1-D CNN on the raw waveform (conv/batch-norm/pool stages)",
+                   defaults=dict(epochs=15, batch_size=32, optimizer="adamw", lr=3e-3, scheduler="one-cycle")))
+register(ModelSpec("mel_cnn", "audio", MelCNN, "2-D CNN on log-mel spectrograms (features cached once per clip)",
+                   defaults=dict(epochs=12, batch_size=32, optimizer="adamw", lr=3e-3, scheduler="one-cycle")))
+register(ModelSpec("mel_resnet18", "audio", MelResNet18, "resnet18 on log-mel spectrograms", transfer=True,
+                   defaults=dict(epochs=8, batch_size=32, optimizer="adamw", lr=1e-3, scheduler="one-cycle",
+                                 lr_decay=3.0)))
+register(ModelSpec("lstm", "text", partial(RNNClassifier, rnn="lstm"),
+                   "embedding -> (bi)LSTM -> linear; padding ignored via packed sequences",
+                   defaults=dict(epochs=8, batch_size=32, optimizer="adamw", lr=3e-3, scheduler="one-cycle")))
+register(ModelSpec("gru", "text", partial(RNNClassifier, rnn="gru"),
+                   "embedding -> (bi)GRU -> linear; padding ignored via packed sequences",
+                   defaults=dict(epochs=8, batch_size=32, optimizer="adamw", lr=3e-3, scheduler="one-cycle")))
+
+__all__ = ["MODELS", "ModelSpec", "build", "build_for", "bundle_opts", "names", "register", "spec", "unwrap",
+           "layer_groups", "group_parameters", "MLP", "SmallCNN", "ResNet18Transfer", "WaveCNN", "MelCNN",
+           "MelResNet18", "RNNClassifier", "LogMel", "CachedFeatures", "find_resnet18_weights"]

@@ -1,0 +1,142 @@
+"""Image classifiers: a small MLP, a small AlexNet-style CNN and a resnet18 transfer backbone."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+# ImageNet statistics the pretrained resnet18 expects (inputs arrive in [0, 1])
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+RESNET18_FILE = "resnet18-f37072fd.pth"  # torchvision's file name for ResNet18_Weights.IMAGENET1K_V1
+
+
+class MLP(nn.Module):
+    """Flatten -> (Linear -> ReLU -> Dropout) x len(hidden) -> Linear."""
+
+    def __init__(self, num_classes: int, input_shape=(3, 32, 32), hidden=(256, 128), dropout: float = 0.2):
+        super().__init__()
+        self.flatten = nn.Flatten()  # (B, C, H, W) -> (B, C*H*W)
+        layers, width = [], math.prod(input_shape)
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            width = h
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        return self.head(self.body(self.flatten(x)))
+
+    def layer_groups(self):
+        return [[self.flatten, self.body], [self.head]]
+
+
+def _conv_block(cin: int, cout: int, pool: bool) -> nn.Sequential:
+    layers = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers, nn.MaxPool2d(2)) if pool else nn.Sequential(*layers)
+
+
+class SmallCNN(nn.Module):
+    """AlexNet in miniature: ``features`` (conv blocks), adaptive average pooling, ``classifier`` with dropout.
+
+    Pooling halves the size only while the image is at least 8 pixels across, so 8x8 digits and 64x64 photos both work.
+    """
+
+    def __init__(self, num_classes: int, input_shape=(3, 32, 32), width: int = 32, dropout: float = 0.3):
+        super().__init__()
+        c, h, _ = input_shape
+        blocks, size, cin = [], h, c
+        for i, cout in enumerate((width, width * 2, width * 4)):
+            pool = size >= 8 and i < 2 or size >= 16
+            blocks.append(_conv_block(cin, cout, pool))
+            size, cin = (size // 2 if pool else size), cout
+        self.features = nn.Sequential(*blocks)
+        self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
+        self.classifier = nn.Sequential(
+            nn.Flatten(),  # (B, 4*width, 2, 2) -> (B, 16*width)
+            nn.Dropout(dropout), nn.Linear(cin * 4, 128), nn.ReLU(inplace=True),
+            nn.Dropout(dropout), nn.Linear(128, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.avgpool(self.features(x)))
+
+    def layer_groups(self):
+        return [list(self.features[:-1]), [self.features[-1]], [self.avgpool, self.classifier]]
+
+
+def transfer_head(width: int, num_classes: int, hidden: int = 256, dropout: float = 0.3) -> nn.Sequential:
+    """The head put on a pretrained backbone: Linear -> ReLU -> Dropout -> Linear."""
+    return nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
+                         nn.Linear(hidden, num_classes))
+
+
+def find_resnet18_weights(weights: str | None = "auto") -> Path | None:
+    """Where ImageNet resnet18 weights can be read without a download: a given file, else the torch hub cache.
+
+    ``weights`` is 'auto' (look in the torch hub cache), 'none' / None (random init) or a file path.
+    """
+    if weights in (None, "none", ""):
+        return None
+    if weights != "auto":
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"resnet18 weights file {path} does not exist")
+        return path
+    path = Path(torch.hub.get_dir()) / "checkpoints" / RESNET18_FILE
+    return path if path.is_file() else None
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std per channel, with the statistics as buffers so they move with the model."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+class ResNet18Transfer(nn.Module):
+    """torchvision resnet18 with ImageNet weights when available (never downloaded) and a new head.
+
+    ``notice`` says when no pretrained weights were found, so the UI can show it. Grey inputs (1 channel) get a
+    1-channel first convolution whose weights are the pretrained RGB weights summed over colour.
+    """
+
+    def __init__(self, num_classes: int, input_shape=(3, 224, 224), weights: str | None = "auto",
+                 hidden: int = 256, dropout: float = 0.3):
+        super().__init__()
+        net = torchvision.models.resnet18(weights=None)
+        path = find_resnet18_weights(weights)
+        self.pretrained = path is not None
+        self.notice = None if path else (
+            "No ImageNet weights for resnet18 found (torch hub cache or a weights file); the backbone starts from "
+            "random initialisation, so freezing it makes little sense and training takes longer.")
+        if path:
+            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        in_ch = input_shape[0]
+        self.normalize = Normalize(IMAGENET_MEAN[:in_ch] if in_ch == 3 else (0.45,) * in_ch,
+                                   IMAGENET_STD[:in_ch] if in_ch == 3 else (0.226,) * in_ch)
+        if in_ch != 3:
+            conv = nn.Conv2d(in_ch, 64, 7, stride=2, padding=3, bias=False)
+            with torch.no_grad():
+                conv.weight.copy_(net.conv1.weight.sum(1, keepdim=True).repeat(1, in_ch, 1, 1) / in_ch)
+            net.conv1 = conv
+        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+        self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
+        self.pool = nn.Sequential(net.avgpool, nn.Flatten())  # (B, 512, h, w) -> (B, 512)
+        self.head = transfer_head(512, num_classes, hidden, dropout)
+
+    def forward(self, x):
+        x = self.stem(self.normalize(x))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.head(self.pool(x))
+
+    def layer_groups(self):
+        return [[self.normalize, self.stem, self.layer1, self.layer2, self.layer3], [self.layer4],
+                [self.pool, self.head]]

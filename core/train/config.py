@@ -1,0 +1,135 @@
+"""What a training run is asked to do (``TrainConfig``) and what it did (``RunResult``)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+OPTIMIZERS = ("adam", "adamw", "sgd")  # sgd always with momentum (TrainConfig.momentum)
+SCHEDULERS = ("none", "step", "cosine", "one-cycle")
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs; JSON round-trip with ``to_dict`` / ``from_dict``.
+
+    >>> TrainConfig(data="builtin:digits", model="cnn", max_steps=5).to_dict()["max_steps"]
+    5
+    """
+
+    data: str = "builtin:digits"  # core.data.load source: builtin:NAME, a folder or a file
+    model: str = "cnn"  # core.models registry name; must suit the data's kind
+    model_opts: dict = field(default_factory=dict)  # extra constructor options, e.g. {"hidden": 128}
+    data_opts: dict = field(default_factory=dict)  # extra core.data.load options (image size, max vocab, ...)
+    epochs: int = 8  # passes over the training split
+    batch_size: int = 64  # samples per optimizer step (per process under DDP)
+    optimizer: str = "adamw"  # adam | adamw | sgd (with momentum); adamw is a robust default
+    lr: float = 3e-3  # peak learning rate of the head (one-cycle warms up to it)
+    weight_decay: float = 1e-4  # L2 penalty (decoupled for adamw); small, keeps weights in check
+    momentum: float = 0.9  # sgd momentum (ignored by adam/adamw)
+    scheduler: str = "one-cycle"  # none | step | cosine | one-cycle (warm-up then cosine down; fast convergence)
+    step_size: int = 3  # step scheduler: epochs between LR drops
+    gamma: float = 0.1  # step scheduler: factor applied at each drop
+    freeze_epochs: int = 0  # train only the head for this many epochs, then unfreeze (transfer models)
+    train_bn: bool = True  # while frozen, keep batch-norm layers trainable (they adapt to the new data cheaply)
+    lr_decay: float = 1.0  # differential LRs: head = lr, previous group lr/lr_decay, earlier lr/lr_decay**2
+    mixup_alpha: float = 0.0  # mixup Beta(a, a) per batch; 0 = off; refused for text
+    label_smoothing: float = 0.0  # epsilon of nn.CrossEntropyLoss(label_smoothing=...); 0 = plain CE
+    augment: dict | None = None  # core.augment Pipeline.to_dict(); None = the kind's preset (if augment_preset)
+    augment_preset: bool = True  # when augment is None use core.augment.preset(kind); False = no augmentation
+    grad_clip: float = 0.0  # clip the global gradient norm to this; 0 = off
+    seed: int = 0  # seeds python, numpy and torch: same config, same run
+    deterministic: bool = False  # torch.use_deterministic_algorithms: bit-reproducible, sometimes slower
+    device: str = "auto"  # auto (cuda > mps > cpu) or an explicit torch device string
+    runs_dir: str | None = None  # where the run directory goes; None = settings' runs root
+    stats_every: int = 10  # record activation statistics every N steps; 0 = off
+    stats_all_layers: bool = False  # hook every leaf layer instead of the top-level blocks
+    log_every: int = 10  # fetch losses / stats from the device every N steps (no per-step sync)
+    early_stop: int = 0  # stop when val loss has not improved for this many epochs; 0 = off
+    tensorboard: bool = True  # also write TensorBoard event files into the run directory
+    num_workers: int = 0  # DataLoader worker processes; 0 keeps cached features in this process
+    max_steps: int = 0  # stop after this many optimizer steps in all (tiny runs, tests); 0 = no limit
+    resume_from: str | None = None  # a run directory or checkpoint file to continue from (its last checkpoint)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of every field."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        """Rebuild from ``to_dict()`` output; unknown keys are refused with their names."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig field(s): {', '.join(unknown)}")
+        return cls(**d)
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def problems(self, kind: str | None = None) -> list[str]:
+        """Reasons this config cannot run (empty when fine); ``kind`` is the data kind when known."""
+        out = []
+        if self.optimizer not in OPTIMIZERS:
+            out.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        if self.scheduler not in SCHEDULERS:
+            out.append(f"scheduler must be one of {', '.join(SCHEDULERS)}, not {self.scheduler!r}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                out.append(f"{name} must be at least 1")
+        if not self.lr > 0:
+            out.append("learning rate must be positive")
+        if not 0 <= self.label_smoothing < 1:
+            out.append("label smoothing must be in [0, 1)")
+        if self.mixup_alpha < 0:
+            out.append("mixup alpha must be >= 0 (0 = off)")
+        if self.mixup_alpha > 0 and kind == "text":
+            out.append("mixup mixes inputs pixel by pixel (or sample by sample); token ids cannot be averaged, "
+                       "so mixup is not available for text; set mixup alpha to 0")
+        if self.lr_decay < 1:
+            out.append("lr_decay must be >= 1 (1 = same LR for every layer group)")
+        if not 0 <= self.freeze_epochs <= self.epochs:
+            out.append("freeze epochs must be between 0 and the number of epochs")
+        if self.grad_clip < 0 or self.weight_decay < 0 or self.max_steps < 0:
+            out.append("grad_clip, weight_decay and max_steps must be >= 0")
+        return out
+
+    def check(self, kind: str | None = None) -> None:
+        """Raise ``ValueError`` listing every problem (see ``problems``)."""
+        problems = self.problems(kind)
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def recommended(model: str, data: str = "builtin:digits", **overrides) -> TrainConfig:
+    """A config with the registry's tuned defaults for ``model`` (what the page pre-fills).
+
+    >>> recommended("lstm", "builtin:reviews").model
+    'lstm'
+    """
+    from core.models import spec
+
+    return TrainConfig(data=data, model=model, **{**spec(model).defaults, **overrides})
+
+
+@dataclass
+class RunResult:
+    """What ``fit`` returns: where the run is, how it ended, and the per-epoch history."""
+
+    run_dir: str | None  # the run directory (None on non-zero DDP ranks, which write nothing)
+    status: str  # finished | stopped | failed
+    epochs_done: int  # epochs completed (validation ran)
+    steps: int  # optimizer steps taken in all
+    history: list[dict] = field(default_factory=list)  # per epoch: epoch, train_loss, train_acc, val_loss, val_acc, lr
+    best_val_acc: float | None = None  # highest validation accuracy seen
+    error: str | None = None  # why a failed run failed, and what to try
+    stop_reason: str | None = None  # why a stopped / early-finished run stopped
+    notices: list[str] = field(default_factory=list)  # things the user should know (no pretrained weights, ...)
+    best_checkpoint: str | None = None  # path of checkpoints/best.pt when written
+    last_checkpoint: str | None = None  # path of checkpoints/last.pt when written
+    seconds: float = 0.0  # wall-clock duration of fit
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of every field."""
+        return asdict(self)
