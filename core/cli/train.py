@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help="learning rate")
     parser.add_argument("--optimizer", help="adam | adamw | sgd")
     parser.add_argument("--weight-decay", type=float)
-    parser.add_argument("--scheduler", help="none | step | cosine | onecycle")
+    parser.add_argument("--scheduler", help="none | step | cosine | one-cycle")
     parser.add_argument("--mixup", type=float, metavar="ALPHA", help="mixup alpha (0 = off)")
     parser.add_argument("--label-smoothing", type=float, metavar="EPS")
     parser.add_argument("--freeze-epochs", type=int, help="train only the head for the first N epochs")
@@ -46,15 +46,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    """A TrainConfig from the parsed options (options not given keep TrainConfig's defaults)."""
-    from core.train import TrainConfig
+    """A TrainConfig from the parsed options; options not given take the model's recommended defaults.
+
+    Raises ``ValueError`` for an unknown model name.
+    """
+    from core.train import TrainConfig, recommended
 
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {field: getattr(args, opt) for opt, field in _FIELDS.items() if getattr(args, opt) is not None}
     unknown = sorted(set(values) - known)
     if unknown:
         raise SystemExit(f"this version of TrainConfig has no field(s) {', '.join(unknown)}")
-    return TrainConfig(**values)
+    try:
+        return recommended(**values)
+    except KeyError as err:  # unknown model: the registry's message lists the known ones
+        raise ValueError(err.args[0]) from None
 
 
 def summarise(run_dir) -> dict:
@@ -81,8 +87,9 @@ def run(args: argparse.Namespace) -> int:
     """Train; exit code 0 when the run finished (or was stopped), 1 when it failed, 2 for a bad configuration."""
     from core.train import fit
 
-    config = config_from_args(args)
     try:
+        config = config_from_args(args)
+        config.check()
         result = fit(config)
     except ValueError as err:  # bad data source / model / settings: say why, no traceback
         if int(os.environ.get("RANK", "0")) == 0:

@@ -34,12 +34,40 @@ def _config_dict(config) -> dict:
     return config.to_dict() if hasattr(config, "to_dict") else dict(config)
 
 
-def launch(config, runs_dir: str | os.PathLike | None = None) -> Path:
+def launch_problems(config, kind: str | None = None, limits=None) -> list[str]:
+    """Why ``config`` cannot be launched here (empty list when it can): the config's own checks for data ``kind``,
+    the model suiting the kind, and this server's limits (``load_settings().limits``: max epochs, batch size)."""
+    from core.models import spec
+    from core.settings import load_settings
+    from core.train import TrainConfig
+
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
+    limits = limits or load_settings().limits
+    out = list(cfg.problems(kind))
+    try:
+        model_kind = spec(cfg.model).kind
+        if kind and model_kind != kind:
+            out.append(f"model {cfg.model!r} is for {model_kind} data but the data is {kind}")
+    except KeyError as err:
+        out.append(err.args[0])
+    if cfg.epochs > limits.max_epochs:
+        out.append(f"{cfg.epochs} epochs is over this server's limit of {limits.max_epochs} (max_epochs in lab.toml)")
+    if cfg.batch_size > limits.max_batch_size:
+        out.append(f"batch size {cfg.batch_size} is over this server's limit of {limits.max_batch_size} "
+                   "(max_batch_size in lab.toml)")
+    return out
+
+
+def launch(config, runs_dir: str | os.PathLike | None = None, kind: str | None = None) -> Path:
     """Create a run for ``config`` (a TrainConfig or its dict) and train it in a new process; return the run dir.
 
     ``runs_dir`` defaults to ``config.runs_dir``, then the configured runs root (``load_settings().runs_dir``).
-    Returns at once; follow the run with ``RunStore.open(run_dir)`` or ``list_runs()``.
+    An impossible config (see ``launch_problems``; ``kind`` is the data kind when known) raises ``ValueError``
+    with every reason, and no run is created. Returns at once; follow the run with ``RunStore.open(run_dir)``.
     """
+    problems = launch_problems(config, kind)
+    if problems:
+        raise ValueError("; ".join(problems))
     cfg = _config_dict(config)
     if runs_dir is None:
         from core.settings import load_settings

@@ -1,0 +1,150 @@
+"""Plotly figures for training runs: the run store's DataFrames in, a Figure out. No computing of results here."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+SMOOTHINGS = ("EMA", "none")
+COLOURS = qualitative.Plotly
+_LAYOUT = dict(margin=dict(l=50, r=20, t=40, b=40), height=320, legend=dict(orientation="h", y=-0.25))
+
+
+def ema(values: pd.Series, beta: float = 0.9) -> pd.Series:
+    """Debiased exponential moving average (as in fastai / TensorBoard): weight ``beta`` on the past."""
+    return values.ewm(alpha=1 - beta, adjust=True).mean()
+
+
+def _faint(colour: str) -> str:
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},0.25)"
+
+
+def _curve(fig, x, y, name, colour, smoothing, beta, **where) -> None:
+    """Raw curve faintly behind, the smoothed one in front (or only the raw one when smoothing is 'none')."""
+    if smoothing == "EMA" and len(y) > 1:
+        fig.add_trace(go.Scatter(x=x, y=y, name=f"{name} (raw)", line=dict(color=_faint(colour), width=1),
+                                 showlegend=False, hoverinfo="skip"), **where)
+        y = ema(pd.Series(y), beta)
+    fig.add_trace(go.Scatter(x=x, y=y, name=name, line=dict(color=colour, width=2)), **where)
+
+
+def epoch_end_steps(steps: pd.DataFrame, epochs: pd.DataFrame) -> pd.Series:
+    """The step at which each recorded epoch ended (its last logged step), to put epoch metrics on the step axis."""
+    last = steps.groupby("epoch")["step"].max() if not steps.empty else pd.Series(dtype=float)
+    return epochs["epoch"].map(last).fillna(epochs["epoch"] + 1)
+
+
+def loss_figure(steps: pd.DataFrame, epochs: pd.DataFrame, smoothing: str = "EMA", beta: float = 0.9) -> go.Figure:
+    """Training loss per step (smoothed, raw faint behind) with per-epoch train/val loss as markers."""
+    fig = go.Figure()
+    if not steps.empty:
+        _curve(fig, steps["step"], steps["loss"], "train loss (step)", COLOURS[0], smoothing, beta)
+    if not epochs.empty:
+        x = epoch_end_steps(steps, epochs)
+        for col, colour in (("train_loss", COLOURS[2]), ("val_loss", COLOURS[1])):
+            if col in epochs:
+                fig.add_trace(go.Scatter(x=x, y=epochs[col], name=col.replace("_", " ") + " (epoch)",
+                                         mode="lines+markers", line=dict(color=colour, dash="dot")))
+    fig.update_layout(title="Loss", xaxis_title="step", yaxis_title="loss", **_LAYOUT)
+    return fig
+
+
+def accuracy_figure(epochs: pd.DataFrame) -> go.Figure:
+    """Train / validation accuracy per epoch."""
+    fig = go.Figure()
+    for col, colour in (("train_acc", COLOURS[2]), ("val_acc", COLOURS[1])):
+        if col in epochs:
+            fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs[col], name=col.replace("_", " "),
+                                     mode="lines+markers", line=dict(color=colour)))
+    fig.update_layout(title="Accuracy", xaxis_title="epoch", yaxis_title="accuracy", yaxis_range=[0, 1.02],
+                      **_LAYOUT)
+    return fig
+
+
+def lr_figure(steps: pd.DataFrame) -> go.Figure:
+    """Learning rate per step (shows the schedule, and the unfreeze step for transfer runs)."""
+    fig = go.Figure(go.Scatter(x=steps["step"], y=steps["lr"], name="lr", line=dict(color=COLOURS[4])))
+    fig.update_layout(title="Learning rate", xaxis_title="step", yaxis_title="lr", **_LAYOUT)
+    return fig
+
+
+def activation_figure(acts: pd.DataFrame) -> go.Figure:
+    """Mean (left) and standard deviation (right) of each layer's output over steps, one line per layer."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("activation mean", "activation std"))
+    for i, (layer, g) in enumerate(acts.groupby("layer", sort=False)):
+        colour = COLOURS[i % len(COLOURS)]
+        for col, stat in enumerate(("mean", "std"), start=1):
+            fig.add_trace(go.Scatter(x=g["step"], y=g[stat], name=layer, legendgroup=layer, showlegend=col == 1,
+                                     line=dict(color=colour)), row=1, col=col)
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(title="Activations per layer", **{**_LAYOUT, "height": 360})
+    return fig
+
+
+def activation_heatmap(acts: pd.DataFrame, stat: str = "std") -> go.Figure:
+    """Layer x step heatmap of ``stat`` ('std', 'frac_zero', 'mean' or 'grad_norm'); layers input-first, top down."""
+    layers = list(dict.fromkeys(acts["layer"]))
+    grid = acts.pivot_table(index="layer", columns="step", values=stat, aggfunc="last").reindex(layers)
+    scale = "Viridis" if stat != "frac_zero" else "Reds"
+    fig = go.Figure(go.Heatmap(z=grid.values, x=grid.columns, y=layers, colorscale=scale,
+                               colorbar=dict(title=stat), zmin=0 if stat == "frac_zero" else None,
+                               zmax=1 if stat == "frac_zero" else None))
+    fig.update_layout(title=f"{stat} per layer over steps", xaxis_title="step", yaxis_autorange="reversed",
+                      **{**_LAYOUT, "height": max(260, 60 + 28 * len(layers))})
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray, classes: list[str], normalise: bool = True) -> go.Figure:
+    """Confusion matrix (rows: true class, columns: predicted); normalised per true class by default."""
+    m = np.asarray(matrix, dtype=float)
+    shown = m / np.maximum(m.sum(axis=1, keepdims=True), 1) if normalise else m
+    text = [[f"{int(c)}" for c in row] for row in m]
+    fig = go.Figure(go.Heatmap(z=shown, x=classes, y=classes, colorscale="Blues", text=text,
+                               texttemplate="%{text}", zmin=0, zmax=1 if normalise else None,
+                               hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>"))
+    side = min(700, 160 + 36 * len(classes))
+    fig.update_layout(title="Confusion matrix (validation)", xaxis_title="predicted", yaxis_title="true",
+                      yaxis_autorange="reversed", height=side, margin=dict(l=60, r=20, t=40, b=40))
+    return fig
+
+
+def per_class_figure(accuracy: np.ndarray, classes: list[str]) -> go.Figure:
+    """Validation accuracy of each class as bars."""
+    fig = go.Figure(go.Bar(x=classes, y=accuracy, marker_color=COLOURS[0],
+                           text=[f"{a:.0%}" for a in accuracy], textposition="outside"))
+    fig.update_layout(title="Accuracy per class (validation)", yaxis_range=[0, 1.1], yaxis_title="accuracy",
+                      **_LAYOUT)
+    return fig
+
+
+def probabilities_figure(probs, classes: list[str]) -> go.Figure:
+    """Class probabilities of one prediction, most likely first."""
+    order = np.argsort(probs)[::-1]
+    fig = go.Figure(go.Bar(x=[probs[i] for i in order], y=[classes[i] for i in order], orientation="h",
+                           marker_color=COLOURS[0], text=[f"{probs[i]:.1%}" for i in order]))
+    fig.update_layout(title="Class probabilities", xaxis_range=[0, 1.05], yaxis_autorange="reversed",
+                      **{**_LAYOUT, "height": min(500, 120 + 26 * len(classes))})
+    return fig
+
+
+def overlay_figure(curves: dict[str, pd.DataFrame], metric: str, smoothing: str = "EMA",
+                   beta: float = 0.9) -> go.Figure:
+    """One curve per run for ``metric``: 'loss' / 'lr' from the steps table, an epoch metric (val_acc...) otherwise.
+
+    ``curves`` maps a run label to its steps DataFrame (for 'loss', 'lr') or epochs DataFrame (other metrics).
+    """
+    fig = go.Figure()
+    x_col = "step" if metric in ("loss", "lr") else "epoch"
+    for i, (label, df) in enumerate(curves.items()):
+        if metric in df and not df.empty:
+            colour = COLOURS[i % len(COLOURS)]
+            if x_col == "step":
+                _curve(fig, df[x_col], df[metric], label, colour, smoothing, beta)
+            else:
+                fig.add_trace(go.Scatter(x=df[x_col], y=df[metric], name=label, mode="lines+markers",
+                                         line=dict(color=colour)))
+    fig.update_layout(title=f"{metric} by run", xaxis_title=x_col, yaxis_title=metric, **_LAYOUT)
+    return fig

@@ -1,0 +1,216 @@
+"""Widget groups of the Train page (and the LR Finder page): each returns a piece of TrainConfig.
+
+Every ``*_ui`` returns a small dataclass whose fields are TrainConfig field names, so a page assembles a config with
+``TrainConfig(**{**asdict(a), **asdict(b), ...})`` -- see ``train_config_ui``. Defaults come from the model's
+registry entry (``core.train.recommended``); widget keys include the model name so changing the model re-fills them.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import asdict, dataclass, field
+
+import streamlit as st
+
+from core import models
+from core.settings import load_settings
+from core.train import OPTIMIZERS, SCHEDULERS, TrainConfig, recommended
+
+# constructor arguments filled in from the data, or not meant to be typed by a user
+_NOT_USER_OPTS = {"num_classes", "input_shape", "sample_rate", "num_samples", "vocab_size", "pad_index", "weights",
+                  "rnn"}
+AUGMENT_CHOICES = ("from the Augment page", "preset", "none")
+
+
+@dataclass
+class ModelChoice:
+    model: str  # registry name (TrainConfig.model)
+    model_opts: dict = field(default_factory=dict)  # constructor options the user changed (TrainConfig.model_opts)
+
+
+@dataclass
+class OptimizerChoice:
+    optimizer: str  # adam | adamw | sgd
+    lr: float  # peak learning rate (the head's, with differential LRs)
+    weight_decay: float  # L2 penalty
+    momentum: float  # sgd only
+
+
+@dataclass
+class SchedulerChoice:
+    scheduler: str  # none | step | cosine | one-cycle
+    step_size: int  # step: epochs between drops
+    gamma: float  # step: factor per drop
+
+
+@dataclass
+class TransferChoice:
+    freeze_epochs: int = 0  # epochs with the backbone frozen
+    train_bn: bool = True  # batch-norm stays trainable while frozen
+    lr_decay: float = 1.0  # differential LR ratio between layer groups
+
+
+@dataclass
+class LengthChoice:
+    epochs: int  # passes over the training data
+    batch_size: int  # samples per step
+    max_steps: int  # 0 = no step limit
+
+
+@dataclass
+class RegularisationChoice:
+    mixup_alpha: float  # 0 = off
+    label_smoothing: float  # 0 = plain cross-entropy
+    grad_clip: float  # 0 = off
+
+
+@dataclass
+class AugmentChoice:
+    augment: dict | None  # a Pipeline.to_dict(), or None for the preset / nothing
+    augment_preset: bool  # with augment None: True = the kind's preset, False = no augmentation
+
+
+def _defaults(model: str) -> TrainConfig:
+    return recommended(model)
+
+
+def _opt_widget(name: str, default, key: str):
+    label = name.replace("_", " ")
+    if isinstance(default, bool):
+        return st.checkbox(label, value=default, key=key)
+    if isinstance(default, int):
+        return int(st.number_input(label, min_value=1, value=default, step=1, key=key))
+    if name == "dropout":
+        return st.slider(label, 0.0, 0.9, float(default), 0.05, key=key)
+    return float(st.number_input(label, value=float(default), format="%g", key=key))
+
+
+def model_options(name: str) -> dict:
+    """The user-settable constructor options of a registered model and their defaults (ints, floats, bools)."""
+    build = models.spec(name).build
+    params = inspect.signature(build).parameters
+    keywords = getattr(build, "keywords", {}) or {}  # functools.partial fixes some (e.g. rnn="gru")
+    return {p: v.default for p, v in params.items() if p not in _NOT_USER_OPTS and p not in keywords
+            and isinstance(v.default, (bool, int, float))}
+
+
+def model_ui(kind: str, key: str) -> ModelChoice:
+    """Model menu for a data kind (from the registry) with its options in an expander."""
+    names = models.names(kind)
+    if not names:
+        st.error(f"no model is registered for {kind} data")
+        st.stop()
+    name = st.selectbox("Model", names, key=f"{key}-model", help="models registered for this kind of data",
+                        format_func=lambda n: f"{n}  ({models.spec(n).summary})")
+    changed = {}
+    with st.expander("Model options"):
+        for opt, default in model_options(name).items():
+            value = _opt_widget(opt, default, key=f"{key}-{name}-{opt}")
+            if value != default:
+                changed[opt] = value
+    return ModelChoice(model=name, model_opts=changed)
+
+
+def optimizer_ui(key: str, model: str = "cnn") -> OptimizerChoice:
+    """Optimizer, learning rate (pre-filled from the LR finder's hand-over), weight decay, momentum."""
+    d = _defaults(model)
+    handed = st.session_state.get("lr_for_training")
+    lr0 = float(handed) if handed else d.lr
+    c1, c2, c3 = st.columns(3)
+    optimizer = c1.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(d.optimizer), key=f"{key}-opt-{model}")
+    lr = c2.number_input("Learning rate", min_value=0.0, value=lr0, format="%.2e", key=f"{key}-lr-{model}-{handed}",
+                         help="from the LR Finder page when you used 'Use for training' there")
+    wd = c3.number_input("Weight decay", min_value=0.0, value=d.weight_decay, format="%.1e", key=f"{key}-wd-{model}")
+    momentum = d.momentum
+    if optimizer == "sgd":
+        momentum = st.slider("Momentum", 0.0, 0.99, d.momentum, 0.01, key=f"{key}-mom-{model}")
+    if handed:
+        st.caption(f"Learning rate {float(handed):.2e} handed over by the LR Finder.")
+    return OptimizerChoice(optimizer=optimizer, lr=float(lr), weight_decay=float(wd), momentum=float(momentum))
+
+
+def scheduler_ui(key: str, model: str = "cnn") -> SchedulerChoice:
+    """Learning-rate schedule (none, step, cosine, one-cycle) and the step schedule's settings."""
+    d = _defaults(model)
+    scheduler = st.selectbox("LR schedule", SCHEDULERS, index=SCHEDULERS.index(d.scheduler),
+                             key=f"{key}-sched-{model}",
+                             help="one-cycle: warm up to the LR, then anneal; step: multiply by gamma every N epochs")
+    step_size, gamma = d.step_size, d.gamma
+    if scheduler == "step":
+        c1, c2 = st.columns(2)
+        step_size = int(c1.number_input("Epochs per drop", 1, value=d.step_size, key=f"{key}-ss-{model}"))
+        gamma = float(c2.number_input("Gamma", 0.0, 1.0, value=d.gamma, key=f"{key}-gamma-{model}"))
+    return SchedulerChoice(scheduler=scheduler, step_size=step_size, gamma=gamma)
+
+
+def length_ui(key: str, model: str = "cnn") -> LengthChoice:
+    """Epochs, batch size and an optional step limit; values over the server's limits are refused at launch."""
+    d, limits = _defaults(model), load_settings().limits
+    c1, c2, c3 = st.columns(3)
+    epochs = c1.number_input("Epochs", min_value=1, value=d.epochs, key=f"{key}-epochs-{model}",
+                             help=f"this server allows at most {limits.max_epochs}")
+    batch = c2.number_input("Batch size", min_value=1, value=d.batch_size, key=f"{key}-bs-{model}",
+                            help=f"this server allows at most {limits.max_batch_size}")
+    max_steps = c3.number_input("Step limit (0 = none)", min_value=0, value=0, key=f"{key}-maxsteps",
+                                help="stop after this many steps: a quick try-out")
+    return LengthChoice(epochs=int(epochs), batch_size=int(batch), max_steps=int(max_steps))
+
+
+def transfer_ui(key: str, model: str, epochs: int) -> TransferChoice:
+    """Freeze / unfreeze and differential LRs; only for transfer models (others get the neutral choice)."""
+    if not models.spec(model).transfer:
+        return TransferChoice()
+    d = _defaults(model)
+    st.markdown("**Transfer learning**")
+    c1, c2, c3 = st.columns(3)
+    freeze = c1.number_input("Frozen epochs", min_value=0, value=min(d.freeze_epochs, epochs),
+                             key=f"{key}-freeze-{model}", help="train only the new head first, then unfreeze")
+    train_bn = c2.checkbox("Keep batch-norm trainable", value=d.train_bn, key=f"{key}-bn-{model}")
+    decay = c3.number_input("Differential LR ratio", min_value=1.0, value=float(d.lr_decay), step=0.5,
+                            key=f"{key}-decay-{model}", help="head = lr, the group before lr/ratio, earlier lr/ratio²")
+    return TransferChoice(freeze_epochs=int(freeze), train_bn=bool(train_bn), lr_decay=float(decay))
+
+
+def regularisation_ui(key: str, kind: str) -> RegularisationChoice:
+    """Mixup (not for text), label smoothing and gradient clipping."""
+    c1, c2, c3 = st.columns(3)
+    mixup = 0.0
+    if kind != "text":
+        mixup = c1.number_input("Mixup alpha (0 = off)", 0.0, 10.0, 0.0, 0.1, key=f"{key}-mixup",
+                                help="blend pairs of samples and their labels with weight ~ Beta(α, α)")
+    else:
+        c1.caption("Mixup is not available for text (token ids cannot be blended).")
+    smoothing = c2.number_input("Label smoothing", 0.0, 0.99, 0.0, 0.05, key=f"{key}-ls")
+    clip = c3.number_input("Gradient clipping (0 = off)", 0.0, value=0.0, key=f"{key}-clip")
+    return RegularisationChoice(mixup_alpha=float(mixup), label_smoothing=float(smoothing), grad_clip=float(clip))
+
+
+def _pipeline_fits(pipeline: dict | None, kind: str) -> bool:
+    pkind = (pipeline or {}).get("kind")
+    return pkind == kind or (kind == "audio" and pkind in ("audio", "spectrogram"))
+
+
+def augment_ui(key: str, kind: str) -> AugmentChoice:
+    """Augmentation: the pipeline exported by the Augment page (when it suits the data), the preset, or none."""
+    handed = st.session_state.get("augment_for_training")
+    choices = AUGMENT_CHOICES if _pipeline_fits(handed, kind) else AUGMENT_CHOICES[1:]
+    choice = st.radio("Augmentation", choices, horizontal=True, key=f"{key}-aug-{len(choices)}",
+                      help="the preset is a mild default for this kind of data; build your own on the Augment page")
+    if choice == AUGMENT_CHOICES[0]:
+        steps = [s.get("op", s.get("name", "?")) if isinstance(s, dict) else str(s) for s in handed.get("steps", [])]
+        st.caption("From the Augment page: " + (", ".join(map(str, steps)) or "no steps"))
+        return AugmentChoice(augment=handed, augment_preset=False)
+    return AugmentChoice(augment=None, augment_preset=choice == "preset")
+
+
+def train_config_ui(data: str, kind: str, key: str = "train") -> TrainConfig:
+    """Every training setting for ``data`` (of ``kind``) as one TrainConfig."""
+    choice = model_ui(kind, key)
+    length = length_ui(key, choice.model)
+    optim = optimizer_ui(key, choice.model)
+    sched = scheduler_ui(key, choice.model)
+    transfer = transfer_ui(key, choice.model, length.epochs)
+    with st.expander("Regularisation and augmentation"):
+        reg = regularisation_ui(key, kind)
+        aug = augment_ui(key, kind)
+    parts = [choice, length, optim, sched, transfer, reg, aug]
+    return recommended(choice.model, data, **{k: v for p in parts for k, v in asdict(p).items() if k != "model"})
