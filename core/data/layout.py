@@ -42,7 +42,7 @@ def stratified_split(labels: list[int], fractions: dict[str, float], seed: int =
     at least two samples always keeps one for training and gives at least one to each requested split when it can.
 
     >>> stratified_split([0, 0, 0, 0, 1, 1, 1, 1, 1], {"val": 0.25})
-    ['train', 'val', 'train', 'train', 'train', 'train', 'val', 'train', 'train']
+    ['train', 'train', 'val', 'train', 'val', 'train', 'train', 'train', 'train']
     """
     by_class = defaultdict(list)
     for i, y in enumerate(labels):

@@ -55,3 +55,22 @@ def image_stats(classes: list[str], records, size: int, channels: int) -> dict:
                            "modes": dict(Counter(r.mode for r in rs)), "sizes": [[w, h, n] for (w, h), n in sizes]}
         medians[name] = (statistics.median(widths), statistics.median(heights))
     return {"image_size": size, "channels": channels, "images": per_class, "small_classes": small_classes(medians)}
+
+
+def audio_stats(classes: list[str], records, sample_rate: int, clip_seconds: float) -> dict:
+    """Durations per class, and the original sample rates / channel counts / encodings (from headers)."""
+    per_class = {}
+    for ci, name in enumerate(classes):
+        d = [r.frames / r.sample_rate for r in records if r.target == ci]
+        if d:
+            per_class[name] = {"n": len(d), "duration": describe(d)}
+    durations = [r.frames / r.sample_rate for r in records]
+    out = {"sample_rate": sample_rate, "clip_seconds": clip_seconds, "audio": per_class,
+           "durations": describe(durations), "duration_histogram": histogram(durations),
+           "original_sample_rates": {str(k): v for k, v in sorted(Counter(r.sample_rate for r in records).items())},
+           "original_channels": {str(k): v for k, v in sorted(Counter(r.channels for r in records).items())},
+           "encodings": dict(Counter(r.subtype for r in records))}
+    if len(records) <= 5000:  # small enough to ship every duration for a per-class chart
+        out["durations_by_class"] = {name: [round(r.frames / r.sample_rate, 3) for r in records if r.target == ci]
+                                     for ci, name in enumerate(classes)}
+    return out
