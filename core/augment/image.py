@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import torch
+
 from torchvision.transforms import v2
 
 from core.augment.extra import AddGaussianNoise, RandomColorSpace
@@ -147,3 +149,16 @@ def _step_warnings(step, image_size) -> list[str]:
     if step.name == "Resize" and p["size"] < 16:
         out.append(f"{p['size']}px images keep almost nothing")
     return out
+
+
+def to_tensor(image) -> "torch.Tensor":
+    """A PIL image (any mode) -> float32 (C, H, W) in [0, 1] with C = 3 (RGB) or 1 (greyscale), as Datasets yield."""
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    return v2.functional.to_dtype(v2.functional.pil_to_tensor(image), torch.float32, scale=True)
+
+
+def to_image(x: "torch.Tensor"):
+    """A (C, H, W) tensor -> PIL image for display; values outside [0, 1] (e.g. after Normalize) are clipped."""
+    x = x.detach().float().cpu().clamp(0, 1)
+    return v2.functional.to_pil_image(x[0] if x.shape[0] == 1 else x[:3])

@@ -1,0 +1,119 @@
+"""Spectrogram augmentation (SpecAugment masking) on log-mel features, and Griffin-Lim to listen to the result.
+
+The log-mel settings mirror the spectrogram models' front end (core.models.audio.LogMel: 25 ms windows, 10 ms hop,
+power mel in dB), so what the page shows is what the model sees. Masks are drawn exactly as torchaudio's
+``FrequencyMasking`` / ``TimeMasking`` draw them (same formula, same random calls), but the drawn bands are recorded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torchaudio
+
+from core.augment.specs import OpSpec, ParamSpec as P
+
+
+@dataclass(frozen=True)
+class MelSettings:
+    sample_rate: int = 16000  # Hz of the waveform
+    n_mels: int = 64  # mel bands (rows of the spectrogram)
+    top_db: float = 80.0  # dynamic range kept below the loudest bin
+
+    @property
+    def n_fft(self) -> int:
+        """Next power of two >= 25 ms of samples (as the models' front end)."""
+        return 1 << max(6, round(0.025 * self.sample_rate - 1).bit_length())
+
+    @property
+    def hop_length(self) -> int:
+        return max(1, self.sample_rate // 100)  # 10 ms
+
+    def mel_kwargs(self) -> dict:
+        return {"sample_rate": self.sample_rate, "n_mels": min(self.n_mels, self.n_fft // 2 + 1), "f_min": 20.0,
+                "f_max": self.sample_rate / 2}
+
+
+def log_mel(wave: torch.Tensor, settings: MelSettings = MelSettings()) -> torch.Tensor:
+    """Waveform (1, N) -> log-mel power in dB (1, n_mels, T)."""
+    mel = torchaudio.transforms.MelSpectrogram(n_fft=settings.n_fft, hop_length=settings.hop_length,
+                                               **settings.mel_kwargs())
+    return torchaudio.transforms.AmplitudeToDB(stype="power", top_db=settings.top_db)(mel(wave) + 1e-10)
+
+
+def griffin_lim(log_mel_db: torch.Tensor, length: int, settings: MelSettings = MelSettings(),
+                n_iter: int = 32) -> torch.Tensor:
+    """Log-mel in dB (1, n_mels, T) -> a waveform (1, length) whose spectrogram approximates it.
+
+    Inverts the mel filter bank (torchaudio ``InverseMelScale``, least squares) and recovers a phase with
+    ``GriffinLim``; masked bands come out as what the mask value means in dB (0 dB = power 1).
+    """
+    power = torch.pow(10.0, log_mel_db / 10.0)  # dB -> power
+    kw = settings.mel_kwargs()
+    inverse = torchaudio.transforms.InverseMelScale(n_stft=settings.n_fft // 2 + 1, n_mels=kw["n_mels"],
+                                                    sample_rate=kw["sample_rate"], f_min=kw["f_min"],
+                                                    f_max=kw["f_max"])
+    linear = inverse(power).clamp_min(0)  # (1, n_mels, T) -> (1, n_fft // 2 + 1, T)
+    # GriffinLim starts from a random phase: callers seed (or fork the RNG) for a replayable result
+    gl = torchaudio.transforms.GriffinLim(n_fft=settings.n_fft, hop_length=settings.hop_length, power=2.0,
+                                          n_iter=n_iter, length=length)
+    wave = gl(linear)
+    return wave / wave.abs().max().clamp_min(1e-8) * 0.9  # avoid clipping when played
+
+
+class _Masking:
+    """``n_masks`` bands along ``axis`` (-2 frequency, -1 time), each of width drawn from [0, max_width)."""
+
+    axis = -1
+
+    def __init__(self, max_width: int = 10, n_masks: int = 1, fill: str = "zero"):
+        self.max_width, self.n_masks, self.fill = int(max_width), int(n_masks), fill
+
+    def make_params(self, spec: torch.Tensor) -> dict:
+        size = spec.shape[self.axis]
+        bands = []
+        for _ in range(self.n_masks):
+            width = torch.rand(1) * self.max_width  # torchaudio.functional.mask_along_axis's draws, in its order
+            start = torch.rand(1) * (size - width)
+            bands.append((int(start.long()), int(start.long() + width.long())))  # [start, end)
+        return {"bands": bands, "fill": float(spec.mean()) if self.fill == "mean" else 0.0}
+
+    def apply(self, spec: torch.Tensor, params: dict) -> torch.Tensor:
+        index = torch.arange(spec.shape[self.axis], device=spec.device)
+        mask = torch.zeros(spec.shape[self.axis], dtype=torch.bool, device=spec.device)
+        for start, end in params["bands"]:
+            mask |= (index >= start) & (index < end)
+        mask = mask.unsqueeze(-1) if self.axis == -2 else mask  # broadcast over the other axis
+        return spec.masked_fill(mask, params["fill"])
+
+    def __call__(self, spec: torch.Tensor) -> torch.Tensor:
+        return self.apply(spec, self.make_params(spec))
+
+
+class FrequencyMasking(_Masking):
+    """Blank horizontal bands (mel bins) of a (..., n_mels, T) spectrogram."""
+
+    axis = -2
+
+
+class TimeMasking(_Masking):
+    """Blank vertical bands (frames) of a (..., n_mels, T) spectrogram."""
+
+    axis = -1
+
+
+def _mask_params(what: str, default_width: int) -> tuple:
+    return (P("max_width", "int", default_width, 1, 200, f"widest band of {what} (width drawn from [0, max_width))"),
+            P("n_masks", "int", 1, 1, 10, "how many bands"),
+            P("fill", "choice", "zero", help="masked value: 0 dB, or the spectrogram's mean", choices=("zero", "mean")))
+
+
+def _masking_entry(cls: type, what: str, default_width: int) -> OpSpec:
+    return OpSpec(cls.__name__, cls.__doc__.strip().splitlines()[0], _mask_params(what, default_width),
+                  lambda params, p, **ctx: cls(**params))
+
+
+SPEC_OPS: dict[str, OpSpec] = {op.name: op for op in [
+    _masking_entry(FrequencyMasking, "mel bins", 8),
+    _masking_entry(TimeMasking, "frames (10 ms each)", 20),
+]}
