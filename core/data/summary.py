@@ -22,7 +22,10 @@ def histogram(values, bins: int = 30) -> dict:
     """``{"edges": [...], "counts": [...]}`` of ``values`` (so a chart needs no raw data)."""
     if len(values) == 0:
         return {"edges": [], "counts": []}
-    counts, edges = np.histogram(np.asarray(values, dtype=float), bins=bins)
+    a = np.asarray(values, dtype=float)
+    if np.all(a == np.round(a)) and a.max() - a.min() < 2 * bins:  # small integers: one bin per value
+        bins = np.arange(a.min(), a.max() + 2) - 0.5
+    counts, edges = np.histogram(a, bins=bins)
     return {"edges": [round(float(e), 4) for e in edges], "counts": [int(c) for c in counts]}
 
 
@@ -74,3 +77,37 @@ def audio_stats(classes: list[str], records, sample_rate: int, clip_seconds: flo
         out["durations_by_class"] = {name: [round(r.frames / r.sample_rate, 3) for r in records if r.target == ci]
                                      for ci, name in enumerate(classes)}
     return out
+
+
+VOCAB_SIZES = (10, 25, 50, 100, 150, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000)
+
+
+def _is_content(token: str) -> bool:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return token.isalpha() and token not in STOP_WORDS
+
+
+def text_stats(classes, train_tokens, train_targets, val_tokens, vocab, max_vocab: int) -> dict:
+    """Token lengths, vocabulary size vs max size (coverage, val OOV), top tokens per class, val OOV rate."""
+    counts = Counter(t for tokens in train_tokens for t in tokens)
+    ranked = [c for _, c in counts.most_common()]
+    total = sum(ranked) or 1
+    val_counts = Counter(t for tokens in val_tokens for t in tokens)
+    val_total = sum(val_counts.values()) or 1
+    rank_of = {t: r for r, (t, _) in enumerate(counts.most_common())}
+    curve = []
+    for size in sorted({s for s in VOCAB_SIZES if s < len(counts) + 2} | {min(max_vocab, len(counts) + 2)}):
+        kept = max(0, size - 2)
+        val_oov = sum(c for t, c in val_counts.items() if rank_of.get(t, kept) >= kept)
+        curve.append({"max_size": size, "vocab_size": min(size, len(counts) + 2),
+                      "train_coverage": round(sum(ranked[:kept]) / total, 4), "val_oov_rate": round(val_oov / val_total, 4)})
+    top = {}
+    for ci, name in enumerate(classes):
+        c = Counter(t for tokens, y in zip(train_tokens, train_targets) if y == ci for t in tokens if _is_content(t))
+        top[name] = [[t, n] for t, n in c.most_common(15)]
+    lengths = [len(t) for t in train_tokens] + [len(t) for t in val_tokens]
+    val_oov = sum(c for t, c in val_counts.items() if t not in vocab.stoi)
+    return {"token_lengths": describe(lengths), "token_length_histogram": histogram(lengths),
+            "vocab_size": len(vocab), "max_vocab": max_vocab, "distinct_train_tokens": len(counts),
+            "val_oov_rate": round(val_oov / val_total, 4), "vocab_curve": curve, "top_tokens": top}
