@@ -141,3 +141,108 @@ def runs_browser(runs_dir=None, key: str = "runs") -> list[RunInfo]:
     else:
         st.caption("Select two or more rows to overlay their curves.")
     return chosen
+
+
+# ---- after a run: results from the checkpoint -----------------------------------------------------------------
+@st.cache_resource(max_entries=4, show_spinner="Evaluating the trained model on the validation split...")
+def _evaluated(run_dir: str, checkpoint_mtime: float):
+    """(model, bundle, evaluation) of a run's checkpoint; cached per checkpoint version, read-only afterwards."""
+    from core.train.evaluate import evaluate, load_run_model
+
+    model, bundle = load_run_model(run_dir)
+    return model, bundle, evaluate(model, bundle)
+
+
+def _example(bundle, index: int, caption: str, where) -> None:
+    """Show validation example ``index`` (image at original size, audio player, or the sentence)."""
+    ds = bundle.splits["val"]
+    if bundle.kind == "text":
+        where.markdown(f"> {ds.texts[index]}\n\n{caption}")
+    elif bundle.kind == "audio":
+        where.audio(str(ds.paths[index]))
+        where.caption(caption)
+    else:
+        where.image(str(ds.paths[index]), caption=caption, width=110)
+
+
+def _mistakes(bundle, ev, key: str) -> None:
+    wrong = ev.most_confident_wrong(12)
+    if not wrong:
+        st.success("No validation example is misclassified.")
+        return
+    cols = st.columns(4)
+    for i, m in enumerate(wrong):
+        caption = f"true: {ev.classes[m.true]} · predicted: {ev.classes[m.pred]} ({m.confidence:.0%})"
+        _example(bundle, m.index, caption, cols[i % 4])
+
+
+def _uploaded_path(upload) -> str:
+    import tempfile
+
+    suffix = Path(upload.name).suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as f:
+        f.write(upload.getvalue())
+        return f.name
+
+
+def _predict(model, bundle, key: str) -> None:
+    from core.train.evaluate import predict_one
+
+    if bundle.kind == "text":
+        item = st.text_input("A sentence to classify", key=f"{key}-sentence")
+    else:
+        types = ["png", "jpg", "jpeg", "bmp", "gif", "webp"] if bundle.kind == "image" else \
+            ["wav", "flac", "ogg", "mp3"]
+        upload = st.file_uploader(f"An {bundle.kind} file to classify", type=types, key=f"{key}-upload")
+        item = _uploaded_path(upload) if upload is not None else None
+    if not item:
+        return
+    try:
+        probs = predict_one(model, bundle, item)
+    except Exception as err:  # noqa: BLE001 - an unreadable upload must not break the page
+        st.error(f"Could not read that {bundle.kind}: {err}")
+        return
+    top = int(probs.argmax())
+    st.markdown(f"Prediction: **{bundle.classes[top]}** ({probs[top]:.1%})")
+    st.plotly_chart(tf.probabilities_figure(probs, list(bundle.classes)), key=f"{key}-probs")
+
+
+def _summary(model) -> None:
+    from core.train.evaluate import model_summary
+
+    rows = model_summary(model)
+    total = sum(r.params for r in rows)
+    frozen = sum(r.params for r in rows if r.frozen_while_freezing)
+    st.markdown(f"**{total:,}** parameters; **{total - frozen:,}** in the head (trained while the backbone is "
+                f"frozen), **{frozen:,}** in the backbone (frozen during freeze epochs, trained after).")
+    st.dataframe(pd.DataFrame([r.__dict__ for r in rows]), hide_index=True)
+
+
+def results_view(run_dir: str | Path, key: str = "results") -> None:
+    """Confusion matrix, per-class accuracy, confident mistakes, predict, model summary, checkpoint download."""
+    from core.train.evaluate import checkpoint_path
+
+    path = checkpoint_path(run_dir)
+    if path is None:
+        st.info("This run saved no checkpoint, so there is nothing to evaluate.")
+        return
+    try:
+        model, bundle, ev = _evaluated(str(run_dir), path.stat().st_mtime)
+    except Exception as err:  # noqa: BLE001 - missing data, changed code: say so, keep the page alive
+        st.warning(f"Could not reload this run's model for evaluation: {err}")
+        return
+    st.caption(f"Checkpoint `{path.name}`: validation accuracy {ev.accuracy:.1%} on {len(ev.targets)} examples.")
+    tabs = st.tabs(["Confusion matrix", "Per class", "Confident mistakes", "Predict", "Model", "Download"])
+    with tabs[0]:
+        st.plotly_chart(tf.confusion_figure(ev.confusion(), ev.classes), key=f"{key}-cm")
+    with tabs[1]:
+        st.plotly_chart(tf.per_class_figure(ev.per_class_accuracy(), ev.classes), key=f"{key}-pc")
+    with tabs[2]:
+        _mistakes(bundle, ev, key)
+    with tabs[3]:
+        _predict(model, bundle, key)
+    with tabs[4]:
+        _summary(model)
+    with tabs[5]:
+        st.download_button(f"Download {path.name} (state_dict)", path.read_bytes(), file_name=f"{Path(run_dir).name}"
+                           f"-{path.name}", key=f"{key}-dl", help="load with torch.load(f, weights_only=True)")

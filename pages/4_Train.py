@@ -1,0 +1,71 @@
+"""Train: configure and launch a run, watch it live, compare runs, look inside the result.
+
+Runs execute in a worker process and are read back from the run store, so a refresh, a second tab or an app
+restart shows the same runs.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import data
+from core.train.store import ACTIVE, list_runs
+from core.train.worker import launch, launch_problems
+from ui import runs as runs_ui
+from ui.train_ui import data_ui, train_config_ui
+
+st.set_page_config(page_title="Train", page_icon="🏋️", layout="wide")
+st.title("Train")
+st.caption("Pick data and a model, start a run, and watch loss, accuracy and the activations inside the network.")
+
+
+@st.cache_resource(show_spinner="Loading the data...", max_entries=4)
+def _bundle(source: str):
+    return data.load(source)
+
+
+def new_run_ui() -> None:
+    """Data -> settings -> Start (refused with the reasons when a setting is impossible)."""
+    source = data_ui("train-data")
+    if not source:
+        st.info("Choose a data source to configure a run.")
+        return
+    try:
+        bundle = _bundle(source)
+    except (data.DataError, PermissionError, OSError) as err:
+        st.error(f"Cannot use {source!r}: {err}")
+        return
+    st.caption(f"{bundle.kind} data, {len(bundle.classes)} classes, "
+               f"{len(bundle.splits['train'])} training / {len(bundle.splits['val'])} validation examples")
+    config = train_config_ui(source, bundle.kind, key="train")
+    problems = launch_problems(config, bundle.kind)
+    for problem in problems:
+        st.error(f"Cannot start: {problem}")
+    if st.button("Start training", type="primary", disabled=bool(problems), key="train-start"):
+        run_dir = launch(config, kind=bundle.kind)
+        st.session_state["train-view"] = run_dir.name  # show the new run below
+
+
+with st.expander("New run", expanded=True):
+    new_run_ui()
+
+runs = list_runs()
+if not runs:
+    st.info("No runs yet. Start one above; it will appear here while it trains.")
+    st.stop()
+
+by_name = {r.name: r for r in runs}
+if st.session_state.get("train-view") not in by_name:
+    st.session_state["train-view"] = runs[0].name  # the most recent run
+name = st.selectbox("Run", list(by_name), key="train-view",
+                    format_func=lambda n: f"{runs_ui.STATUS_ICONS.get(by_name[n].status, '')} {n}")
+current = by_name[name]
+
+st.subheader("Progress")
+runs_ui.live_view(current.run_dir, key="live")
+
+if current.status not in ACTIVE:
+    st.subheader("Results")
+    runs_ui.results_view(current.run_dir, key="results")
+
+st.subheader("All runs")
+runs_ui.runs_browser(key="runs")
