@@ -137,7 +137,7 @@ def _by_pattern(files: list[Path], pattern: re.Pattern) -> list[re.Match] | None
     return matches if files and sum(m is not None for m in matches) >= 0.8 * len(files) else None
 
 
-def _scan(root: Path, val_fold: int, val_fraction: float, seed: int):
+def _scan(root: Path, val_fold: int):
     """(classes, records, skipped) for a folder in one of the supported layouts."""
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
                    and not any(part.startswith(".") for part in p.relative_to(root).parts))
@@ -163,10 +163,14 @@ def _scan(root: Path, val_fold: int, val_fraction: float, seed: int):
         classes = sorted(per_class)
         records = [AudioRecord(p, classes.index(c), "train") for c, ps in per_class.items() for p in ps]
     require_classes(classes, root, "audio clips", LAYOUT)
+    return classes, records, skipped
+
+
+def _split_if_needed(records: list[AudioRecord], val_fraction: float, seed: int) -> None:
+    """No validation clips from the layout: seeded stratified split of the readable clips."""
     if not any(r.split == "val" for r in records):
         for r, s in zip(records, stratified_split([r.target for r in records], {"val": val_fraction}, seed)):
             r.split = s
-    return classes, records, skipped
 
 
 def _read_all(records, sample_rate: int, verify: bool, progress: Progress | None):
@@ -194,11 +198,12 @@ def load_audio(root: Path, *, source: str, sample_rate: int = 16000, clip_second
     """Load an audio folder; every clip becomes mono at ``sample_rate``, cut or padded to ``clip_seconds``."""
     if root.is_file():
         raise DataError(f"{root} is a single file; expected a folder: {LAYOUT}")
-    classes, records, skipped = _scan(root, val_fold, val_fraction, seed)
+    classes, records, skipped = _scan(root, val_fold)
     records, bad, cache = _read_all(records, sample_rate, verify, progress)
     skipped += bad
     if not records:
         raise DataError(f"none of the audio files in {root} could be read; expected {LAYOUT}")
+    _split_if_needed(records, val_fraction, seed)
     durations = sorted(r.frames / r.sample_rate for r in records)
     clip_seconds = clip_seconds or min(10.0, math.ceil(2 * durations[int(0.95 * (len(durations) - 1))]) / 2)
     num_samples = max(1, int(round(clip_seconds * sample_rate)))

@@ -80,26 +80,27 @@ def read_header(path: Path) -> tuple[int, int, str]:
         raise ValueError(f"unreadable image header ({err})") from None
 
 
-def _scan(root: Path, val_fraction: float, test_fraction: float, seed: int) -> tuple[list[str], list[ImageRecord]]:
-    """Classes and one record per image file, with its split (from folders or a seeded stratified split)."""
+def _scan(root: Path, val_fraction: float, test_fraction: float) -> tuple[list[str], list[ImageRecord], dict]:
+    """Classes, one record per image file, and the split fractions still to apply to the 'train' records."""
     folders = split_folders(root)
     if folders:
         per_split = {name: class_files(folder, IMAGE_SUFFIXES) for name, folder in folders.items()}
         classes = sorted({c for files in per_split.values() for c in files})
         records = [ImageRecord(p, classes.index(c), split)
                    for split, files in per_split.items() for c, paths in files.items() for p in paths]
-        if "val" not in per_split:  # e.g. train/ + test/ only: carve val out of train
-            _resplit([r for r in records if r.split == "train"], {"val": val_fraction}, seed)
+        todo = {} if "val" in per_split else {"val": val_fraction}  # e.g. train/ + test/ only: carve val from train
     else:
         files = class_files(root, IMAGE_SUFFIXES)
         classes = sorted(files)
         records = [ImageRecord(p, classes.index(c), "train") for c, paths in files.items() for p in paths]
-        _resplit(records, {"val": val_fraction, "test": test_fraction}, seed)
+        todo = {"val": val_fraction, "test": test_fraction}
     require_classes(classes, root, "images", LAYOUT)
-    return classes, records
+    return classes, records, todo
 
 
 def _resplit(records: list[ImageRecord], fractions: dict[str, float], seed: int) -> None:
+    """Seeded stratified split of the readable 'train' records (after skipping, so val never ends up empty)."""
+    records = [r for r in records if r.split == "train"]
     for r, split in zip(records, stratified_split([r.target for r in records], fractions, seed)):
         r.split = split
 
@@ -143,7 +144,7 @@ def load_images(root: Path, *, source: str, image_size: int | None = None, val_f
                 test_fraction: float = 0.0, seed: int = 0, verify: bool = True,
                 progress: Progress | None = None) -> DataBundle:
     """Load an image folder. ``verify`` decodes every image once (slower, catches corrupt pixel data)."""
-    classes, records = _scan(root, val_fraction, test_fraction, seed)
+    classes, records, todo = _scan(root, val_fraction, test_fraction)
     records, skipped = _headers(records, progress)
     if not records:
         raise DataError(f"none of the image files in {root} could be read; expected {LAYOUT}")
@@ -154,6 +155,8 @@ def load_images(root: Path, *, source: str, image_size: int | None = None, val_f
         keep = len(records) * channels * size * size <= CACHE_BYTES
         records, bad, cache = _decode_all(records, size, channels, keep, progress)
         skipped += bad
+    if todo:
+        _resplit(records, todo, seed)
     stats = image_stats(classes, records, size, channels)
     splits = {}
     for name in ("train", "val", "test"):
