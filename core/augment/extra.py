@@ -31,8 +31,11 @@ class AddGaussianNoise(v2.Transform):
 
     def make_params(self, flat_inputs: list) -> dict:
         image = next(i for i in flat_inputs if isinstance(i, (torch.Tensor, PIL.Image.Image)))
-        shape = image.shape if isinstance(image, torch.Tensor) else tuple(F.get_dimensions(image))
-        return {"noise": torch.randn(shape) * self.std + self.mean}  # one value per pixel and channel
+        if isinstance(image, torch.Tensor):  # randn_like keeps the memory layout, so draws match torchvision's
+            noise = torch.randn_like(image.as_subclass(torch.Tensor), dtype=torch.float32)
+        else:
+            noise = torch.randn(F.get_dimensions(image))
+        return {"noise": noise * self.std + self.mean}  # one value per pixel and channel
 
     def transform(self, inpt, params: dict):
         if isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask, tv_tensors.KeyPoints)):

@@ -155,7 +155,7 @@ def to_tensor(image) -> "torch.Tensor":
     """A PIL image (any mode) -> float32 (C, H, W) in [0, 1] with C = 3 (RGB) or 1 (greyscale), as Datasets yield."""
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
-    return v2.functional.to_dtype(v2.functional.pil_to_tensor(image), torch.float32, scale=True)
+    return v2.functional.to_dtype(v2.functional.pil_to_tensor(image), torch.float32, scale=True).contiguous()
 
 
 def to_image(x: "torch.Tensor"):

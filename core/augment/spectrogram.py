@@ -56,8 +56,9 @@ def griffin_lim(log_mel_db: torch.Tensor, length: int, settings: MelSettings = M
     linear = inverse(power).clamp_min(0)  # (1, n_mels, T) -> (1, n_fft // 2 + 1, T)
     # GriffinLim starts from a random phase: callers seed (or fork the RNG) for a replayable result
     gl = torchaudio.transforms.GriffinLim(n_fft=settings.n_fft, hop_length=settings.hop_length, power=2.0,
-                                          n_iter=n_iter, length=length)
-    wave = gl(linear)
+                                          n_iter=n_iter)
+    wave = gl(linear)  # (1, (T - 1) * hop): then cropped or zero-padded to the clip's length
+    wave = torch.nn.functional.pad(wave, (0, max(0, length - wave.shape[-1])))[..., :length]
     return wave / wave.abs().max().clamp_min(1e-8) * 0.9  # avoid clipping when played
 
 

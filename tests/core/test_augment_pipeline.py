@@ -1,0 +1,114 @@
+"""Pipelines as a whole: code export reproduces the output, presets, the CLI, mixup."""
+from __future__ import annotations
+
+import json
+import runpy
+
+import PIL.Image
+import pytest
+import torch
+
+from core.augment import Pipeline, Step, flip_safe, preset
+from core.augment.image import to_tensor
+from core.augment.mixup import beta_pdf, draw_lambda, mixup
+from core.__main__ import main
+from core.cli import augment as cli
+
+EVERYTHING = Pipeline("image", [
+    Step("RandomResizedCrop", {"size": 40, "scale": [0.3, 1.0]}), Step("RandomHorizontalFlip", {}, 0.5),
+    Step("ColorJitter", {"brightness": 0.4, "hue": 0.05}, 0.8), Step("RandomColorSpace", {}, 0.5),
+    Step("RandomRotation", {"degrees": 20.0, "expand": False}, 0.5), Step("AddGaussianNoise", {"std": 0.05}, 0.7),
+    Step("RandomErasing", {}, 0.5), Step("Normalize", {"mean": [0.5], "std": [0.25]})])
+
+
+def test_exported_code_runs_and_reproduces_the_pipeline():
+    code = EVERYTHING.to_code()
+    assert "core." not in code and "class AddGaussianNoise" in code and "class RandomColorSpace" in code
+    namespace: dict = {"__name__": "exported"}
+    exec(compile(code, "exported.py", "exec"), namespace)  # noqa: S102 - our own generated code
+    x = torch.rand(3, 48, 64)
+    for seed in range(8):
+        torch.manual_seed(seed)
+        assert torch.equal(namespace["pipeline"](x), EVERYTHING.sample(x, seed=seed).output)
+
+
+def test_exported_code_runs_as_a_script(tmp_path, capsys):
+    path = tmp_path / "pipe.py"
+    path.write_text(Pipeline("image", [Step("RandomCrop", {"size": 200, "padding": 8, "padding_mode": "reflect"}),
+                                       Step("GaussianBlur", {}, 0.5)]).to_code())
+    runpy.run_path(str(path), run_name="__main__")  # as `python pipe.py` (in-process: no second torch import)
+    assert "torch.Size([3, 200, 200])" in capsys.readouterr().out
+
+
+def test_code_without_our_classes_has_no_class_definitions():
+    code = Pipeline("image", [Step("Resize", {"size": 32})]).to_code()
+    assert "class " not in code and "v2.Resize(size=(32, 32), antialias=True)" in code
+
+
+def test_preset_image_has_no_flip_for_digits_and_unknown_sources():
+    assert "RandomHorizontalFlip" not in [s.name for s in preset("image", "builtin:digits").steps]
+    assert "RandomHorizontalFlip" not in [s.name for s in preset("image").steps]
+    assert "RandomHorizontalFlip" in [s.name for s in preset("image", "builtin:shapes").steps]
+    assert not flip_safe("/data/mnist_png") and flip_safe("/data/cats_and_dogs")
+
+
+@pytest.mark.parametrize("kind", ["image", "audio", "spectrogram"])
+def test_presets_build_and_keep_shapes(kind):
+    pipe = preset(kind)
+    x = {"image": torch.rand(3, 28, 28), "audio": torch.randn(1, 8000) * 0.1,
+         "spectrogram": torch.randn(1, 64, 101)}[kind]
+    assert Pipeline.from_dict(json.loads(json.dumps(pipe.to_dict()))) == pipe
+    torch.manual_seed(0)
+    assert pipe.build()(x).shape == x.shape
+
+
+def test_preset_text_is_none():
+    assert preset("text") is None
+
+
+def test_cli_writes_draws_and_params(tmp_path):
+    image = tmp_path / "in.png"
+    PIL.Image.new("RGB", (80, 60), (200, 40, 40)).save(image)
+    pipe_file = tmp_path / "pipe.json"
+    pipe = Pipeline("image", [Step("RandomResizedCrop", {"size": 32}), Step("ColorJitter", {}, 0.8)])
+    pipe_file.write_text(json.dumps(pipe.to_dict()))
+    out = tmp_path / "out"
+    args = ["--pipeline", str(pipe_file), "--input", str(image), "--n", "3", "--out", str(out), "--seed", "4"]
+    assert main(["augment", *args]) == 0  # python -m core augment ...
+    summary = json.loads((out / "params.json").read_text())
+    assert [d["file"] for d in summary["draws"]] == ["draw_00.png", "draw_01.png", "draw_02.png"]
+    assert PIL.Image.open(out / "draw_01.png").size == (32, 32)
+    first = summary["draws"][0]["steps"][0]
+    assert first["name"] == "RandomResizedCrop" and set(first["params"]) == {"top", "left", "height", "width"}
+    replay = pipe.sample(to_tensor(PIL.Image.open(image)), seed=5).records[0].params  # draw 1 used seed 4 + 1
+    assert summary["draws"][1]["steps"][0]["params"] == replay
+
+
+def test_cli_refuses_bad_pipeline(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text(json.dumps({"kind": "image", "steps": [{"name": "Resize", "params": {"size": 0}}]}))
+    parser = __import__("argparse").ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["--pipeline", str(tmp_path / "bad.json"), "--input", "x.png", "--out", str(tmp_path)])
+    assert cli.run(args) == 2
+    assert "Resize.size = 0 is outside" in capsys.readouterr().err
+
+
+def test_mixup_matches_hand_computation():
+    x1, x2 = torch.full((1, 2, 2), 1.0), torch.full((1, 2, 2), 3.0)
+    result = mixup(x1, 2, x2, 0, 3, lam=0.25)
+    assert torch.allclose(result.x, torch.full((1, 2, 2), 0.25 * 1 + 0.75 * 3))
+    assert result.y.tolist() == pytest.approx([0.75, 0.0, 0.25]) and float(result.y.sum()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="same shape"):
+        mixup(x1, 0, torch.zeros(1, 3, 3), 1, 2, 0.5)
+
+
+def test_lambda_draws_follow_beta():
+    g = torch.Generator().manual_seed(0)
+    draws = torch.tensor([draw_lambda(0.4, g) for _ in range(4000)])
+    reference = torch.distributions.Beta(0.4, 0.4).sample((200000,))
+    assert float(draws.mean()) == pytest.approx(0.5, abs=0.03)
+    assert float(draws.var()) == pytest.approx(float(reference.var()), rel=0.1)  # 1 / (4 (2 alpha + 1)) = 0.139
+    lam, density = beta_pdf(1.0)
+    assert torch.allclose(density, torch.ones_like(density))  # Beta(1, 1) is uniform
+    with pytest.raises(ValueError):
+        draw_lambda(0.0)
