@@ -26,7 +26,7 @@ def write_digits(out: Path) -> None:
         folder = out / split / str(int(y))
         folder.mkdir(parents=True, exist_ok=True)
         pixels = np.round(img * (255 / 16)).astype(np.uint8)  # 0..16 ink levels -> 0..255
-        Image.fromarray(pixels, mode="L").save(folder / f"{i:04d}.png")
+        Image.fromarray(pixels).save(folder / f"{i:04d}.png")
 
 
 def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
