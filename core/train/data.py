@@ -1,0 +1,91 @@
+"""From a DataBundle and a model to train / val DataLoaders: cached spectrogram features, augmentation, DDP sampler."""
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from core.models import CachedFeatures, unwrap
+
+
+def augmentation(config, kind: str, spectrogram: bool):
+    """The train-split transform: the config's pipeline, else core.augment's preset for the kind, else None.
+
+    Returns ``(callable or None, target)`` where target is 'sample' (the Dataset's raw sample) or 'features'
+    (cached log-mel features of spectrogram models).
+    """
+    try:
+        from core.augment import Pipeline, preset
+    except ImportError:
+        return None, "sample"
+    if config.augment:
+        pipe = Pipeline.from_dict(config.augment)
+    elif config.augment_preset:
+        pipe = preset("spectrogram" if spectrogram else kind, config.data)
+    else:
+        pipe = None
+    if pipe is None or not pipe.steps:
+        return None, "sample"
+    allowed = {"image": ("image",), "text": ("text",),
+               "audio": ("spectrogram", "audio") if spectrogram else ("audio",)}[kind]
+    if pipe.kind not in allowed:
+        raise ValueError(f"a {pipe.kind} augmentation pipeline cannot be used with this {kind} model; "
+                         f"use a {' or '.join(allowed)} pipeline")
+    return pipe.build(), ("features" if pipe.kind == "spectrogram" else "sample")
+
+
+def prepare_splits(config, bundle, model) -> tuple[Dataset, Dataset, list[str]]:
+    """Train and val datasets ready for the model (features cached for spectrogram models) and notices."""
+    train, val = bundle.splits["train"], bundle.splits["val"]
+    spectrogram = getattr(unwrap(model), "input_features", None) == "logmel"
+    transform, target = augmentation(config, bundle.kind, spectrogram)
+    notices = []
+    train.transform = transform if target == "sample" else None
+    if spectrogram:
+        frontend = unwrap(model).frontend
+        val = CachedFeatures(val, frontend)
+        if target == "sample" and transform is not None:  # waveform augmentation: features must be recomputed
+            notices.append("waveform augmentation with a spectrogram model: train features are recomputed every "
+                           "epoch (use a spectrogram pipeline to keep them cached)")
+            train = _OnTheFly(train, frontend)
+        else:
+            train = CachedFeatures(train, frontend, transform=transform)
+    return train, val, notices
+
+
+class _OnTheFly(Dataset):
+    """Features computed on every read (only when waveform augmentation makes caching wrong)."""
+
+    def __init__(self, dataset, frontend):
+        self.dataset, self.targets = dataset, getattr(dataset, "targets", None)
+        self.features = CachedFeatures(dataset, frontend)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    @torch.no_grad()
+    def __getitem__(self, i):
+        wave, y = self.dataset[i]
+        return self.features.frontend(wave.unsqueeze(0))[0], y
+
+
+def make_loaders(config, train: Dataset, val: Dataset, collate_fn, device: torch.device, world: int = 1,
+                 rank: int = 0) -> tuple[DataLoader, DataLoader, DistributedSampler | None]:
+    """DataLoaders (a DistributedSampler per process under DDP). The last train batch is dropped only when it
+    would hold a single sample (batch-norm cannot train on one)."""
+    pin = device.type == "cuda"
+    sampler = None
+    if world > 1:
+        sampler = DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
+        val_sampler = DistributedSampler(val, num_replicas=world, rank=rank, shuffle=False)
+    else:
+        val_sampler = None
+    n_local = len(train) // world
+    generator = torch.Generator().manual_seed(config.seed)
+    train_dl = DataLoader(train, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
+                          collate_fn=collate_fn, num_workers=config.num_workers, pin_memory=pin,
+                          drop_last=n_local % config.batch_size == 1, generator=generator,
+                          persistent_workers=config.num_workers > 0)
+    val_dl = DataLoader(val, batch_size=config.batch_size * 2, shuffle=False, sampler=val_sampler,
+                        collate_fn=collate_fn, num_workers=config.num_workers, pin_memory=pin)
+    return train_dl, val_dl, sampler
