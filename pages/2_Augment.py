@@ -1,0 +1,257 @@
+"""Augment: build an augmentation pipeline and see what it does to your data before training on it."""
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from core.augment import AugmentError, Pipeline, Step
+from core.augment.image import image_warnings, to_image
+from core.augment.mixup import beta_pdf, draw_lambda, mixup
+from core.augment.spectrogram import MelSettings, griffin_lim, log_mel
+from core.augment.text import synonyms_source
+from ui import augment_figures as figs
+from ui.augment_ui import (audio_source_ui, current_pipeline, dataset_ui, draws_ui, image_source_ui, pipeline_editor,
+                           pipeline_files_ui)
+
+st.set_page_config(page_title="Augment", layout="wide")
+st.title("Augment")
+st.caption("Too weak does nothing; too strong teaches the wrong thing. Look at the draws before you train: "
+           "the pipeline here is exactly what the Train page applies.")
+
+DEFAULT_IMAGE = Pipeline("image", [Step("RandomResizedCrop", {"size": 224, "scale": [0.5, 1.0]}),
+                                   Step("RandomHorizontalFlip", {}, 0.5), Step("ColorJitter", {}, 0.8)])
+DEFAULT_SPEC = Pipeline("spectrogram", [Step("FrequencyMasking", {"max_width": 12, "n_masks": 2}),
+                                        Step("TimeMasking", {"max_width": 25, "n_masks": 2})])
+DEFAULT_AUDIO = Pipeline("audio", [Step("AddNoise", {}), Step("Gain", {}), Step("TimeShift", {}),
+                                   Step("PitchShift", {}), Step("TimeStretch", {})])
+DEFAULT_TEXT = Pipeline("text", [Step("SynonymReplacement", {"rate": 0.2}), Step("RandomInsertion", {"rate": 0.1}),
+                                 Step("RandomDeletion", {"p": 0.1}), Step("RandomSwap", {"count": 1})])
+SECTIONS = ["Image", "Batch", "Spectrogram", "Waveform", "Text", "Mixup"]
+
+
+def validated_or_stop(pipeline: Pipeline) -> Pipeline:
+    try:
+        return pipeline.validated()
+    except AugmentError as err:
+        st.error(f"Fix this setting first: {err}")
+        st.stop()
+
+
+def image_section() -> None:
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        sample = image_source_ui("img")
+        st.subheader("Pipeline")
+        pipeline = validated_or_stop(pipeline_editor("image", "img", DEFAULT_IMAGE))
+    if sample is None:
+        right.info("Pick or upload an image.")
+        return
+    with right:
+        for warning in image_warnings(pipeline.steps, tuple(sample.x.shape[-2:])):
+            st.warning(warning, icon="⚠️")
+        n, seed = draws_ui("img")
+        try:
+            draws = [pipeline.sample(sample.x, seed=seed + i, keep_stages=i == 0) for i in range(n)]
+        except (RuntimeError, ValueError, TypeError) as err:
+            st.error(f"The pipeline fails on this {tuple(sample.x.shape)} image: {err}")
+            return
+        st.markdown(f"**{n} draws** of *{sample.label}* ({sample.x.shape[-1]}x{sample.x.shape[-2]}); "
+                    "under each, what was drawn:")
+        image_grid([to_image(d.output) for d in draws], [figs.draw_caption(d.records) for d in draws])
+        st.markdown("**Step by step** (draw 1)")
+        strip = [to_image(sample.x)] + [to_image(s) for s in draws[0].stages]
+        names = ["input"] + [f"{i + 1}. {r.name}" + ("" if r.applied else " (skipped)")
+                             for i, r in enumerate(draws[0].records)]
+        image_grid(strip, names, per_row=min(6, len(strip)))
+    pipeline_files_ui(pipeline, "img")
+
+
+def image_grid(images: list, captions: list[str], per_row: int = 4) -> None:
+    for start in range(0, len(images), per_row):
+        cols = st.columns(per_row)
+        for col, image, caption in zip(cols, images[start:start + per_row], captions[start:start + per_row]):
+            col.image(image, width="stretch")
+            col.caption(caption)
+
+
+def batch_section() -> None:
+    st.markdown("N samples of your training data, each augmented once by the **Image** pipeline, with their labels: "
+                "what the model will see.")
+    bundle = dataset_ui("batch_data", "image")
+    if bundle is None:
+        st.stop()
+    pipeline = validated_or_stop(current_pipeline("image", "img", DEFAULT_IMAGE))
+    st.caption("Pipeline: " + " → ".join(f"{s.name} (p={s.p:g})" for s in pipeline.steps) +
+               " (edit it in the Image section)")
+    n, seed = draws_ui("batch", 12)
+    split = bundle.splits["train"]
+    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    images, captions = [], []
+    for j, i in enumerate(order):
+        x, y = split[i]
+        try:
+            images.append(to_image(pipeline.sample(x, seed=seed + j).output))
+        except (RuntimeError, ValueError, TypeError) as err:
+            st.error(f"The pipeline fails on sample {i} {tuple(x.shape)}: {err}")
+            st.stop()
+        captions.append(f"{bundle.classes[y]} (#{i})")
+    image_grid(images, captions, per_row=6)
+
+
+def spectrogram_section() -> None:
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        clip = audio_source_ui("spec")
+        st.subheader("SpecAugment")
+        pipeline = validated_or_stop(pipeline_editor("spectrogram", "spec", DEFAULT_SPEC))
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="spec_seed")
+    if clip is None:
+        right.info("Pick a clip or upload one.")
+        return
+    settings = MelSettings(sample_rate=clip.sample_rate)
+    spec = log_mel(clip.x, settings)
+    draw = pipeline.sample(spec, seed=int(seed))
+    bands = {("freq" if r.name == "FrequencyMasking" else "time"): r.params.get("bands", []) for r in draw.records}
+    with right:
+        a, b = st.columns(2)
+        a.plotly_chart(figs.spectrogram_figure(spec, f"before: {clip.label}"), width="stretch")
+        b.plotly_chart(figs.spectrogram_figure(draw.output, "after masking", bands), width="stretch")
+        st.caption("Masked bands: " + figs.draw_caption(draw.records))
+        original, rebuilt, masked = st.columns(3)
+        original.markdown("original")
+        original.audio(clip.x[0].numpy(), sample_rate=clip.sample_rate)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # Griffin-Lim starts from random phase: fixed, so the players are replayable
+            rebuilt.markdown("Griffin-Lim of the mel")
+            rebuilt.audio(griffin_lim(spec, clip.x.shape[-1], settings)[0].numpy(), sample_rate=clip.sample_rate)
+            masked.markdown("Griffin-Lim of the **masked** mel")
+            masked.audio(griffin_lim(draw.output, clip.x.shape[-1], settings)[0].numpy(),
+                         sample_rate=clip.sample_rate)
+    pipeline_files_ui(pipeline, "spec")
+
+
+def waveform_section() -> None:
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        clip = audio_source_ui("wave")
+        st.subheader("Waveform pipeline")
+        pipeline = validated_or_stop(pipeline_editor("audio", "wave", DEFAULT_AUDIO))
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="wave_seed")
+    if clip is None:
+        right.info("Pick a clip or upload one.")
+        return
+    pipeline.sample_rate = clip.sample_rate
+    settings = MelSettings(sample_rate=clip.sample_rate)
+    with right:
+        audio_row("original", clip.x, clip, settings, "")
+        for i, step in enumerate(pipeline.steps):  # each op on its own, always applied
+            draw = Pipeline("audio", [Step(step.name, step.params, 1.0)], clip.sample_rate).sample(clip.x, seed + i)
+            audio_row(f"{i + 1}. {step.name}", draw.output, clip, settings, figs.draw_caption(draw.records))
+        draw = pipeline.sample(clip.x, int(seed))
+        audio_row("whole pipeline (with its probabilities)", draw.output, clip, settings,
+                  figs.draw_caption(draw.records))
+    pipeline_files_ui(pipeline, "wave")
+
+
+def audio_row(title: str, wave: torch.Tensor, clip, settings: MelSettings, caption: str) -> None:
+    fig_col, player_col = st.columns([3, 2], vertical_alignment="center")
+    fig_col.plotly_chart(figs.spectrogram_figure(log_mel(wave, settings), title, height=200),
+                         width="stretch")
+    player_col.audio(wave[0].clamp(-1, 1).numpy(), sample_rate=clip.sample_rate)
+    player_col.caption(caption)
+
+
+def text_section() -> None:
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        source = st.radio("Text", ["Type a sentence", "Dataset sample"], horizontal=True, key="text_src")
+        label = None
+        if source == "Dataset sample":
+            bundle = dataset_ui("text_data", "text")
+            if bundle is None:
+                st.stop()
+            split = bundle.splits["train"]
+            i = int(st.number_input("Sample index", 0, len(split) - 1, 0, key="text_index"))
+            sentence, label = split.texts[i], bundle.classes[split.targets[i]]
+        else:
+            sentence = st.text_area("Sentence", "The movie was really good and the tickets were cheap, "
+                                    "but the sound was bad and the seats were small.", key="text_sentence")
+        pipeline = validated_or_stop(pipeline_editor("text", "text", DEFAULT_TEXT))
+        st.caption(f"Synonyms (offline): {synonyms_source()}")
+    with right:
+        n, seed = draws_ui("text", 6)
+        st.markdown(figs.legend_html(), unsafe_allow_html=True)
+        for i in range(n):
+            draw = pipeline.sample(sentence, seed=seed + i)
+            tail = f"  — label: **{label}** (unchanged)" if label else ""
+            st.markdown(f"{i + 1}. " + figs.highlight_html(draw.output) + tail, unsafe_allow_html=True)
+    pipeline_files_ui(pipeline, "text")
+
+
+def mixup_section() -> None:
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        inputs = mixup_inputs()
+        mode = st.radio("λ", ["Slider", "Draw from Beta(α, α)"], horizontal=True, key="mix_mode")
+        alpha = st.slider("α", 0.05, 5.0, 0.4, 0.05, key="mix_alpha", help="small α: λ near 0 or 1; α = 1: uniform")
+        if mode == "Slider":
+            lam = st.slider("λ (weight of the first input)", 0.0, 1.0, 0.7, 0.01, key="mix_lam")
+        else:
+            if st.button("Draw λ", key="mix_draw"):
+                st.session_state["mix_draws"] = st.session_state.get("mix_draws", 0) + 1
+            lam = draw_lambda(alpha, torch.Generator().manual_seed(st.session_state.get("mix_draws", 0)))
+        st.plotly_chart(figs.beta_figure(*beta_pdf(alpha), alpha, lam), width="stretch")
+    if inputs is None:
+        right.info("Pick two inputs from different classes.")
+        return
+    (x1, y1), (x2, y2), classes, is_spec = inputs
+    result = mixup(x1, y1, x2, y2, len(classes), lam)
+    with right:
+        cols = st.columns(3)
+        for col, x, title in zip(cols, (x1, x2, result.x), (classes[y1], classes[y2], f"mixed, λ = {lam:.2f}")):
+            if is_spec:
+                col.plotly_chart(figs.spectrogram_figure(x, title, height=240), width="stretch")
+            else:
+                col.image(to_image(x), caption=title, width="stretch")
+        st.plotly_chart(figs.soft_label_figure(classes, result.y), width="stretch")
+
+
+def mixup_inputs():
+    """((x1, y1), (x2, y2), class names, is_spectrogram) or None."""
+    from core.data import sample_photos
+    from core.augment.image import to_tensor
+
+    choice = st.radio("Inputs", ["Two sample photos", "Two images from a dataset", "Two clips (spectrograms)"],
+                      key="mix_src")
+    if choice == "Two sample photos":
+        photos = sample_photos()
+        a, b = st.columns(2)
+        n1 = a.selectbox("First", list(photos), 0, key="mix_p1")
+        n2 = b.selectbox("Second", list(photos), 2, key="mix_p2")
+        if n1 == n2:
+            st.warning("Pick two different photos.")
+            return None
+        x1, x2 = (to_tensor(photos[n].convert("RGB").resize((256, 256))) for n in (n1, n2))
+        return (x1, 0), (x2, 1), [n1, n2], False
+    kind = "image" if choice == "Two images from a dataset" else "audio"
+    bundle = dataset_ui("mix_data", kind)
+    if bundle is None:
+        return None
+    a, b = st.columns(2)
+    c1 = a.selectbox("First class", bundle.classes, 0, key="mix_c1")
+    c2 = b.selectbox("Second class", bundle.classes, min(1, len(bundle.classes) - 1), key="mix_c2")
+    split = bundle.splits["train"]
+    picked = []
+    for c in (c1, c2):
+        index = split.targets.index(bundle.classes.index(c)) if bundle.classes.index(c) in split.targets else None
+        if index is None:
+            st.warning(f"No training sample of class {c}.")
+            return None
+        x, y = split[index]
+        picked.append((log_mel(x, MelSettings(bundle.sample_rate)) if kind == "audio" else x, y))
+    return picked[0], picked[1], bundle.classes, kind == "audio"
+
+
+section = st.radio("Section", SECTIONS, horizontal=True, key="augment_section", label_visibility="collapsed")
+{"Image": image_section, "Batch": batch_section, "Spectrogram": spectrogram_section, "Waveform": waveform_section,
+ "Text": text_section, "Mixup": mixup_section}[section]()
