@@ -1,6 +1,7 @@
 """What ``core.data.load`` returns: a DataBundle of torch Datasets plus what could not be read and why."""
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -50,6 +51,15 @@ class DataBundle:
         """Largest class over smallest class in the train split (inf when a class has no training sample)."""
         train = self.counts()["train"].values()
         return float("inf") if min(train) == 0 else max(train) / min(train)
+
+    def examples(self, per_class: int, seed: int = 0, split: str = "train") -> dict[str, list[int]]:
+        """Class name -> up to ``per_class`` random indices into ``splits[split]`` (seeded: 'reshuffle' = new seed)."""
+        rng = random.Random(seed)
+        by_class: dict[int, list[int]] = {}
+        for i, y in enumerate(self.splits[split].targets):
+            by_class.setdefault(y, []).append(i)
+        return {c: sorted(rng.sample(by_class.get(ci, []), min(per_class, len(by_class.get(ci, [])))))
+                for ci, c in enumerate(self.classes)}
 
     def summary(self) -> dict:
         """A JSON-serialisable description: counts per class per split, kind-specific statistics, skipped files."""

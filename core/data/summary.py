@@ -111,3 +111,28 @@ def text_stats(classes, train_tokens, train_targets, val_tokens, vocab, max_voca
     return {"token_lengths": describe(lengths), "token_length_histogram": histogram(lengths),
             "vocab_size": len(vocab), "max_vocab": max_vocab, "distinct_train_tokens": len(counts),
             "val_oov_rate": round(val_oov / val_total, 4), "vocab_curve": curve, "top_tokens": top}
+
+
+IMBALANCE_WARN = 3.0  # warn when the largest class has this many times the samples of the smallest
+OOV_WARN = 0.05  # warn when more than this share of validation tokens is unknown to the vocabulary
+
+
+def warnings(summary: dict) -> list[str]:
+    """Plain-language warnings about a summary: class imbalance, classes with much smaller images, high OOV."""
+    out = []
+    imb = summary.get("imbalance")
+    train = summary["counts"]["train"]
+    if imb is None:
+        empty = [c for c, n in train.items() if n == 0]
+        out.append(f"no training samples for {', '.join(map(repr, empty))}")
+    elif imb >= IMBALANCE_WARN:
+        big, small = max(train, key=train.get), min(train, key=train.get)
+        out.append(f"class imbalance: {big!r} has {imb:.1f}x the training samples of {small!r} "
+                   f"({train[big]} vs {train[small]}); consider a weighted loss or resampling")
+    for x in summary.get("small_classes", []):
+        out.append(f"class {x['class']!r} has much smaller images (median {x['median_width']}x{x['median_height']} px, "
+                   f"{x['area_ratio']:.0%} of the other classes' area): upscaling blurs them and the model may learn "
+                   "resolution instead of content")
+    if summary.get("val_oov_rate", 0) > OOV_WARN:
+        out.append(f"{summary['val_oov_rate']:.0%} of validation tokens are not in the vocabulary")
+    return out

@@ -1,0 +1,91 @@
+"""Datasets: look at the data before training on it: class balance, samples, sizes, sounds, texts, skipped files."""
+import streamlit as st
+
+from core.data.audio import read_audio
+from core.data.features import mel_view
+from core.data.summary import warnings
+from ui import data_figures as figs
+from ui.data_ui import audio_grid, data_source_ui, image_grid, load_bundle_ui, short_path, text_samples
+
+st.set_page_config(page_title="Datasets", page_icon="🗂️", layout="wide")
+st.title("Datasets")
+st.caption("Look before you train: is every class there, balanced, readable, and the same kind of thing?")
+
+source = data_source_ui("datasets")
+if not source:
+    st.info("Choose a built-in data set, type a folder or file path, or upload a zip.")
+    st.stop()
+reload = not source.startswith("builtin:") and st.button("Reload from disk", key="datasets_reload")
+bundle = load_bundle_ui(source, reload=reload)
+if bundle is None:
+    st.stop()
+summary = bundle.summary()
+
+cols = st.columns(5)
+cols[0].metric("Kind", bundle.kind)
+cols[1].metric("Classes", len(bundle.classes))
+cols[2].metric("Samples", summary["total"])
+cols[3].metric("Input shape", " × ".join(map(str, bundle.input_shape)) or "variable length")
+cols[4].metric("Skipped files", len(bundle.skipped))
+for message in warnings(summary):
+    st.warning(message)
+st.plotly_chart(figs.class_balance(summary), key="balance")
+
+# --- samples per class ----------------------------------------------------------------------------------------
+if "datasets_seed" not in st.session_state:
+    st.session_state["datasets_seed"] = 0
+head, button = st.columns([4, 1], vertical_alignment="bottom")
+head.subheader("Samples per class")
+if button.button("🔀 Reshuffle", key="datasets_reshuffle", width="stretch"):
+    st.session_state["datasets_seed"] += 1
+per_class = {"image": 8, "audio": 2, "text": 4}[bundle.kind]
+picks = bundle.examples(per_class, seed=st.session_state["datasets_seed"])
+{"image": image_grid, "audio": audio_grid, "text": text_samples}[bundle.kind](bundle, picks)
+
+# --- skipped files --------------------------------------------------------------------------------------------
+st.subheader("Skipped files")
+if bundle.skipped:
+    st.caption("These could not be read and are left out of every split.")
+    st.dataframe([{"file": short_path(s.path, source), "reason": s.reason} for s in bundle.skipped], hide_index=True)
+else:
+    st.success("Every file could be read.")
+
+# --- kind-specific checks -------------------------------------------------------------------------------------
+if bundle.kind == "image":
+    st.subheader("Image sizes")
+    st.caption(f"Originals, from the file headers. Training resizes every image to "
+               f"{summary['image_size']}×{summary['image_size']} with {summary['channels']} channel(s).")
+    st.plotly_chart(figs.image_sizes(summary), key="sizes")
+    for small in summary["small_classes"]:
+        st.warning(f"Class **{small['class']}** has much smaller images than the others "
+                   f"(median {small['median_width']}×{small['median_height']} px).")
+elif bundle.kind == "audio":
+    st.subheader("One clip up close")
+    left, right = st.columns(2)
+    cls = left.selectbox("Class", bundle.classes, key="datasets_clip_class")
+    train = bundle.splits["train"]
+    options = bundle.examples(10**9)[cls]
+    i = right.selectbox("Clip", options, format_func=lambda k: train.paths[k].name, key="datasets_clip")
+    wave = read_audio(train.paths[i], bundle.sample_rate)
+    view = mel_view(wave, bundle.sample_rate)
+    st.audio(wave.numpy(), sample_rate=bundle.sample_rate)
+    st.plotly_chart(figs.waveform(wave.numpy(), bundle.sample_rate), key="wave")
+    mel_col, log_col = st.columns(2)
+    mel_col.plotly_chart(figs.spectrogram(view.mel, view.hop_seconds, view.mel_hz, "Mel spectrogram", "power"),
+                         key="mel")
+    log_col.plotly_chart(figs.spectrogram(view.log_mel, view.hop_seconds, view.mel_hz, "Log-mel spectrogram", "dB"),
+                         key="logmel")
+    st.subheader("Durations and sample rates")
+    st.plotly_chart(figs.durations(summary), key="durations")
+    st.plotly_chart(figs.sample_rates(summary), key="rates")
+else:
+    st.subheader("Tokens and vocabulary")
+    left, right = st.columns(2)
+    left.plotly_chart(figs.token_lengths(summary), key="lengths")
+    right.plotly_chart(figs.vocab_curve(summary), key="vocab")
+    st.plotly_chart(figs.top_tokens(summary), key="top")
+    if summary["non_utf8_lines"]:
+        st.info(f"{summary['non_utf8_lines']} line(s) were not UTF-8 and were read as cp1252/latin-1.")
+
+with st.expander("Full summary (JSON, as `python -m core inspect SOURCE --json` prints it)"):
+    st.json(summary, expanded=False)

@@ -1,0 +1,92 @@
+"""The Datasets page under AppTest: every built-in source, a typed path with bad files, bad paths."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core.data import load
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages/1_Datasets.py")
+
+
+def _page(source: str | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    if source:
+        at.session_state["data_source"] = source
+    return at.run()
+
+
+def _charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+@pytest.mark.parametrize("source, charts", [
+    ("builtin:digits", 2), ("builtin:shapes", 2), ("builtin:sounds", 6), ("builtin:reviews", 4)])
+def test_each_builtin_renders_without_exceptions(source, charts):
+    at = _page(source)
+    assert not at.exception
+    assert at.selectbox(key="datasets_builtin").value == source
+    assert _charts(at) == charts
+    assert at.metric[2].value == str(load(source).summary()["total"])
+    assert not at.error
+
+
+def test_shapes_warn_about_imbalance_and_the_small_class():
+    at = _page("builtin:shapes")
+    text = " ".join(w.value for w in at.warning)
+    assert "class imbalance" in text and "'star'" in text and "smaller images" in text
+
+
+def test_reshuffle_changes_the_samples():
+    at = _page("builtin:reviews")
+    before = at.dataframe[0].value.copy()
+    at.button(key="datasets_reshuffle").click().run()
+    assert not at.exception and not at.dataframe[0].value.equals(before)
+
+
+def test_switching_builtins_via_the_menu():
+    at = _page()
+    assert at.selectbox(key="datasets_builtin").value == "builtin:digits"
+    at.selectbox(key="datasets_builtin").select("builtin:sounds").run()
+    assert not at.exception and at.session_state["data_source"] == "builtin:sounds"
+    at.selectbox(key="datasets_clip_class").select("rain").run()
+    assert not at.exception and len(at.get("audio")) >= 1
+
+
+def test_typed_path_with_bad_files_lists_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path))
+    for c in ("cat", "dog"):
+        (tmp_path / "pets" / c).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (20, 20), (i * 60, 0, 0)).save(tmp_path / "pets" / c / f"{i}.png")
+    (tmp_path / "pets" / "dog" / "oops.jpg").write_text("not an image")
+    at = _page()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    at.text_input(key="datasets_path").input("pets").run()
+    assert not at.exception and not at.error
+    skipped = at.dataframe[0].value
+    assert list(skipped["file"]) == ["dog/oops.jpg"] and "not an image" in skipped["reason"][0]
+
+
+@pytest.mark.parametrize("typed, message", [("nowhere", "does not exist"), ("empty", "no image, audio or text")])
+def test_bad_paths_show_one_clear_error(tmp_path, monkeypatch, typed, message):
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path))
+    (tmp_path / "empty").mkdir()
+    at = _page()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    at.text_input(key="datasets_path").input(typed).run()
+    assert not at.exception
+    assert message in at.error[0].value
+
+
+def test_served_app_refuses_paths_outside_the_data_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path))
+    monkeypatch.setenv("DLLAB_SERVED", "1")
+    at = _page()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    at.text_input(key="datasets_path").input("/etc").run()
+    assert not at.exception and "outside the data root" in at.error[0].value

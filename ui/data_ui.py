@@ -1,0 +1,167 @@
+"""Widgets for choosing and loading data: the source picker every page shares, and a cached, progress-showing load."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import streamlit as st
+from PIL import Image
+
+from core.data import BUILTINS, DataError, load
+from core.data.archive import save_upload
+from core.settings import load_settings, resolve_user_path
+
+MODES = ("Built-in", "Path", "Upload a zip")
+KIND_OF = {"digits": "image", "shapes": "image", "sounds": "audio", "reviews": "text"}
+
+
+def _builtin_ui(key: str, kinds: tuple[str, ...] | None) -> str:
+    names = [f"builtin:{n}" for n in BUILTINS if kinds is None or KIND_OF.get(n) in kinds]
+    last = st.session_state.get("data_source")
+    return st.selectbox("Built-in data set", names, index=names.index(last) if last in names else 0,
+                        format_func=lambda s: f"{s} — {BUILTINS[s.split(':', 1)[1]]}", key=f"{key}_builtin")
+
+
+def _path_ui(key: str) -> str | None:
+    settings = load_settings()
+    last = st.session_state.get("data_source") or ""
+    text = st.text_input("Folder or file", value="" if last.startswith("builtin:") else last, key=f"{key}_path",
+                         placeholder="e.g. data/pets or reviews.csv",
+                         help=f"Relative paths start at the data root {settings.data_root}. Images or audio in class "
+                              "folders (optionally under train/ val/ test/), ESC-50 or Free-Spoken-Digit file names, "
+                              "or a .csv/.tsv text file.")
+    if not text.strip():
+        return None
+    try:
+        path = resolve_user_path(text.strip(), settings)
+    except PermissionError as err:
+        st.error(str(err))
+        return None
+    if not path.exists():
+        st.error(f"{path} does not exist.")
+        return None
+    return str(path)
+
+
+def _upload_ui(key: str) -> str | None:
+    limits = load_settings().limits
+    upload = st.file_uploader(f"A .zip of a data folder or text file (at most {limits.max_upload_mb} MB)",
+                              type=["zip"], key=f"{key}_zip")
+    if upload is None:
+        return None
+    try:
+        with st.spinner(f"Unpacking {upload.name}…"):
+            return str(save_upload(upload.getvalue(), upload.name, limits=limits))
+    except DataError as err:
+        st.error(str(err))
+        return None
+
+
+def data_source_ui(key: str, kinds: tuple[str, ...] | None = None) -> str | None:
+    """Pick a data source (built-in, a path inside the data root, or an uploaded zip); returns it or None.
+
+    The choice is remembered in ``st.session_state["data_source"]`` so the next page starts from it.
+    ``kinds`` (e.g. ``("image",)``) limits the built-in menu. Example: ``source = data_source_ui("datasets")``.
+    """
+    last = st.session_state.get("data_source") or ""
+    default = 0 if not last or last.startswith("builtin:") else 1
+    mode = st.radio("Data source", MODES, index=default, horizontal=True, key=f"{key}_mode")
+    if mode == MODES[0]:
+        source = _builtin_ui(key, kinds)
+    elif mode == MODES[1]:
+        source = _path_ui(key)
+    else:
+        source = _upload_ui(key)
+    if source:
+        st.session_state["data_source"] = source
+    return source
+
+
+CACHED_BUNDLES = 6  # loaded data sets kept in memory, shared by every session (least recently used dropped)
+
+
+@st.cache_resource
+def _bundle_store() -> tuple[OrderedDict, threading.Lock]:
+    # A shared store rather than @st.cache_resource on the load itself: the progress bar lives outside the load, and
+    # Streamlit cannot replay elements created outside a cached function. Bundles here are read-only (no .transform).
+    return OrderedDict(), threading.Lock()
+
+
+def load_bundle_ui(source: str, kind: str | None = None, reload: bool = False):
+    """``core.data.load(source)`` kept across reruns and sessions, with a progress bar while it loads; None (and
+    the reason shown) when the source cannot be used. ``reload=True`` reads it again (files changed on disk)."""
+    store, lock = _bundle_store()
+    key = (source, kind)
+    with lock:
+        bundle = None if reload else store.get(key)
+        if bundle is not None:
+            store.move_to_end(key)
+            return bundle
+    bar = st.empty()
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{message} ({done}/{total})")
+
+    try:
+        with st.spinner(f"Loading {source}…"):
+            bundle = load(source, kind, progress=progress)
+    except (DataError, PermissionError) as err:
+        st.error(f"Cannot use {source}: {err}")
+        return None
+    finally:
+        bar.empty()
+    with lock:
+        store[key] = bundle
+        while len(store) > CACHED_BUNDLES:
+            store.popitem(last=False)
+    return bundle
+
+
+def short_path(path: str | Path, root: str | Path | None = None) -> str:
+    """A path shown relative to the data set's folder when possible (tables stay readable)."""
+    path = Path(path)
+    if root is not None:
+        try:
+            return str(path.relative_to(root))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def image_grid(bundle, picks: dict[str, list[int]], split: str = "train") -> None:
+    """One row per class: the picked images at their original size (enlarged with visible pixels when tiny)."""
+    from ui.data_figures import thumbnail
+
+    ds = bundle.splits[split]
+    width = max((len(v) for v in picks.values()), default=1)
+    for c, idx in picks.items():
+        cols = st.columns([1.2] + [1] * width, vertical_alignment="center")
+        cols[0].markdown(f"**{c}**")
+        for col, i in zip(cols[1:], idx):
+            with Image.open(ds.paths[i]) as im:
+                size = f"{im.width}×{im.height}"
+            col.image(thumbnail(ds.paths[i]), caption=size)
+
+
+def audio_grid(bundle, picks: dict[str, list[int]], split: str = "train") -> None:
+    """One row per class: a player for each picked clip (the original file)."""
+    ds = bundle.splits[split]
+    width = max((len(v) for v in picks.values()), default=1)
+    for c, idx in picks.items():
+        cols = st.columns([1.2] + [2] * width, vertical_alignment="center")
+        cols[0].markdown(f"**{c}**")
+        for col, i in zip(cols[1:], idx):
+            col.audio(ds.paths[i].read_bytes(), format=_audio_format(ds.paths[i]))
+            col.caption(ds.paths[i].name)
+
+
+def text_samples(bundle, picks: dict[str, list[int]], split: str = "train") -> None:
+    """A table of the picked texts with their class."""
+    ds = bundle.splits[split]
+    rows = [{"class": c, "text": ds.texts[i]} for c, idx in picks.items() for i in idx]
+    st.dataframe(rows, hide_index=True, column_config={"text": st.column_config.TextColumn(width="large")})
+
+
+def _audio_format(path: Path) -> str:
+    return {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}.get(path.suffix.lower(), "audio/wav")
