@@ -42,23 +42,28 @@ def soft_label_figure(classes: list[str], probs: torch.Tensor) -> go.Figure:
     return fig
 
 
+_HIDDEN = {"fn_idx", "needs_crop", "needs_pad", "padding", "noise", "v", "coefficients"}  # internal or bulky
+
+
 def draw_caption(records: list[StepDraw], max_items: int = 4) -> str:
-    """A short text of what each step drew, e.g. 'RandomRotation angle=-7.2 · HorizontalFlip skipped'."""
-    parts = []
+    """What each step drew, one markdown line per step, e.g. 'Rotation: angle -7.2' / 'HorizontalFlip: skipped'."""
+    lines = []
     for r in records:
+        name = r.name.removeprefix("Random") or r.name
         if not r.applied:
-            parts.append(f"{r.name} skipped")
+            lines.append(f"{name}: skipped")
             continue
-        values = [f"{k}={_short(v)}" for k, v in describe(r.params).items() if not _is_bulky(v)][:max_items]
-        parts.append(f"{r.name} {' '.join(values)}".strip())
-    return " · ".join(parts)
+        values = [f"{k.removesuffix('_factor')} {_short(v)}" for k, v in describe(r.params).items()
+                  if k not in _HIDDEN and not _is_bulky(v)][:max_items]
+        lines.append(f"{name}: {', '.join(values)}" if values else name)
+    return "  \n".join(lines)
 
 
 def _short(v) -> str:
     if isinstance(v, float):
-        return f"{v:.3g}"
+        return f"{v:.2f}"
     if isinstance(v, list):
-        return "(" + ",".join(_short(i) for i in v) + ")"
+        return "(" + ", ".join(_short(i) for i in v) + ")"
     return str(v)
 
 

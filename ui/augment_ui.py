@@ -126,7 +126,7 @@ def pipeline_files_ui(pipeline: Pipeline, key: str) -> None:
                   help="the Train page applies exactly this pipeline to the training split"):
         st.session_state["augment_for_training"] = valid.to_dict()
         use.success("Saved for the Train page")
-    upload = load.file_uploader("Load JSON", type=["json"], key=f"{key}_load", label_visibility="collapsed")
+    upload = load.file_uploader("Load a saved pipeline (JSON)", type=["json"], key=f"{key}_load")
     if upload is not None and st.session_state.get(f"{key}_loaded") != upload.file_id:
         try:
             loaded = Pipeline.from_dict(json.loads(upload.getvalue()))

@@ -1,0 +1,38 @@
+"""The served Augment page in a real browser: the draws grid appears, and moving a slider changes it."""
+
+GRID = '[data-testid="stImage"] img'
+
+
+def _grid_sources(page) -> list[str]:
+    return page.locator(GRID).evaluate_all("els => els.map(e => e.getAttribute('src'))")
+
+
+def test_slider_changes_the_grid(app_url, page, settle, shoot):
+    page.set_viewport_size({"width": 1400, "height": 2200})  # Streamlit scrolls inside the app: see it all
+    page.goto(app_url + "/Augment")
+    settle(page)
+    page.get_by_text("8 draws").first.wait_for()
+    page.wait_for_function(f"() => document.querySelectorAll('{GRID}').length >= 12")
+    before = _grid_sources(page)
+    captions_before = page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
+    assert len(before) >= 8 + 4  # 8 draws + the step-by-step strip (input + 3 steps)
+    shoot(page, "augment_before")
+
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="brightness").get_by_role("slider")
+    slider.focus()
+    for _ in range(30):  # 0.2 -> 0.5 in steps of 0.01
+        slider.press("ArrowRight")
+    settle(page)
+    page.wait_for_function(
+        "before => { const now = [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+        ".map(e => e.getAttribute('src')); return now.length && now.join() !== before.join(); }",
+        arg=before, timeout=60_000)
+    settle(page)
+    after = _grid_sources(page)
+    assert after != before
+    assert sum(a != b for a, b in zip(before, after)) >= 3  # draws where ColorJitter ran look different
+    captions = page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
+    assert any("brightness" in c for c in captions) and captions != captions_before  # the drawn factors changed
+    page.mouse.wheel(0, -5000)
+    shoot(page, "augment_after")
+    assert "Traceback" not in page.content()

@@ -1,0 +1,87 @@
+"""The Augment page under AppTest: every section runs, the main controls change what is shown."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages/2_Augment.py"), default_timeout=120)
+    return at.run()
+
+
+def _captions(at) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def test_image_section_draws_and_edits(app):
+    assert not app.exception
+    assert any("8 draws" in m.value for m in app.markdown)
+    before = _captions(app)
+    assert any("ResizedCrop: top" in c for c in before)
+    app.slider(key="img_n").set_value(4).run()
+    assert any("4 draws" in m.value for m in app.markdown)
+    app.number_input(key="img_seed").set_value(7).run()
+    assert _captions(app) != before and not app.exception
+
+
+def test_add_remove_reorder_and_warnings(app):
+    app.selectbox(key="img_add_name").set_value("RandomRotation").run()
+    app.button(key="img_add").click().run()
+    names = [s["name"] for s in app.session_state["img_steps"]]
+    assert names[-1] == "RandomRotation"
+    rotation_id = app.session_state["img_steps"][-1]["id"]
+    app.slider(key=f"img_{rotation_id}_degrees").set_value(60.0).run()
+    assert any("corners" in w.value for w in app.warning)
+    app.button(key=f"img_{rotation_id}_up").click().run()
+    assert [s["name"] for s in app.session_state["img_steps"]][-2] == "RandomRotation"
+    app.button(key=f"img_{rotation_id}_remove").click().run()
+    assert "RandomRotation" not in [s["name"] for s in app.session_state["img_steps"]]
+    assert not app.exception
+
+
+def test_invalid_setting_is_reported_not_raised(app):
+    app.selectbox(key="img_add_name").set_value("Normalize").run()
+    app.button(key="img_add").click().run()
+    step_id = app.session_state["img_steps"][-1]["id"]
+    app.text_input(key=f"img_{step_id}_std").set_value("0.2, 0, 0.2").run()
+    assert not app.exception
+    assert any("Normalize.std must be greater than 0" in e.value for e in app.error)
+
+
+def test_use_in_training_hands_over_the_pipeline(app):
+    app.button(key="img_use").click().run()
+    handed = app.session_state["augment_for_training"]
+    assert handed["kind"] == "image" and [s["name"] for s in handed["steps"]][:1] == ["RandomResizedCrop"]
+    assert json.dumps(handed)
+
+
+@pytest.mark.parametrize("section, expect", [
+    ("Batch", "(#"), ("Spectrogram", "Masked bands"), ("Waveform", "PitchShift"), ("Text", "Synonyms (offline)"),
+    ("Mixup", None)])
+def test_every_section_runs(app, section, expect):
+    app.radio(key="augment_section").set_value(section).run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    if expect:
+        assert any(expect in c for c in _captions(app) + [m.value for m in app.markdown]), section
+
+
+def test_mixup_beta_draw_and_soft_label(app):
+    app.radio(key="augment_section").set_value("Mixup").run()
+    app.radio(key="mix_mode").set_value("Draw from Beta(α, α)").run()
+    app.button(key="mix_draw").click().run()
+    assert not app.exception and len(app.get("plotly_chart")) == 2  # Beta density + soft label
+
+
+def test_text_highlights_changes(app):
+    app.radio(key="augment_section").set_value("Text").run()
+    app.slider(key="text_n").set_value(3).run()
+    html = " ".join(m.value for m in app.markdown)
+    assert "background:" in html and not app.exception
