@@ -3,7 +3,7 @@ import streamlit as st
 
 from core.data.audio import read_audio
 from core.data.features import mel_view
-from core.data.summary import warnings
+from core.data.summary import balance_warnings, size_warnings
 from ui import data_figures as figs
 from ui.data_ui import audio_grid, data_source_ui, image_grid, load_bundle_ui, short_path, text_samples
 
@@ -25,9 +25,9 @@ cols = st.columns(5)
 cols[0].metric("Kind", bundle.kind)
 cols[1].metric("Classes", len(bundle.classes))
 cols[2].metric("Samples", summary["total"])
-cols[3].metric("Input shape", " × ".join(map(str, bundle.input_shape)) or "variable length")
+cols[3].metric("Input shape", " × ".join(map(str, bundle.input_shape)) or "varies")
 cols[4].metric("Skipped files", len(bundle.skipped))
-for message in warnings(summary):
+for message in balance_warnings(summary):
     st.warning(message)
 st.plotly_chart(figs.class_balance(summary), key="balance")
 
@@ -56,9 +56,8 @@ if bundle.kind == "image":
     st.caption(f"Originals, from the file headers. Training resizes every image to "
                f"{summary['image_size']}×{summary['image_size']} with {summary['channels']} channel(s).")
     st.plotly_chart(figs.image_sizes(summary), key="sizes")
-    for small in summary["small_classes"]:
-        st.warning(f"Class **{small['class']}** has much smaller images than the others "
-                   f"(median {small['median_width']}×{small['median_height']} px).")
+    for message in size_warnings(summary):
+        st.warning(message)
 elif bundle.kind == "audio":
     st.subheader("One clip up close")
     left, right = st.columns(2)

@@ -41,8 +41,10 @@ def durations(summary: dict) -> go.Figure:
     """Clip durations, stacked per class when the summary carries them, else the overall histogram."""
     fig = go.Figure()
     if "durations_by_class" in summary:
+        lo, hi = summary["durations"]["min"], summary["durations"]["max"]
+        bins = dict(start=lo, end=hi + 1e-9, size=max((hi - lo) / 30, 1e-3))  # the same bins for every class
         for c, values in summary["durations_by_class"].items():
-            fig.add_histogram(x=values, name=c, nbinsx=30)
+            fig.add_histogram(x=values, name=c, xbins=bins)
         fig.update_layout(barmode="stack")
     else:
         h = summary["duration_histogram"]
@@ -100,10 +102,11 @@ def vocab_curve(summary: dict) -> go.Figure:
                     secondary_y=True)
     fig.add_scatter(x=x, y=[p["val_oov_rate"] for p in curve], name="val OOV rate", mode="lines+markers",
                     secondary_y=True)
-    fig.update_xaxes(type="log", title="max vocabulary size")
+    fig.update_xaxes(type="log", title="max vocabulary size", tickvals=x, ticktext=[f"{v:,}" for v in x])
     fig.update_yaxes(title="tokens kept", secondary_y=False)
     fig.update_yaxes(title="share", tickformat=".0%", range=[0, 1.02], secondary_y=True)
-    return _layout(fig, f"Vocabulary size vs max size (in use: {summary['vocab_size']} of max {summary['max_vocab']})")
+    fig = _layout(fig, f"Vocabulary size vs max size (in use: {summary['vocab_size']} of max {summary['max_vocab']})")
+    return fig.update_layout(legend=dict(orientation="h", y=-0.25))
 
 
 def top_tokens(summary: dict, n: int = 10) -> go.Figure:

@@ -6,6 +6,7 @@ import json
 import sys
 
 from core.data import DataError, load
+from core.data.summary import warnings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,8 +29,6 @@ def _details(s: dict) -> list[str]:
         lines = [f"{c}: width {d['width']['min']}-{d['width']['max']} (median {d['width']['median']}), height "
                  f"{d['height']['min']}-{d['height']['max']} (median {d['height']['median']}), modes {d['modes']}"
                  for c, d in s["images"].items()]
-        lines += [f"WARNING: class {x['class']!r} has much smaller images (median {x['median_width']}x"
-                  f"{x['median_height']}, {x['area_ratio']:.0%} of the others' area)" for x in s["small_classes"]]
         return lines
     if s["kind"] == "audio":
         d = s["durations"]
@@ -53,9 +52,8 @@ def format_summary(s: dict) -> str:
     rows.append(["total", *(str(sum(s["counts"][sp].values())) for sp in splits), str(s["total"])])
     out = [f"{s['source']}: {s['kind']}, {len(s['classes'])} classes, {s['total']} samples, "
            f"input shape {tuple(s['input_shape'])}", "", _table(rows), ""]
-    if s["imbalance"] and s["imbalance"] >= 3:
-        out.append(f"WARNING: the largest class has {s['imbalance']:.1f}x the samples of the smallest (train)")
     out += _details(s)
+    out += [f"WARNING: {w}" for w in warnings(s)]
     out += ["", f"skipped: {len(s['skipped'])}"] + [f"  {x['path']}: {x['reason']}" for x in s["skipped"]]
     return "\n".join(out)
 

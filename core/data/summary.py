@@ -117,8 +117,8 @@ IMBALANCE_WARN = 3.0  # warn when the largest class has this many times the samp
 OOV_WARN = 0.05  # warn when more than this share of validation tokens is unknown to the vocabulary
 
 
-def warnings(summary: dict) -> list[str]:
-    """Plain-language warnings about a summary: class imbalance, classes with much smaller images, high OOV."""
+def balance_warnings(summary: dict) -> list[str]:
+    """Plain-language warnings about class counts (imbalance, empty classes) and, for text, a high OOV rate."""
     out = []
     imb = summary.get("imbalance")
     train = summary["counts"]["train"]
@@ -129,10 +129,18 @@ def warnings(summary: dict) -> list[str]:
         big, small = max(train, key=train.get), min(train, key=train.get)
         out.append(f"class imbalance: {big!r} has {imb:.1f}x the training samples of {small!r} "
                    f"({train[big]} vs {train[small]}); consider a weighted loss or resampling")
-    for x in summary.get("small_classes", []):
-        out.append(f"class {x['class']!r} has much smaller images (median {x['median_width']}x{x['median_height']} px, "
-                   f"{x['area_ratio']:.0%} of the other classes' area): upscaling blurs them and the model may learn "
-                   "resolution instead of content")
     if summary.get("val_oov_rate", 0) > OOV_WARN:
         out.append(f"{summary['val_oov_rate']:.0%} of validation tokens are not in the vocabulary")
     return out
+
+
+def size_warnings(summary: dict) -> list[str]:
+    """A warning naming each class whose images are much smaller than the other classes' images."""
+    return [f"class {x['class']!r} has much smaller images (median {x['median_width']:g}x{x['median_height']:g} px, "
+            f"{x['area_ratio']:.0%} of the other classes' area): upscaling blurs them and the model may learn "
+            "resolution instead of content" for x in summary.get("small_classes", [])]
+
+
+def warnings(summary: dict) -> list[str]:
+    """All plain-language warnings about a summary (what ``inspect`` prints and the Datasets page shows)."""
+    return balance_warnings(summary) + size_warnings(summary)

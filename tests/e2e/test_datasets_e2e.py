@@ -1,0 +1,49 @@
+"""The served Datasets page in headless Chromium: pick a built-in source, see the class-balance chart."""
+
+
+def _open(page, app_url, settle):
+    page.goto(app_url + "/Datasets")
+    settle(page)
+    page.get_by_text("Look before you train").wait_for()
+
+
+def test_datasets_page_shows_class_balance_for_shapes(app_url, page, settle, shoot):
+    _open(page, app_url, settle)
+    page.get_by_text("Class balance per split").first.wait_for()  # digits by default
+    menu = page.locator('[data-testid="stSelectbox"]').first
+    menu.click()
+    page.get_by_role("option", name="builtin:shapes").click()
+    settle(page)
+    page.get_by_text("class imbalance").first.wait_for()
+    page.get_by_text("Original image sizes per class").first.wait_for()
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
+    assert page.locator('[data-testid="stImage"]').count() >= 20  # the sample grid
+    assert "Traceback" not in page.content()
+    page.set_viewport_size({"width": 1400, "height": 4200})  # Streamlit scrolls inside: a tall window shows it all
+    settle(page)
+    shoot(page, "datasets_shapes")
+
+
+def test_datasets_page_audio_clip(app_url, page, settle, shoot):
+    _open(page, app_url, settle)
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="builtin:sounds").click()
+    settle(page)
+    page.get_by_text("Log-mel spectrogram").first.wait_for()
+    assert page.locator("audio").count() >= 6
+    assert "Traceback" not in page.content()
+    page.set_viewport_size({"width": 1400, "height": 3400})
+    settle(page)
+    shoot(page, "datasets_sounds")
+
+
+def test_datasets_page_reviews(app_url, page, settle, shoot):
+    _open(page, app_url, settle)
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="builtin:reviews").click()
+    settle(page)
+    page.get_by_text("Top tokens per class").first.wait_for()
+    assert "Traceback" not in page.content()
+    page.set_viewport_size({"width": 1400, "height": 2600})
+    settle(page)
+    shoot(page, "datasets_reviews")
