@@ -59,7 +59,7 @@ def format_summary(s: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    opts = {"verify": False} if args.quick and args.kind != "text" else {}
+    opts = {"verify": not args.quick, "cache_mb": 0}  # summarise without holding decoded data in memory
     try:
         bundle = load(args.source, kind=args.kind, **opts)
     except (DataError, PermissionError) as err:

@@ -24,7 +24,7 @@ ESC50 = re.compile(r"^(\d+)-(\d+)-([A-Za-z0-9]+)-(\d+)$")  # {fold}-{clip}-{take
 FSDD = re.compile(r"^(\d+)_([A-Za-z]+)_(\d+)$")  # {label}_{speaker}_{n}; n 0-4 is the official test set
 LAYOUT = ("audio class folders root/<class>/<clip>.wav, ESC-50 names {fold}-{clip}-{take}-{target}.wav, "
           "or Free-Spoken-Digit names {label}_{speaker}_{n}.wav")
-CACHE_BYTES = 512 * 2**20  # decoded clips are kept in memory (float32) when they fit in this budget
+CACHE_MB = 512  # default budget: decoded clips are kept in memory (float32) when they fit in it
 
 
 @dataclass
@@ -173,7 +173,7 @@ def _split_if_needed(records: list[AudioRecord], val_fraction: float, seed: int)
             r.split = s
 
 
-def _read_all(records, sample_rate: int, verify: bool, progress: Progress | None):
+def _read_all(records, sample_rate: int, verify: bool, budget: int, progress: Progress | None):
     """Headers for every clip; with ``verify`` also decode (and keep, if it fits) every clip."""
     good, skipped, waves, total = [], [], [], 0
     for i, r in enumerate(records):
@@ -182,7 +182,7 @@ def _read_all(records, sample_rate: int, verify: bool, progress: Progress | None
             if verify:
                 wave = read_audio(r.path, sample_rate)
                 total += wave.numel() * 4
-                waves.append(wave if total <= CACHE_BYTES else None)
+                waves.append(wave if total <= budget else None)
             good.append(r)
         except (ValueError, OSError, sf.LibsndfileError) as err:
             skipped.append(Skipped(str(r.path), str(err)))
@@ -194,12 +194,16 @@ def _read_all(records, sample_rate: int, verify: bool, progress: Progress | None
 
 def load_audio(root: Path, *, source: str, sample_rate: int = 16000, clip_seconds: float | None = None,
                val_fold: int = 5, val_fraction: float = 0.2, seed: int = 0, verify: bool = True,
-               progress: Progress | None = None) -> DataBundle:
-    """Load an audio folder; every clip becomes mono at ``sample_rate``, cut or padded to ``clip_seconds``."""
+               cache_mb: int = CACHE_MB, progress: Progress | None = None) -> DataBundle:
+    """Load an audio folder; every clip becomes mono at ``sample_rate``, cut or padded to ``clip_seconds``.
+
+    ``verify`` decodes every clip once (catches files that fail after a valid header); the decoded clips are kept
+    in memory when they fit in ``cache_mb`` (0: never). ``val_fold``: the ESC-50 fold used for validation.
+    """
     if root.is_file():
         raise DataError(f"{root} is a single file; expected a folder: {LAYOUT}")
     classes, records, skipped = _scan(root, val_fold)
-    records, bad, cache = _read_all(records, sample_rate, verify, progress)
+    records, bad, cache = _read_all(records, sample_rate, verify, cache_mb * 2**20, progress)
     skipped += bad
     if not records:
         raise DataError(f"none of the audio files in {root} could be read; expected {LAYOUT}")

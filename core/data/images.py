@@ -17,7 +17,7 @@ from core.data.summary import image_stats
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 LAYOUT = "an ImageFolder: root/<class>/<image>.png|jpg (optionally under root/train, root/val, root/test)"
-CACHE_BYTES = 512 * 2**20  # decoded, resized images are kept in memory (uint8) when they fit in this budget
+CACHE_MB = 512  # default budget: decoded, resized images are kept in memory (uint8) when they fit in it
 
 
 @dataclass
@@ -141,9 +141,13 @@ def default_size(records: list[ImageRecord]) -> int:
 
 
 def load_images(root: Path, *, source: str, image_size: int | None = None, val_fraction: float = 0.2,
-                test_fraction: float = 0.0, seed: int = 0, verify: bool = True,
+                test_fraction: float = 0.0, seed: int = 0, verify: bool = True, cache_mb: int = CACHE_MB,
                 progress: Progress | None = None) -> DataBundle:
-    """Load an image folder. ``verify`` decodes every image once (slower, catches corrupt pixel data)."""
+    """Load an image folder.
+
+    ``verify`` decodes every image once (slower; catches corrupt pixel data a header check misses); the decoded,
+    resized images are kept in memory when they fit in ``cache_mb`` (0: never; the summary needs headers only).
+    """
     classes, records, todo = _scan(root, val_fraction, test_fraction)
     records, skipped = _headers(records, progress)
     if not records:
@@ -152,7 +156,7 @@ def load_images(root: Path, *, source: str, image_size: int | None = None, val_f
     channels = 1 if all(r.mode in GRAY_MODES for r in records) else 3
     cache = None
     if verify:
-        keep = len(records) * channels * size * size <= CACHE_BYTES
+        keep = 0 < len(records) * channels * size * size <= cache_mb * 2**20
         records, bad, cache = _decode_all(records, size, channels, keep, progress)
         skipped += bad
     if todo:

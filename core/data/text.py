@@ -146,8 +146,12 @@ def _split_files(root: Path) -> dict[str, Path]:
 
 
 def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int = 1, max_len: int = 256,
-              val_fraction: float = 0.2, seed: int = 0, progress: Progress | None = None) -> DataBundle:
-    """Load a text file (or a folder of split files): tokenise, build the vocabulary on train, split if needed."""
+              val_fraction: float = 0.2, seed: int = 0, verify: bool = True, cache_mb: int = 0,
+              progress: Progress | None = None) -> DataBundle:
+    """Load a text file (or a folder of split files): tokenise, build the vocabulary on train, split if needed.
+
+    ``verify`` and ``cache_mb`` are accepted so every kind takes the same options; text is always read whole.
+    """
     files = _split_files(path) if path.is_dir() else {"all": path}
     parts = {}
     for i, (split, f) in enumerate(files.items()):

@@ -123,3 +123,10 @@ def test_builtin_sounds_follow_esc50_naming():
     assert 1.0 <= s["durations"]["min"] and s["durations"]["max"] <= 2.0
     x, _ = b.splits["val"][0]
     assert x.shape == b.input_shape and x.abs().max() > 0.1
+
+
+def test_memory_budget_zero_reads_clips_on_demand(tmp_path):
+    _classes(tmp_path, n=3, rate=8000)
+    cached, lazy = load(str(tmp_path)), load(str(tmp_path), cache_mb=0)
+    assert cached.splits["train"]._cache is not None and lazy.splits["train"]._cache is None
+    assert torch.equal(cached.splits["train"][0][0], lazy.splits["train"][0][0])

@@ -145,3 +145,10 @@ def test_builtin_shapes_are_imbalanced_with_one_low_resolution_class():
     assert b.input_shape[0] == 3 and len(b.classes) >= 4
     assert b.imbalance() >= 3
     assert [x["class"] for x in b.summary()["small_classes"]] == ["star"]
+
+
+def test_memory_budget_zero_decodes_on_demand_with_the_same_pixels(tmp_path):
+    _folder(tmp_path, n=3)
+    cached, lazy = load(str(tmp_path)), load(str(tmp_path), cache_mb=0)
+    assert cached.splits["train"]._cache is not None and lazy.splits["train"]._cache is None
+    assert torch.equal(cached.splits["train"][1][0], lazy.splits["train"][1][0])
