@@ -129,10 +129,10 @@ class ActivationStats(Callback):
         self.recording = False
         names = [n for n, _ in self.layers if n in self._current]
         if names:
-            zero = torch.zeros((), device=self._current[names[0]].device)
+            none = torch.full((), float("nan"), device=self._current[names[0]].device)  # no parameters: n/a
             modules = dict(self.layers)
             norms = [grad_norm(modules[n]) for n in names]
-            stats = torch.stack([torch.cat([self._current[n], (g if g is not None else zero).reshape(1)])
+            stats = torch.stack([torch.cat([self._current[n], (g if g is not None else none).reshape(1)])
                                  for n, g in zip(names, norms)])  # (layers, 4) on the device
             self._pending.append((loop.step, names, stats))
         if len(self._pending) >= self.fetch_every:
@@ -145,7 +145,7 @@ class ActivationStats(Callback):
         values = torch.cat([s for _, _, s in self._pending]).cpu().tolist()  # the one sync
         loop.stats_rows, i = [], 0
         for step, names, _ in self._pending:
-            rows = [(n, *values[i + k]) for k, n in enumerate(names)]
+            rows = [(n, *values[i + k][:3], _none_if_nan(values[i + k][3])) for k, n in enumerate(names)]
             i += len(names)
             loop.stats_rows.append((step, rows))
             for row in rows:
@@ -170,6 +170,10 @@ class ActivationStats(Callback):
                 self.fetch(loop)
         finally:
             self.hooks.remove()
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if math.isnan(value) else value
 
 
 class Checkpointer(Callback):
@@ -249,7 +253,7 @@ class TensorBoardLogger(Callback):
 
     def after_stats(self, loop):
         for step, rows in loop.stats_rows:
-            for layer, mean, std, frac_zero, gnorm in rows:
+            for layer, mean, std, *_ in rows:
                 self.writer.add_scalar(f"activations/{layer}/mean", mean, step)
                 self.writer.add_scalar(f"activations/{layer}/std", std, step)
 

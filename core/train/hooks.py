@@ -105,10 +105,10 @@ class Hooks:
 
 def collapse_hint(layer: str, mean: float, std: float, frac_zero: float) -> str | None:
     """A warning when a layer's activations have collapsed (almost constant, or mostly zeros), else None."""
-    if std < 1e-4:
-        return (f"layer {layer}: activations have collapsed to a constant (std {std:.1e}); the layer no longer "
-                "passes information. Try a lower learning rate, or check the initialisation.")
     if frac_zero > 0.95:
         return (f"layer {layer}: {frac_zero:.0%} of activations are zero (dead ReLUs). Try a lower learning rate, "
                 "LeakyReLU instead of ReLU, or batch normalisation before the activation.")
+    if std < 1e-4:
+        return (f"layer {layer}: activations have collapsed to a constant (std {std:.1e}); the layer no longer "
+                "passes information. Try a lower learning rate, or check the initialisation.")
     return None

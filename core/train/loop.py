@@ -265,13 +265,7 @@ def fit(config: TrainConfig, callbacks=(), *, run=None, bundle=None) -> RunResul
             bundle = load(config.data, **config.data_opts)
         config.check(bundle.kind)
         train_split = bundle.splits["train"]
-        loop = _make_loop(config, bundle, run, info, callbacks)
-        if run is not None:
-            run.set_status("running")
-        loop.fit()
-        if run is not None:
-            run.set_status(loop.status, error=loop.error)
-        return _result(loop, run, start)
+        return _train(config, bundle, run, info, callbacks, start)
     except BaseException as err:
         if run is not None:
             run.set_status("failed", error=f"{type(err).__name__}: {err}")
@@ -281,6 +275,17 @@ def fit(config: TrainConfig, callbacks=(), *, run=None, bundle=None) -> RunResul
             train_split.transform = None  # the bundle may be reused (a page's cache): leave it as it came
         torch.use_deterministic_algorithms(deterministic_before)
         teardown(info)
+
+
+def _train(config: TrainConfig, bundle, run, info: DistInfo, callbacks, start: float) -> RunResult:
+    """Build and run the loop. Its own function so the (DDP) model is freed before the process group goes."""
+    loop = _make_loop(config, bundle, run, info, callbacks)
+    if run is not None:
+        run.set_status("running")
+    loop.fit()
+    if run is not None:
+        run.set_status(loop.status, error=loop.error)
+    return _result(loop, run, start)
 
 
 def _open_run(config: TrainConfig, run, info: DistInfo):

@@ -42,9 +42,12 @@ def make_scheduler(optimizer, config, total_steps: int):
     if config.scheduler == "none":
         return None, None
     if config.scheduler == "one-cycle":
+        if total_steps < 3:  # too short to warm up and anneal: keep the LR constant
+            return None, None
         max_lr = [g["lr"] for g in optimizer.param_groups]
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=max(1, total_steps),
-                                                   pct_start=0.25), "batch"
+        warmup = max(2, round(0.25 * total_steps))  # a quarter of the run (torch needs >= 2 steps per phase)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps,
+                                                   pct_start=warmup / total_steps), "batch"
     if config.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps)), "batch"
     if config.scheduler == "step":
