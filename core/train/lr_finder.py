@@ -120,7 +120,7 @@ def find_lr_seeds(build: Callable[[], tuple[nn.Module, torch.optim.Optimizer]], 
     restored afterwards. ``kwargs`` go to ``find_lr``; a ``callback`` gets the seed index as a fifth argument."""
     callback = kwargs.pop("callback", None)
     results = []
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng():
         for i, seed in enumerate(seeds):
             torch.manual_seed(seed)
             model, optimizer = build()
@@ -128,6 +128,104 @@ def find_lr_seeds(build: Callable[[], tuple[nn.Module, torch.optim.Optimizer]], 
             results.append(find_lr(model, loader, loss_fn, optimizer, callback=cb, **kwargs))
     spread = seed_spread([(r.lrs, r.smoothed) for r in results], [r.suggestions for r in results])
     return results, spread
+
+
+@dataclass
+class SweepSettings:
+    """How the page and the CLI run the range test (the keyword arguments of ``find_lr``)."""
+
+    start_lr: float = 1e-7  # far below any useful LR: the curve starts flat
+    end_lr: float = 10.0  # far above: the sweep normally stops on divergence before it gets there
+    num_iter: int = 100  # batches (optimizer steps); ~100 gives a readable curve in seconds on small data
+    step_mode: str = "exp"  # exp (equal steps per decade, the usual) or linear
+    beta: float = 0.98  # smoothing of the loss curve (fastai's default)
+    diverge: float = 4.0  # stop once the smoothed loss exceeds this multiple of its best
+
+    def problems(self) -> list[str]:
+        """Reasons these settings cannot run (empty when fine), including the server's iteration cap."""
+        from core.settings import load_settings
+
+        out, cap = [], load_settings().limits.max_lr_iters
+        if not 0 < self.start_lr < self.end_lr:
+            out.append(f"the start LR must be positive and below the end LR (got {self.start_lr:g} .. {self.end_lr:g})")
+        if not 2 <= self.num_iter <= cap:
+            out.append(f"the number of iterations must be between 2 and {cap} (this server's limit), "
+                       f"not {self.num_iter}")
+        if self.step_mode not in ("exp", "linear"):
+            out.append(f"step mode must be 'exp' or 'linear', not {self.step_mode!r}")
+        return out
+
+
+@dataclass
+class LRFinderReport:
+    """``find_lr_for``'s answer: one sweep per seed, their spread, and what the user should know."""
+
+    results: list[LRFinderResult]  # one per seed, in the order of the seeds
+    seeds: list[int]  # the seeds used
+    spread: SeedSpread  # band of the smoothed curves and spread of each suggestion (zero width for one seed)
+    notices: list[str] = field(default_factory=list)  # e.g. no pretrained weights, mixup not applied
+
+
+def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seeds: Sequence[int] | None = None,
+                callback: Callable | None = None) -> LRFinderReport:
+    """The range test for a ``TrainConfig``: the model ``fit`` would start from (same seed, same initialisation),
+    its optimizer with the config's layer-group LR ratios, the backbone frozen when training starts frozen, the
+    training split with its augmentation, cross-entropy with the config's label smoothing.
+
+    ``seeds`` (default: the config's seed) repeats the sweep, each seed driving initialisation, shuffling and
+    dropout. ``callback(steps_done, num_iter, lr, smoothed_loss, seed_index)`` reports progress. The global RNG state
+    and the bundle are left as they were.
+
+        >>> from core.train import TrainConfig
+        >>> config, sweep = TrainConfig(data="builtin:digits", model="mlp"), SweepSettings(num_iter=30)
+        >>> find_lr_for(config, sweep).results[0].suggestions  # doctest: +SKIP
+    """
+    from core.device import pick_device
+    from core.models import build_for
+    from core.train.data import prepare_splits
+    from core.train.optim import make_optimizer, set_frozen
+
+    sweep = sweep or SweepSettings()
+    problems = sweep.problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    if bundle is None:
+        from core.data import load
+        bundle = load(config.data, **config.data_opts)
+    config.check(bundle.kind)
+    device, seeds = pick_device(config.device), list(seeds) if seeds else [config.seed]
+    notices = [] if config.mixup_alpha == 0 else ["mixup is not applied during the sweep (plain batches)"]
+    if config.freeze_epochs > 0:
+        notices.append(f"the backbone is frozen, as in the first {config.freeze_epochs} epoch(s) of training: "
+                       "this is the LR for the head while frozen")
+
+    def build():
+        model = build_for(bundle, config.model, **config.model_opts)
+        if config.freeze_epochs > 0:
+            set_frozen(model, True, config.train_bn)
+        model.to(device)
+        return model, make_optimizer(model, config)
+
+    try:
+        with torch.random.fork_rng():
+            probe = build_for(bundle, config.model, **config.model_opts)  # how the data must be prepared
+        notices += [probe.notice] if getattr(probe, "notice", None) else []
+        train, _, more = prepare_splits(config, bundle, probe)
+        loader = _train_loader(train, config.batch_size, bundle.collate_fn, device)
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        results, spread = find_lr_seeds(build, loader, loss_fn, seeds, callback=callback, **asdict(sweep))
+    finally:
+        bundle.splits["train"].transform = None  # the bundle may be a page's cached one: leave it as it came
+    return LRFinderReport(results, seeds, spread, notices + more)
+
+
+def _train_loader(train, batch_size: int, collate_fn, device: torch.device):
+    """Shuffled batches drawn from the global RNG (so each seed shuffles differently); a last batch of one sample
+    is dropped (batch-norm cannot train on it)."""
+    from torch.utils.data import DataLoader
+
+    return DataLoader(train, batch_size=batch_size, shuffle=True, collate_fn=collate_fn,
+                      drop_last=len(train) % batch_size == 1, pin_memory=device.type == "cuda")
 
 
 class _Record:

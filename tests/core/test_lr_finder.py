@@ -298,3 +298,42 @@ def test_find_lr_seeds_returns_each_sweep_and_their_spread_and_keeps_the_rng():
     assert all(lo <= med <= hi for lo, med, hi in zip(spread.low, spread.median, spread.high))
     again, _ = find_lr_seeds(build, loader, nn.MSELoss(), seeds=[0], start_lr=1e-4, end_lr=10.0, num_iter=40)
     assert again[0] == results[0]  # a seed reproduces its sweep
+
+
+# -- from a training config (what the page and the CLI run) ----------------------------------------------------------
+
+def test_find_lr_for_a_config_repeats_with_seeds_and_leaves_the_bundle_alone():
+    from core.data import load
+    from core.train import TrainConfig
+    from core.train.lr_finder import find_lr_for, SweepSettings
+
+    bundle = load("builtin:digits")
+    config = TrainConfig(data="builtin:digits", model="mlp", batch_size=32, optimizer="sgd", mixup_alpha=0.2)
+    report = find_lr_for(config, SweepSettings(start_lr=1e-4, end_lr=1.0, num_iter=12), bundle=bundle,
+                         seeds=[0, 1])
+    assert report.seeds == [0, 1] and len(report.results) == 2
+    assert all(len(r.lrs) <= 12 and r.lrs[0] == 1e-4 for r in report.results)
+    assert report.results[0] != report.results[1]
+    assert any("mixup" in n for n in report.notices)
+    assert bundle.splits["train"].transform is None
+    one = find_lr_for(config, SweepSettings(start_lr=1e-4, end_lr=1.0, num_iter=12), bundle=bundle)
+    assert one.seeds == [0] and one.results[0] == report.results[0]  # the config's seed, reproducibly
+
+
+def test_find_lr_for_text_batches_are_padded_by_the_bundle():
+    from core.data import load
+    from core.train import TrainConfig
+    from core.train.lr_finder import find_lr_for, SweepSettings
+
+    bundle = load("builtin:reviews")
+    config = TrainConfig(data="builtin:reviews", model="gru", batch_size=16, model_opts={"hidden": 16})
+    report = find_lr_for(config, SweepSettings(start_lr=1e-4, end_lr=1.0, num_iter=6), bundle=bundle)
+    assert len(report.results[0].losses) == 6
+
+
+def test_sweep_settings_refuse_what_the_server_does_not_allow():
+    from core.train.lr_finder import SweepSettings
+
+    assert SweepSettings().problems() == []
+    problems = SweepSettings(start_lr=1.0, end_lr=0.1, num_iter=10**6, step_mode="cos").problems()
+    assert len(problems) == 3 and "server's limit" in problems[1]

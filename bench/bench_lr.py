@@ -1,0 +1,98 @@
+"""Time per LR-finder sweep step vs a plain training step on the same model and batch (target: at most 1.1x).
+
+    .venv/bin/python bench/bench_lr.py [--steps 50] [--repeats 9] [--device auto] [--threads 1]
+
+The sweep time includes everything ``find_lr`` does (snapshot, LR setting, loss fetches, restore), divided by its
+number of steps; the baseline is a hand-written loop (zero_grad, forward, loss, backward, step) over the same
+batch. Medians of ``--repeats`` runs, alternating the two so machine noise hits both alike. One CPU thread by
+default: on a shared machine that is far steadier than competing for cores.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from core import models  # noqa: E402
+from core.device import describe_device, pick_device  # noqa: E402
+from core.train.lr_finder import find_lr  # noqa: E402
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def plain_steps(model, batch, optimizer, loss_fn, steps: int, device) -> float:
+    """Seconds per step of a plain PyTorch training loop."""
+    x, y = batch
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x.to(device, non_blocking=True)), y.to(device, non_blocking=True))
+        loss.backward()
+        optimizer.step()
+    _sync(device)
+    return (time.perf_counter() - start) / steps
+
+
+def sweep_steps(model, batch, optimizer, loss_fn, steps: int, device) -> float:
+    """Seconds per step of ``find_lr`` over ``steps`` steps (LRs kept small so it never stops early)."""
+    _sync(device)
+    start = time.perf_counter()
+    result = find_lr(model, [batch], loss_fn, optimizer, start_lr=1e-5, end_lr=1e-3, num_iter=steps, device=device)
+    _sync(device)
+    assert result.stopped_because == "completed", result.stopped_because
+    return (time.perf_counter() - start) / steps
+
+
+def bench(name: str, model: nn.Module, batch, device, steps: int, repeats: int) -> float:
+    model.to(device)
+    batch = tuple(t.to(device) for t in batch)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    plain_steps(model, batch, optimizer, loss_fn, 10, device)  # warm-up (allocations, Adam state)
+    plain, sweep = [], []
+    for _ in range(repeats):
+        plain.append(plain_steps(model, batch, optimizer, loss_fn, steps, device))
+        sweep.append(sweep_steps(model, batch, optimizer, loss_fn, steps, device))
+    p, s = statistics.median(plain), statistics.median(sweep)
+    print(f"{name:<28} plain {p * 1e3:8.3f} ms/step   sweep {s * 1e3:8.3f} ms/step   ratio {s / p:5.3f}")
+    return s / p
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    torch.manual_seed(0)
+    print(f"device: {describe_device(device)}; {args.steps} steps x {args.repeats} repeats (medians)")
+    cases = [
+        ("cnn, digits 8x8, batch 64", models.build("cnn", 10, input_shape=(1, 8, 8)),
+         (torch.rand(64, 1, 8, 8), torch.randint(0, 10, (64,)))),
+        ("mlp, digits 8x8, batch 64", models.build("mlp", 10, input_shape=(1, 8, 8)),
+         (torch.rand(64, 1, 8, 8), torch.randint(0, 10, (64,)))),
+        ("lstm, 32 tokens, batch 64", models.build("lstm", 2, vocab_size=2000),
+         (torch.randint(1, 2000, (64, 32)), torch.randint(0, 2, (64,)))),
+    ]
+    ratios = [bench(name, model, batch, device, args.steps, args.repeats) for name, model, batch in cases]
+    worst = max(ratios)
+    print(f"worst ratio {worst:.3f} (target <= 1.1): {'OK' if worst <= 1.1 else 'TOO SLOW'}")
+    return 0 if worst <= 1.1 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
