@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from core.data.bundle import DataBundle, DataError, Progress, Skipped
-from core.data.layout import SPLIT_NAMES, stratified_split
+from core.data.layout import SPLIT_NAMES, class_files, split_folders, stratified_split
 from core.data.summary import text_stats
 from core.data.vocab import Vocab, pad_collate, tokenize, tokenize_many
 
@@ -17,7 +17,8 @@ __all__ = ["Vocab", "TextDataset", "load_text", "read_rows", "pad_collate", "tok
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 LAYOUT = ("a sentiment140-style CSV (no header; label in column 0, text in column 5), a .tsv/.txt file of "
-          "'sentence<TAB>label' lines, a CSV with 'text' and 'label' columns, or a folder of train/val/test files")
+          "'sentence<TAB>label' lines, a CSV with 'text' and 'label' columns, a folder of train/val/test files, "
+          "or class folders of .txt files (one text per file)")
 TEXT_COLUMNS = ("text", "sentence", "review", "content", "tweet")
 LABEL_COLUMNS = ("label", "sentiment", "target", "class", "polarity")
 SENTIMENT140 = {"0": "negative", "2": "neutral", "4": "positive"}
@@ -37,13 +38,14 @@ class TextRows:
 class TextDataset(Dataset):
     """Yields ``(ids, y)``: ids LongTensor (L,) of token ids (at most ``max_len``), after ``transform(text)``."""
 
-    def __init__(self, texts: list[str], targets: list[int], vocab: Vocab, max_len: int = 256):
+    def __init__(self, texts: list[str], targets: list[int], vocab: Vocab, max_len: int = 256, tokens=None):
         self.texts = list(texts)  # raw strings (what transform gets)
         self.targets = list(targets)
         self.vocab = vocab
         self.max_len = max_len
         self.transform = None  # set by the trainer on the train split (text augmentation on the raw string)
-        self._ids = [vocab.lookup(t)[:max_len] or [vocab.unk_index] for t in tokenize_many(self.texts)]
+        tokens = tokens if tokens is not None else tokenize_many(self.texts)  # already tokenised: pass them in
+        self._ids = [vocab.lookup(t)[:max_len] or [vocab.unk_index] for t in tokens]
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -133,6 +135,23 @@ def read_rows(path: Path) -> TextRows:
     return TextRows(texts, labels, skipped, fmt, fallback)
 
 
+def _read_folder(root: Path) -> tuple[list[tuple[str, str, str]], list[TextRows]]:
+    """Class folders of .txt files, one text per file (``root/pos/1.txt``, as in IMDB's aclImdb); the parent folder
+    is the label and a ``train/``/``val/``/``test/`` folder above it, when present, the split."""
+    rows, skipped, fallback = [], [], 0
+    for split, folder in (split_folders(root) or {"all": root}).items():
+        for label, paths in class_files(folder, {".txt"}).items():
+            for p in paths:
+                lines, bad = _decode_lines(p)
+                text = " ".join(ln.strip() for ln in lines).strip()
+                if text:
+                    rows.append((text, label, split))
+                else:
+                    skipped.append(Skipped(str(p), "empty text file"))
+                fallback += bool(bad)
+    return rows, [TextRows([r[0] for r in rows], [r[1] for r in rows], skipped, "folders", fallback)]
+
+
 def _split_files(root: Path) -> dict[str, Path]:
     """split -> file for ``train.tsv``/``val.csv``/``test.txt``-style files in a folder (or a lone text file)."""
     files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
@@ -141,8 +160,24 @@ def _split_files(root: Path) -> dict[str, Path]:
         return named
     if len(files) == 1:
         return {"all": files[0]}
+    if not files:
+        return {}
     raise DataError(f"{root}: expected train/val/test text files or exactly one text file; found "
                     f"{len(files)} text files. Layout: {LAYOUT}")
+
+
+def _gather(path: Path, progress: Progress | None) -> tuple[list[tuple[str, str, str]], list[TextRows]]:
+    """(text, label, split) rows from a file, a folder of split files or class folders; plus each file's result."""
+    files = _split_files(path) if path.is_dir() else {"all": path}
+    if not files:
+        return _read_folder(path)
+    rows, parts = [], []
+    for i, (split, f) in enumerate(files.items()):
+        if progress:
+            progress(i, len(files), f"reading {f.name}")
+        parts.append(read_rows(f))
+        rows += [(t, lab, split) for t, lab in zip(parts[-1].texts, parts[-1].labels)]
+    return rows, parts
 
 
 def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int = 1, max_len: int = 256,
@@ -152,36 +187,30 @@ def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int 
 
     ``verify`` and ``cache_mb`` are accepted so every kind takes the same options; text is always read whole.
     """
-    files = _split_files(path) if path.is_dir() else {"all": path}
-    parts = {}
-    for i, (split, f) in enumerate(files.items()):
-        if progress:
-            progress(i, len(files), f"reading {f.name}")
-        parts[split] = read_rows(f)
-    rows = [(t, lab, s) for s, p in parts.items() for t, lab in zip(p.texts, p.labels)]
-    skipped = [s for p in parts.values() for s in p.skipped]
+    rows, parts = _gather(path, progress)
+    skipped = [s for p in parts for s in p.skipped]
     classes = sorted({lab for _, lab, _ in rows})
     if len(classes) < 2:
         what = f"only one label ({classes[0]!r})" if classes else "no labelled text"
         raise DataError(f"{path}: {what} found; a classifier needs at least two labels. Expected {LAYOUT}")
     targets = [classes.index(lab) for _, lab, _ in rows]
     splits_of = [s for _, _, s in rows]
-    if "val" not in parts:
+    if "val" not in splits_of:
         pool = [i for i, s in enumerate(splits_of) if s in ("all", "train")]
         for i, s in zip(pool, stratified_split([targets[i] for i in pool], {"val": val_fraction}, seed)):
             splits_of[i] = s
     if progress:
-        progress(len(files), len(files), "building the vocabulary")
+        progress(1, 1, "building the vocabulary")
     idx = {n: [i for i, s in enumerate(splits_of) if s == n] for n in ("train", "val", "test")}
     if not idx["train"] or not idx["val"]:
         raise DataError(f"{path}: need texts for both training and validation; expected {LAYOUT}")
-    train_tokens = tokenize_many(rows[i][0] for i in idx["train"])
+    tokens = {n: tokenize_many(rows[i][0] for i in ix) for n, ix in idx.items()}
+    train_tokens, val_tokens = tokens["train"], tokens["val"]
     vocab = Vocab.build(train_tokens, max_vocab, min_freq)
-    splits = {n: TextDataset([rows[i][0] for i in ix], [targets[i] for i in ix], vocab, max_len)
+    splits = {n: TextDataset([rows[i][0] for i in ix], [targets[i] for i in ix], vocab, max_len, tokens[n])
               for n, ix in idx.items() if ix or n != "test"}
-    val_tokens = tokenize_many(rows[i][0] for i in idx["val"])
     stats = text_stats(classes, train_tokens, [targets[i] for i in idx["train"]], val_tokens, vocab, max_vocab)
-    stats["text_format"] = sorted({p.fmt for p in parts.values()})
-    stats["non_utf8_lines"] = sum(p.fallback_lines for p in parts.values())
+    stats["text_format"] = sorted({p.fmt for p in parts})
+    stats["non_utf8_lines"] = sum(p.fallback_lines for p in parts)
     return DataBundle("text", classes, splits, source, (), skipped=skipped, vocab=vocab, collate_fn=pad_collate,
                       stats=stats)

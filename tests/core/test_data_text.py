@@ -121,3 +121,17 @@ def test_builtin_reviews():
     s = b.summary()
     assert s["non_utf8_lines"] > 0 and s["text_format"] == ["sentiment140"]
     assert b.vocab.itos[:2] == ["<pad>", "<unk>"] and len(b.vocab) > 100
+
+
+def test_class_folders_of_txt_files_with_split_folders(tmp_path):
+    for split, n in (("train", 4), ("test", 2)):
+        for label in ("neg", "pos"):
+            (tmp_path / split / label).mkdir(parents=True)
+            for i in range(n):
+                (tmp_path / split / label / f"{i}.txt").write_text(f"{label} review number {i}\nsecond line")
+    (tmp_path / "train" / "pos" / "blank.txt").write_text("  \n")
+    b = load(str(tmp_path))
+    assert b.kind == "text" and b.classes == ["neg", "pos"] and len(b.splits["test"]) == 4
+    assert len(b.splits["train"]) + len(b.splits["val"]) == 8 and b.counts()["val"] == {"neg": 1, "pos": 1}
+    assert "pos review number 0 second line" in b.splits["test"].texts + b.splits["train"].texts
+    assert [s.reason for s in b.skipped] == ["empty text file"]
