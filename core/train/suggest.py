@@ -53,10 +53,11 @@ def trim(lrs: Sequence[float], losses: Sequence[float], skip_start: float = 0.1,
 
 
 def steepest(lrs: Sequence[float], losses: Sequence[float], window: float = 0.1) -> float | None:
-    """LR where the loss falls fastest per decade of LR; ``None`` if it never falls.
+    """LR where the loss falls fastest per decade of LR on the way down to its minimum; ``None`` if it never falls.
 
     The slope at point i is a central difference over ``k = max(1, round(window * n))`` points on each side rather
     than between neighbours, so one noisy batch (a one-step jump of the average) does not outrank a real descent.
+    Points past the minimum are not candidates: a fall there is a recovery from a blow-up, not progress.
     """
     n = len(lrs)
     if n < 3:
@@ -65,6 +66,7 @@ def steepest(lrs: Sequence[float], losses: Sequence[float], window: float = 0.1)
     k = max(1, round(window * n))
     ahead, behind = np.minimum(np.arange(n) + k, n - 1), np.maximum(np.arange(n) - k, 0)
     slope = (y[ahead] - y[behind]) / (x[ahead] - x[behind])
+    slope[int(np.argmin(y)) + 1:] = np.inf
     i = int(np.argmin(slope))
     return float(lrs[i]) if slope[i] < 0 else None
 

@@ -42,6 +42,13 @@ def test_steepest_ignores_a_single_noisy_batch():
     assert abs(math.log10(steepest(LRS, losses)) + 2.0) < 0.3
 
 
+def test_steepest_ignores_a_fall_after_the_minimum():
+    losses = sigmoid_drop(LRS, centre=-3.0, width=1.0)[:90]  # a gentle descent down to 1e-1.5
+    losses += [losses[-1] + 5.0 * (1 - abs(i - 10) / 10) for i in range(21)]  # blow-up, then a steep fall back
+    lrs = LRS[:len(losses)]
+    assert abs(math.log10(steepest(lrs, losses)) + 3.0) < 0.5
+
+
 def test_steepest_and_valley_have_nothing_to_say_on_a_rising_curve():
     rising = [float(i) for i in range(len(LRS))]
     assert steepest(LRS, rising) is None and valley(LRS, rising) is None
