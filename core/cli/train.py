@@ -99,5 +99,6 @@ def run(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) != 0 or run_dir is None:
         return 0  # other DDP ranks: rank 0 reports
     summary = summarise(run_dir)
-    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    # --json: one line, so it can be picked out even when gloo / NCCL log lines share stdout under torchrun
+    print(json.dumps(summary) if args.json else format_summary(summary), flush=True)
     return 1 if summary["status"] == "failed" else 0
