@@ -6,6 +6,7 @@ optimizer's state bitwise afterwards, whether the sweep completed, diverged or r
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator, Literal, Sequence
@@ -174,7 +175,7 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
 
     ``seeds`` (default: the config's seed) repeats the sweep, each seed driving initialisation, shuffling and
     dropout. ``callback(steps_done, num_iter, lr, smoothed_loss, seed_index)`` reports progress. The global RNG state
-    and the bundle are left as they were.
+    and the bundle are left as they were (the bundle is never changed, so a page may share it between sessions).
 
         >>> from core.train import TrainConfig
         >>> config, sweep = TrainConfig(data="builtin:digits", model="mlp"), SweepSettings(num_iter=30)
@@ -206,17 +207,22 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
         model.to(device)
         return model, make_optimizer(model, config)
 
-    try:
-        with torch.random.fork_rng():
-            probe = build_for(bundle, config.model, **config.model_opts)  # how the data must be prepared
-        notices += [probe.notice] if getattr(probe, "notice", None) else []
-        train, _, more = prepare_splits(config, bundle, probe)
-        loader = _train_loader(train, config.batch_size, bundle.collate_fn, device)
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-        results, spread = find_lr_seeds(build, loader, loss_fn, seeds, callback=callback, **asdict(sweep))
-    finally:
-        bundle.splits["train"].transform = None  # the bundle may be a page's cached one: leave it as it came
+    with torch.random.fork_rng():
+        probe = build_for(bundle, config.model, **config.model_opts)  # how the data must be prepared
+    notices += [probe.notice] if getattr(probe, "notice", None) else []
+    train, _, more = prepare_splits(config, _own_train_split(bundle), probe)
+    loader = _train_loader(train, config.batch_size, bundle.collate_fn, device)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    results, spread = find_lr_seeds(build, loader, loss_fn, seeds, callback=callback, **asdict(sweep))
     return LRFinderReport(results, seeds, spread, notices + more)
+
+
+def _own_train_split(bundle):
+    """A shallow copy of the bundle whose train split is a shallow copy too: the sweep sets its augmentation
+    (``.transform``) there, never on the bundle a page shares between sessions. The data itself is not copied."""
+    own = copy.copy(bundle)
+    own.splits = {**bundle.splits, "train": copy.copy(bundle.splits["train"])}
+    return own
 
 
 def _train_loader(train, batch_size: int, collate_fn, device: torch.device):

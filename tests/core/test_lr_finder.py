@@ -309,8 +309,10 @@ def test_find_lr_for_a_config_repeats_with_seeds_and_leaves_the_bundle_alone():
 
     bundle = load("builtin:digits")
     config = TrainConfig(data="builtin:digits", model="mlp", batch_size=32, optimizer="sgd", mixup_alpha=0.2)
+    during = []  # the digits preset augments: it must go on the sweep's own copy of the split, not the bundle
     report = find_lr_for(config, SweepSettings(start_lr=1e-4, end_lr=1.0, num_iter=12), bundle=bundle,
-                         seeds=[0, 1])
+                         seeds=[0, 1], callback=lambda *a: during.append(bundle.splits["train"].transform))
+    assert during and all(t is None for t in during)
     assert report.seeds == [0, 1] and len(report.results) == 2
     assert all(len(r.lrs) <= 12 and r.lrs[0] == 1e-4 for r in report.results)
     assert report.results[0] != report.results[1]
