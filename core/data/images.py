@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from core.data.bundle import DataBundle, DataError, Progress, Skipped
@@ -61,6 +61,7 @@ def decode(path: Path, size: int, channels: int) -> torch.Tensor:
     with Image.open(path) as im:
         mode = "L" if channels == 1 else "RGB"
         im.draft(mode, (size, size))  # JPEG: decode at reduced scale when much larger than needed
+        im = ImageOps.exif_transpose(im)  # phone photos: apply the stored orientation
         im = im.convert(mode).resize((size, size), Image.Resampling.BILINEAR)
         arr = np.asarray(im, dtype=np.uint8)
     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)  # (H, W[, C]) -> (C, H, W)
@@ -148,6 +149,8 @@ def load_images(root: Path, *, source: str, image_size: int | None = None, val_f
     ``verify`` decodes every image once (slower; catches corrupt pixel data a header check misses); the decoded,
     resized images are kept in memory when they fit in ``cache_mb`` (0: never; the summary needs headers only).
     """
+    if not root.is_dir():
+        raise DataError(f"{root} is a file; expected a folder: {LAYOUT}")
     classes, records, todo = _scan(root, val_fraction, test_fraction)
     records, skipped = _headers(records, progress)
     if not records:
