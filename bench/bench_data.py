@@ -66,10 +66,12 @@ def bench_images(repeats: int) -> dict:
     bundle = load("builtin:shapes")
     size = bundle.input_shape[-1]
     root = Path(bundle.splits["train"].paths[0]).parents[1]
-    plain = datasets.ImageFolder(str(root), transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()]))
+    resize = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()])
+    plain = datasets.ImageFolder(str(root), resize)
     keep = {str(p) for p in bundle.splits["train"].paths}
     plain.samples = [s for s in plain.samples if s[0] in keep]  # the same training files
-    ours_t, plain_t = median_time(lambda: epoch(bundle.splits["train"]), repeats), median_time(lambda: epoch(plain), repeats)
+    ours_t = median_time(lambda: epoch(bundle.splits["train"]), repeats)
+    plain_t = median_time(lambda: epoch(plain), repeats)
     return {"images": len(plain.samples), "ours_s": ours_t, "plain_s": plain_t, "speedup": plain_t / ours_t}
 
 
@@ -94,7 +96,8 @@ def bench_inspect(n: int, repeats: int) -> dict:
 
 
 def bench_first_load(repeats: int) -> dict:
-    return {name: median_time(lambda: load(f"builtin:{name}"), repeats) for name in ("digits", "shapes", "sounds", "reviews")}
+    names = ("digits", "shapes", "sounds", "reviews")
+    return {name: median_time(lambda: load(f"builtin:{name}"), repeats) for name in names}
 
 
 def main() -> None:

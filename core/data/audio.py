@@ -137,33 +137,39 @@ def _by_pattern(files: list[Path], pattern: re.Pattern) -> list[re.Match] | None
     return matches if files and sum(m is not None for m in matches) >= 0.8 * len(files) else None
 
 
+def _named(files: list[Path], matches: list, label_group: int, split_of, names=None, pattern: str = ""):
+    """(classes, records, skipped) for files whose names carry the label (ESC-50, Free-Spoken-Digit)."""
+    labels = sorted({x.group(label_group) for x in matches if x}, key=lambda s: (len(s), s))  # numeric order
+    classes = [names.get(int(lab), lab) for lab in labels] if names else labels
+    records = [AudioRecord(p, labels.index(x.group(label_group)), split_of(x)) for p, x in zip(files, matches) if x]
+    skipped = [Skipped(str(p), f"name does not follow {pattern}") for p, x in zip(files, matches) if not x]
+    return classes, records, skipped
+
+
+def _folders(root: Path):
+    """(classes, records, []) for class folders, optionally under train/ val/ test/."""
+    per_split = {name: class_files(f, AUDIO_SUFFIXES) for name, f in split_folders(root).items()}
+    per_split = per_split or {"train": class_files(root, AUDIO_SUFFIXES)}
+    classes = sorted({c for fs in per_split.values() for c in fs})
+    records = [AudioRecord(p, classes.index(c), split) for split, fs in per_split.items()
+               for c, paths in fs.items() for p in paths]
+    return classes, records, []
+
+
 def _scan(root: Path, val_fold: int):
     """(classes, records, skipped) for a folder in one of the supported layouts."""
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
                    and not any(part.startswith(".") for part in p.relative_to(root).parts))
-    skipped = []
     if (m := _by_pattern(files, ESC50)) is not None:
-        names = _esc50_names(root)
-        targets = sorted({int(x.group(4)) for x in m if x})
-        classes = [names.get(t, str(t)) for t in targets]
-        records = [AudioRecord(p, targets.index(int(x.group(4))), "val" if int(x.group(1)) == val_fold else "train")
-                   for p, x in zip(files, m) if x]
-        skipped = [Skipped(str(p), "name does not follow ESC-50 {fold}-{clip}-{take}-{target}") for p, x in zip(files, m) if not x]
-    elif (m := _by_pattern(files, FSDD)) is not None:
-        classes = sorted({x.group(1) for x in m if x}, key=lambda s: (len(s), s))
-        records = [AudioRecord(p, classes.index(x.group(1)), "val" if int(x.group(3)) < 5 else "train")
-                   for p, x in zip(files, m) if x]
-        skipped = [Skipped(str(p), "name does not follow {label}_{speaker}_{n}") for p, x in zip(files, m) if not x]
-    elif folders := split_folders(root):
-        per_split = {name: class_files(f, AUDIO_SUFFIXES) for name, f in folders.items()}
-        classes = sorted({c for fs in per_split.values() for c in fs})
-        records = [AudioRecord(p, classes.index(c), s) for s, fs in per_split.items() for c, ps in fs.items() for p in ps]
+        found = _named(files, m, 4, lambda x: "val" if int(x.group(1)) == val_fold else "train",
+                       _esc50_names(root), "ESC-50 {fold}-{clip}-{take}-{target}")
+    elif (m := _by_pattern(files, FSDD)) is not None:  # n 0-4 is the official test set: used for validation
+        found = _named(files, m, 1, lambda x: "val" if int(x.group(3)) < 5 else "train", None,
+                       "{label}_{speaker}_{n}")
     else:
-        per_class = class_files(root, AUDIO_SUFFIXES)
-        classes = sorted(per_class)
-        records = [AudioRecord(p, classes.index(c), "train") for c, ps in per_class.items() for p in ps]
-    require_classes(classes, root, "audio clips", LAYOUT)
-    return classes, records, skipped
+        found = _folders(root)
+    require_classes(found[0], root, "audio clips", LAYOUT)
+    return found
 
 
 def _split_if_needed(records: list[AudioRecord], val_fraction: float, seed: int) -> None:

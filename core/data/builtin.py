@@ -14,7 +14,7 @@ from typing import Callable
 from core.data.bundle import DataError
 from core.settings import load_settings
 
-VERSION = "v1"  # bump when a generator changes, so stale caches are not reused
+VERSIONS = {"digits": 1, "shapes": 1, "sounds": 2, "reviews": 1}  # bump when a generator changes (stale caches)
 
 
 def _generator(name: str) -> Callable[[Path], None]:
@@ -42,7 +42,7 @@ KINDS = {"digits": "image", "shapes": "image", "sounds": "audio", "reviews": "te
 def builtin_path(name: str, cache_dir: Path | None = None) -> Path:
     """Where built-in set ``name`` lives (whether or not it exists yet)."""
     cache_dir = Path(cache_dir or load_settings().cache_dir).expanduser()
-    return cache_dir / "builtin" / f"{name}-{VERSION}"
+    return cache_dir / "builtin" / f"{name}-v{VERSIONS.get(name, 1)}"
 
 
 def is_ready(name: str, cache_dir: Path | None = None) -> bool:

@@ -40,7 +40,8 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[t
                for k, a in enumerate(-math.pi / 2 + k * math.pi / 5 for k in range(10))]
     else:  # cross: a plus sign of width 0.35 r
         t = 0.35
-        pts = [(-t, -1), (t, -1), (t, -t), (1, -t), (1, t), (t, t), (t, 1), (-t, 1), (-t, t), (-1, t), (-1, -t), (-t, -t)]
+        pts = [(-t, -1), (t, -1), (t, -t), (1, -t), (1, t), (t, t), (t, 1), (-t, 1), (-t, t), (-1, t), (-1, -t),
+               (-t, -t)]
     c, s = math.cos(angle), math.sin(angle)
     return [(cx + r * (x * c - y * s), cy + r * (x * s + y * c)) for x, y in pts]
 

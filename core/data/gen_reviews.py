@@ -25,8 +25,8 @@ NEG_TAILS = ["would not recommend", "waste of money", "never again", "returned i
              "total letdown", "do not bother", "regret buying it", "fell apart quickly", "déjà vu of every bad one"]
 OPENERS = ["", "", "", "honestly, ", "wow, ", "well, ", "ok so ", "meh. ", "update: "]
 # neutral context sentences: they carry no sentiment but widen the vocabulary (a longer tail for the vocab chart)
-WHO = ["my sister", "my boss", "a friend", "my neighbour", "the kids", "my husband", "my wife", "grandma", "my roommate",
-       "a colleague", "the whole family", "my dad", "my mum", "our team", "the teacher"]
+WHO = ["my sister", "my boss", "a friend", "my neighbour", "the kids", "my husband", "my wife", "grandma",
+       "my roommate", "a colleague", "the whole family", "my dad", "my mum", "our team", "the teacher"]
 WHEN = ["last week", "yesterday", "on monday", "on tuesday", "over the weekend", "in march", "this morning",
         "after work", "during the holidays", "on my birthday", "two days ago", "last night", "in the summer"]
 WHERE = ["online", "at the mall", "in a small shop downtown", "at the airport", "from a street market", "on sale",
@@ -65,5 +65,6 @@ def write_reviews(out: Path) -> None:
     writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")
     for i, label in enumerate(labels):
         when = (start + timedelta(minutes=7 * i)).strftime("%a %b %d %H:%M:%S PDT %Y")
-        writer.writerow([label, 1467810369 + i, when, "NO_QUERY", f"user{rng.randint(1, 400)}", _review(rng, label == 4)])
+        user = f"user{rng.randint(1, 400)}"
+        writer.writerow([label, 1467810369 + i, when, "NO_QUERY", user, _review(rng, label == 4)])
     (out / "reviews.csv").write_bytes(buf.getvalue().encode("latin-1"))

@@ -101,7 +101,8 @@ def text_stats(classes, train_tokens, train_targets, val_tokens, vocab, max_voca
         kept = max(0, size - 2)
         val_oov = sum(c for t, c in val_counts.items() if rank_of.get(t, kept) >= kept)
         curve.append({"max_size": size, "vocab_size": min(size, len(counts) + 2),
-                      "train_coverage": round(sum(ranked[:kept]) / total, 4), "val_oov_rate": round(val_oov / val_total, 4)})
+                      "train_coverage": round(sum(ranked[:kept]) / total, 4),
+                      "val_oov_rate": round(val_oov / val_total, 4)})
     top = {}
     for ci, name in enumerate(classes):
         c = Counter(t for tokens, y in zip(train_tokens, train_targets) if y == ci for t in tokens if _is_content(t))

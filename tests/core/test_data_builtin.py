@@ -56,3 +56,18 @@ def test_sample_photos_include_the_cat():
     assert photos["cat"].mode == "RGB" and photos["cat"].size == (451, 300)
     photos["cat"].paste((0, 0, 0), (0, 0, 10, 10))
     assert sample_photos()["cat"].getpixel((0, 0)) != (0, 0, 0)  # callers get copies
+
+
+def test_datasets_pickle_for_dataloader_workers():
+    import pickle
+
+    import torch
+
+    from core.data import load
+
+    for source in ("builtin:digits", "builtin:reviews", "builtin:sounds"):
+        b = load(source)
+        ds = pickle.loads(pickle.dumps(b.splits["val"]))  # what DataLoader(num_workers > 0) does with spawn
+        x, y = ds[0]
+        assert torch.equal(x, b.splits["val"][0][0]) and y == b.splits["val"][0][1]
+        assert pickle.loads(pickle.dumps(b.collate_fn)) is b.collate_fn
