@@ -47,7 +47,7 @@ def image_section() -> None:
         right.info("Pick or upload an image.")
         return
     with right:
-        for warning in image_warnings(pipeline.steps, tuple(sample.x.shape[-2:])):
+        for warning in image_warnings(pipeline.steps, tuple(sample.x.shape[-2:]), sample.source):
             st.warning(warning, icon="⚠️")
         n, seed = draws_ui("img")
         try:
@@ -83,8 +83,10 @@ def batch_section() -> None:
     pipeline = validated_or_stop(current_pipeline("image", "img", DEFAULT_IMAGE))
     st.caption("Pipeline: " + " → ".join(f"{s.name} (p={s.p:g})" for s in pipeline.steps) +
                " (edit it in the Image section)")
-    n, seed = draws_ui("batch", 12)
     split = bundle.splits["train"]
+    for warning in image_warnings(pipeline.steps, tuple(split[0][0].shape[-2:]), bundle.source):
+        st.warning(warning, icon="⚠️")
+    n, seed = draws_ui("batch", 12)
     order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:n].tolist()
     images, captions = [], []
     for j, i in enumerate(order):
@@ -122,9 +124,9 @@ def spectrogram_section() -> None:
         original.audio(clip.x[0].numpy(), sample_rate=clip.sample_rate)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)  # Griffin-Lim starts from random phase: fixed, so the players are replayable
-            rebuilt.markdown("Griffin-Lim of the mel")
+            rebuilt.markdown("Griffin-Lim of the mel")  # what the inversion itself costs, before masking
             rebuilt.audio(griffin_lim(spec, clip.x.shape[-1], settings)[0].numpy(), sample_rate=clip.sample_rate)
-            masked.markdown("Griffin-Lim of the **masked** mel")
+            masked.markdown("Griffin-Lim, **masked**")
             masked.audio(griffin_lim(draw.output, clip.x.shape[-1], settings)[0].numpy(),
                          sample_rate=clip.sample_rate)
     pipeline_files_ui(pipeline, "spec")

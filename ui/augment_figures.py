@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import html
 
+import plotly.colors
 import plotly.graph_objects as go
 import torch
 
 from core.augment import StepDraw, describe
 
+# explicit stops, not the name "Magma": Streamlit's chart theme remaps named scales (silence came out violet)
+MAGMA = [[i / (len(plotly.colors.sequential.Magma) - 1), c] for i, c in enumerate(plotly.colors.sequential.Magma)]
 TAG_COLOURS = {"synonym": "#fde68a", "inserted": "#bbf7d0", "swapped": "#bfdbfe"}  # yellow, green, blue
 
 
 def spectrogram_figure(spec: torch.Tensor, title: str, bands: dict | None = None, height: int = 260) -> go.Figure:
     """A (1, n_mels, T) log-mel in dB as a heatmap (frames x mel bins); ``bands`` outlines masked rows/columns."""
-    fig = go.Figure(go.Heatmap(z=spec[0].numpy(), colorscale="Magma", colorbar={"title": "dB", "thickness": 10}))
+    z = spec[0].double().numpy().round(2).tolist()  # plain lists: float32 typed arrays decode wrongly in the browser
+    fig = go.Figure(go.Heatmap(z=z, colorscale=MAGMA, colorbar={"title": "dB", "thickness": 10}))
     for axis, spans in (bands or {}).items():
         for start, end in spans:
             if end <= start:

@@ -26,6 +26,7 @@ class Sample:
     x: object  # image: float (C, H, W) in [0, 1]; audio: (1, N) waveform; text: str
     label: str | None = None  # class name when the sample comes from a dataset
     sample_rate: int | None = None  # audio only
+    source: str | None = None  # the data source it came from (None for photos and uploads)
 
 
 def _new_id(key: str) -> int:
@@ -173,7 +174,7 @@ def image_source_ui(key: str) -> Sample | None:
     split = bundle.splits["train"]
     i = st.number_input("Sample index", 0, len(split) - 1, 0, key=f"{key}_index")
     x, y = split[int(i)]
-    return Sample(x, bundle.classes[y])
+    return Sample(x, bundle.classes[y], source=bundle.source)
 
 
 def dataset_ui(key: str, kind: str):

@@ -5,6 +5,7 @@ and the exported code. Adding a transform is one ``_entry(...)`` line.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import torch
@@ -15,6 +16,10 @@ from core.augment.extra import AddGaussianNoise, RandomColorSpace
 from core.augment.specs import OpSpec, ParamSpec as P
 
 PAD_MODES = ("constant", "edge", "reflect", "symmetric")
+# sources whose images stay the same class when mirrored left-right
+_FLIP_SAFE = ("builtin:shapes",)
+# names that hint at oriented symbols (digits, letters, signs): never flip these
+_NO_FLIP = re.compile(r"digit|mnist|letter|char|text|emnist|svhn|sign|ocr|handwrit", re.IGNORECASE)
 
 
 def _entry(cls: type, help: str, params: tuple = (), kwargs: Callable[[dict], dict] = dict, own_p: bool = False,
@@ -113,10 +118,20 @@ IMAGE_OPS: dict[str, OpSpec] = {op.name: op for op in [
 ]}
 
 
-def image_warnings(steps: list, image_size: tuple[int, int] | None = None) -> list[str]:
-    """Settings likely to hurt training: one plain-English line each. ``steps`` are validated ``Step`` objects."""
+def flip_safe(source: str | None) -> bool:
+    """True when mirroring images of ``source`` keeps their class (known-safe sources, or names that suggest photos)."""
+    if not source or _NO_FLIP.search(source):
+        return False
+    return source in _FLIP_SAFE or not source.startswith("builtin:")
+
+
+def image_warnings(steps: list, image_size: tuple[int, int] | None = None, source: str | None = None) -> list[str]:
+    """Settings likely to hurt training: one plain-English line each. ``steps`` are validated ``Step`` objects;
+    ``image_size`` (H, W) and the data ``source`` make some checks possible (crop size, flips of digits)."""
     out = []
     names = [s.name for s in steps]
+    if source and "RandomHorizontalFlip" in names and not flip_safe(source):
+        out.append(f"horizontal flips on {source}: mirrored digits, letters or signs are different (or no) classes")
     for i, s in enumerate(steps):
         out += [f"step {i + 1} {s.name}: {w}" for w in _step_warnings(s, image_size)]
     if "Normalize" in names and names.index("Normalize") != len(names) - 1:
@@ -146,6 +161,8 @@ def _step_warnings(step, image_size) -> list[str]:
         out.append("strong perspective warps squeeze the image into a thin sliver")
     if step.name == "AddGaussianNoise" and p["std"] > 0.2:
         out.append(f"noise std {p['std']:g} drowns fine detail")
+    if step.name == "GaussianBlur" and image_size and p["kernel_size"] > min(image_size):
+        out.append(f"a {p['kernel_size']}px blur kernel is wider than the {min(image_size)}px image: it smears it all")
     if step.name == "Resize" and p["size"] < 16:
         out.append(f"{p['size']}px images keep almost nothing")
     return out

@@ -8,15 +8,8 @@ image and the model expects that size. Text gets no default: deleting or swappin
 """
 from __future__ import annotations
 
-import re
-
+from core.augment.image import flip_safe
 from core.augment.pipeline import Pipeline, Step
-
-# sources whose images stay the same class when mirrored left-right
-_FLIP_SAFE = ("builtin:shapes",)
-# names that hint at oriented symbols: never flip these
-_NO_FLIP = re.compile(r"digit|mnist|letter|char|text|emnist|svhn|sign|ocr|handwrit", re.IGNORECASE)
-
 
 def preset(kind: str, source: str | None = None) -> Pipeline | None:
     """The default augmentation for ``kind`` ('image'|'audio'|'spectrogram'|'text'), or None when none is safe.
@@ -36,13 +29,6 @@ def preset(kind: str, source: str | None = None) -> Pipeline | None:
         return Pipeline("spectrogram", [Step("FrequencyMasking", {"max_width": 8, "n_masks": 1}, 1.0),
                                         Step("TimeMasking", {"max_width": 10, "n_masks": 1}, 1.0)]).validated()
     return None
-
-
-def flip_safe(source: str | None) -> bool:
-    """True when mirroring images of ``source`` keeps their class (known-safe sources, or names that suggest photos)."""
-    if not source or _NO_FLIP.search(source):
-        return False
-    return source in _FLIP_SAFE or not source.startswith("builtin:")
 
 
 def _image_preset(source: str | None) -> Pipeline:

@@ -200,3 +200,11 @@ def test_destructive_settings_are_warned():
     text = " ".join(image_warnings(steps))
     assert "cut out" in text and "Normalize is not the last" in text and "corners" in text and "digits" in text
     assert image_warnings(Pipeline("image", [Step("ColorJitter", {})]).validated().steps) == []
+
+
+def test_flip_warning_depends_on_the_data_source():
+    steps = Pipeline("image", [Step("RandomHorizontalFlip", {}, 0.5)]).validated().steps
+    assert any("mirrored digits" in w for w in image_warnings(steps, (8, 8), "builtin:digits"))
+    assert image_warnings(steps, (64, 64), "builtin:shapes") == []
+    blur = Pipeline("image", [Step("GaussianBlur", {"kernel_size": 15})]).validated().steps
+    assert any("wider than the 8px image" in w for w in image_warnings(blur, (8, 8)))

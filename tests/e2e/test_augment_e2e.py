@@ -7,6 +7,16 @@ def _grid_sources(page) -> list[str]:
     return page.locator(GRID).evaluate_all("els => els.map(e => e.getAttribute('src'))")
 
 
+def _wait_for_media(page) -> None:
+    """Images decoded and plotly charts drawn, so the screenshot shows them."""
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+                           ".every(c => c.querySelector('.main-svg'))")
+    page.wait_for_function("() => [...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
+    page.wait_for_timeout(500)
+
+
 def test_slider_changes_the_grid(app_url, page, settle, shoot):
     page.set_viewport_size({"width": 1400, "height": 2200})  # Streamlit scrolls inside the app: see it all
     page.goto(app_url + "/Augment")
@@ -33,6 +43,25 @@ def test_slider_changes_the_grid(app_url, page, settle, shoot):
     assert sum(a != b for a, b in zip(before, after)) >= 3  # draws where ColorJitter ran look different
     captions = page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
     assert any("brightness" in c for c in captions) and captions != captions_before  # the drawn factors changed
+    _wait_for_media(page)
     page.mouse.wheel(0, -5000)
     shoot(page, "augment_after")
     assert "Traceback" not in page.content()
+
+
+def test_every_section_renders(app_url, page, settle, shoot):
+    page.set_viewport_size({"width": 1400, "height": 1800})
+    page.goto(app_url + "/Augment")
+    settle(page)
+    expected = {"Batch": "(#", "Spectrogram": "Griffin-Lim, masked", "Waveform": "whole pipeline", "Text": "Synonyms (offline)",
+                "Mixup": "soft label"}
+    for section, text in expected.items():
+        page.locator('[data-testid="stRadio"]').first.get_by_text(section, exact=True).click()
+        settle(page)
+        page.get_by_text(text).first.wait_for()
+        if section == "Spectrogram":  # original, rebuilt, rebuilt from the masked mel
+            page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stAudio\"]').length === 3")
+        _wait_for_media(page)
+        page.mouse.wheel(0, -5000)
+        shoot(page, f"augment_{section.lower()}")
+        assert "Traceback" not in page.content() and not page.locator('[data-testid="stException"]').count()
