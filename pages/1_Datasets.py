@@ -5,7 +5,7 @@ from core.data.audio import read_audio
 from core.data.features import mel_view
 from core.data.summary import balance_warnings, size_warnings
 from ui import data_figures as figs
-from ui.data_ui import audio_grid, data_source_ui, image_grid, load_bundle_ui, short_path, text_samples
+from ui.data_ui import audio_grid, data_source_ui, image_grid, load_bundle_ui, short_path, text_samples, wav_bytes
 
 st.set_page_config(page_title="Datasets", page_icon="🗂️", layout="wide")
 st.title("Datasets")
@@ -67,7 +67,7 @@ elif bundle.kind == "audio":
     i = right.selectbox("Clip", options, format_func=lambda k: train.paths[k].name, key="datasets_clip")
     wave = read_audio(train.paths[i], bundle.sample_rate)
     view = mel_view(wave, bundle.sample_rate)
-    st.audio(wave.numpy(), sample_rate=bundle.sample_rate)
+    st.audio(wav_bytes(wave.numpy(), bundle.sample_rate), format="audio/wav")
     st.plotly_chart(figs.waveform(wave.numpy(), bundle.sample_rate), key="wave")
     mel_col, log_col = st.columns(2)
     mel_col.plotly_chart(figs.spectrogram(view.mel, view.hop_seconds, view.mel_hz, "Mel spectrogram", "power"),

@@ -1,10 +1,13 @@
 """Widgets for choosing and loading data: the source picker every page shares, and a cached, progress-showing load."""
 from __future__ import annotations
 
+import io
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
 import streamlit as st
 from PIL import Image
 
@@ -106,8 +109,13 @@ def load_bundle_ui(source: str, kind: str | None = None, reload: bool = False):
     try:
         with st.spinner(f"Loading {source}…"):
             bundle = load(source, kind, progress=progress)
-    except (DataError, PermissionError) as err:
+    except (DataError, OSError) as err:
         st.error(f"Cannot use {source}: {err}")
+        return None
+    except Exception as err:  # a bug, not bad data: say so, keep the page alive, show the details
+        st.error(f"Loading {source} failed unexpectedly ({type(err).__name__}: {err}). Please report it.")
+        with st.expander("Details"):
+            st.exception(err)
         return None
     finally:
         bar.empty()
@@ -165,3 +173,12 @@ def text_samples(bundle, picks: dict[str, list[int]], split: str = "train") -> N
 
 def _audio_format(path: Path) -> str:
     return {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}.get(path.suffix.lower(), "audio/wav")
+
+
+def wav_bytes(wave, sample_rate: int) -> bytes:
+    """A mono float waveform as 16-bit WAV bytes for ``st.audio`` (its own numpy path rescales to full volume and
+    fails on silence; this plays the clip as loud as it really is)."""
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(np.asarray(wave, dtype=np.float32).reshape(-1), -1, 1), sample_rate, format="WAV",
+             subtype="PCM_16")
+    return buf.getvalue()

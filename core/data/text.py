@@ -180,6 +180,15 @@ def _gather(path: Path, progress: Progress | None) -> tuple[list[tuple[str, str,
     return rows, parts
 
 
+def _tokenize_with_progress(texts: list[str], split: str, progress: Progress | None, chunk: int = 5000):
+    out = []
+    for start in range(0, len(texts), chunk):
+        if progress:
+            progress(start, len(texts), f"tokenising {split}")
+        out += tokenize_many(texts[start:start + chunk])
+    return out
+
+
 def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int = 1, max_len: int = 256,
               val_fraction: float = 0.2, seed: int = 0, verify: bool = True, cache_mb: int = 0,
               progress: Progress | None = None) -> DataBundle:
@@ -199,12 +208,10 @@ def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int 
         pool = [i for i, s in enumerate(splits_of) if s in ("all", "train")]
         for i, s in zip(pool, stratified_split([targets[i] for i in pool], {"val": val_fraction}, seed)):
             splits_of[i] = s
-    if progress:
-        progress(1, 1, "building the vocabulary")
     idx = {n: [i for i, s in enumerate(splits_of) if s == n] for n in ("train", "val", "test")}
     if not idx["train"] or not idx["val"]:
         raise DataError(f"{path}: need texts for both training and validation; expected {LAYOUT}")
-    tokens = {n: tokenize_many(rows[i][0] for i in ix) for n, ix in idx.items()}
+    tokens = {n: _tokenize_with_progress([rows[i][0] for i in ix], n, progress) for n, ix in idx.items()}
     train_tokens, val_tokens = tokens["train"], tokens["val"]
     vocab = Vocab.build(train_tokens, max_vocab, min_freq)
     splits = {n: TextDataset([rows[i][0] for i in ix], [targets[i] for i in ix], vocab, max_len, tokens[n])

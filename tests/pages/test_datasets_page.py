@@ -90,3 +90,24 @@ def test_served_app_refuses_paths_outside_the_data_root(tmp_path, monkeypatch):
     at.radio(key="datasets_mode").set_value("Path").run()
     at.text_input(key="datasets_path").input("/etc").run()
     assert not at.exception and "outside the data root" in at.error[0].value
+
+
+def test_text_and_audio_paths_with_bad_input(tmp_path, monkeypatch):
+    import numpy as np
+    import soundfile as sf
+
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path))
+    (tmp_path / "r.csv").write_bytes(b"text,label\n" + b"caf\xe9 au lait,pos\nawful,neg\n" * 5 + b"lonely\n")
+    for c in ("dog", "rain"):
+        (tmp_path / "snd" / c).mkdir(parents=True)
+        for i in range(3):
+            sf.write(tmp_path / "snd" / c / f"{i}.wav", np.zeros(4000, np.float32), 8000)
+    (tmp_path / "snd" / "dog" / "cut.wav").write_bytes((tmp_path / "snd" / "dog" / "0.wav").read_bytes()[:1000])
+    at = _page()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    at.text_input(key="datasets_path").input("r.csv").run()
+    assert not at.exception and not at.error and _charts(at) == 4
+    assert "r.csv:12" in list(at.dataframe[1].value["file"])[0]
+    at.text_input(key="datasets_path").input("snd").run()
+    assert not at.exception and not at.error
+    assert list(at.dataframe[0].value["file"]) == ["dog/cut.wav"] and len(at.get("audio")) >= 4
