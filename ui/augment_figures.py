@@ -9,8 +9,9 @@ import torch
 
 from core.augment import StepDraw, describe
 
-# explicit stops, not the name "Magma": Streamlit's chart theme remaps named scales (silence came out violet)
-MAGMA = [[i / (len(plotly.colors.sequential.Magma) - 1), c] for i, c in enumerate(plotly.colors.sequential.Magma)]
+# explicit rgb() stops: in the served app the first stop of the named scale ("#000004") came out pink, not black
+MAGMA = [[i / (len(plotly.colors.sequential.Magma) - 1), "rgb(%d, %d, %d)" % plotly.colors.hex_to_rgb(c)]
+         for i, c in enumerate(plotly.colors.sequential.Magma)]
 TAG_COLOURS = {"synonym": "#fde68a", "inserted": "#bbf7d0", "swapped": "#bfdbfe"}  # yellow, green, blue
 
 
