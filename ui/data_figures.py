@@ -23,6 +23,7 @@ def class_balance(summary: dict) -> go.Figure:
     for split, counts in summary["counts"].items():
         fig.add_bar(name=split, x=list(counts), y=list(counts.values()), marker_color=SPLIT_COLOURS.get(split))
     fig.update_layout(barmode="group", xaxis_title="class", yaxis_title="samples")
+    fig.update_xaxes(type="category")  # class names like "0".."9" are labels, not numbers
     return _layout(fig, "Class balance per split")
 
 

@@ -10,6 +10,10 @@ def _open(page, app_url, settle):
 def test_datasets_page_shows_class_balance_for_shapes(app_url, page, settle, shoot):
     _open(page, app_url, settle)
     page.get_by_text("Class balance per split").first.wait_for()  # digits by default
+    page.set_viewport_size({"width": 1400, "height": 3000})
+    settle(page)
+    shoot(page, "datasets_digits")
+    page.set_viewport_size({"width": 1400, "height": 1000})
     menu = page.locator('[data-testid="stSelectbox"]').first
     menu.click()
     page.get_by_role("option", name="builtin:shapes").click()
