@@ -1,0 +1,45 @@
+"""The served LR Finder page in a real browser: a short sweep on builtin:digits, the chart, the hand-over to Train."""
+
+
+def _set_number(page, settle, label: str, typed: str, shown: str) -> None:
+    """Type into a number input and wait until the app shows it (a rerun still in flight can overwrite a value
+    typed too early, so type again if it did)."""
+    for _ in range(3):
+        box = page.get_by_label(label, exact=True)
+        box.fill(typed)
+        box.press("Enter")
+        settle(page)
+        if page.get_by_label(label, exact=True).input_value() == shown:
+            return
+    raise AssertionError(f"{label} did not take {typed!r}")
+
+
+def test_lr_finder_runs_a_short_sweep_and_hands_the_lr_to_train(app_url, page, settle, shoot):
+    page.goto(app_url + "/LR_Finder")
+    settle(page)
+    page.get_by_role("heading", name="LR Finder").wait_for()
+    _set_number(page, settle, "Start LR", "1.0e-05", "1.0e-5")
+    _set_number(page, settle, "Steps", "40", "40")
+    _set_number(page, settle, "Repeat with N seeds", "2", "2")
+    page.get_by_role("button", name="Run the range test").click()
+    settle(page)
+    chart = page.locator('[data-testid="stPlotlyChart"]')
+    chart.wait_for()
+    page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for()  # plotly drew the curves
+    assert page.locator(".js-plotly-plot .xaxislayer-above text").count() > 2  # a labelled log axis
+    assert page.get_by_text("what it means").count() >= 1  # the suggestions table
+    assert page.get_by_text("range over 2 seeds").count() >= 1  # the band's legend entry
+    assert page.get_by_text("2/2 sweeps").count() + page.get_by_text("1/2 sweeps").count() >= 1
+    page.set_viewport_size({"width": 1400, "height": 2000})  # Streamlit scrolls inside the page: show it all
+    chart.scroll_into_view_if_needed()
+    shoot(page, "lr_finder")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.get_by_role("button", name="Use for training").click()
+    settle(page)
+    page.get_by_text("will be pre-filled on the Train page").wait_for()
+    page.get_by_role("button", name="Go to Train →").click()
+    page.wait_for_url("**/Train")
+    settle(page)
+    page.get_by_text("handed over by the LR Finder").wait_for()  # the Train page shows the LR it was given
+    shoot(page, "lr_finder_to_train")
+    assert "Traceback" not in page.content()

@@ -1,0 +1,146 @@
+"""LR Finder page helpers: the widget groups (settings in, configs out) and the range-test figure (result in,
+plotly Figure out). Nothing here computes a suggestion: they come with the result (core.train.suggest)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.colors import qualitative
+
+from core.train import recommended, TrainConfig
+from core.train.lr_finder import LRFinderReport, SweepSettings
+from core.train.suggest import EXPLANATIONS
+from ui.train_ui import model_ui, optimizer_ui, transfer_ui
+
+COLOURS = {"curve": "#1f77b4", "steepest": "#d62728", "valley": "#2ca02c", "minimum/10": "#9467bd"}
+SYMBOLS = {"steepest": "triangle-down", "valley": "diamond", "minimum/10": "square"}
+TYPED = "type a value"
+
+
+# -- widgets ---------------------------------------------------------------------------------------------------------
+
+def lr_config_ui(data: str, kind: str, key: str = "lr") -> TrainConfig:
+    """Model, batch size, optimizer and transfer settings, as on the Train page (its widgets), as a TrainConfig."""
+    choice = model_ui(kind, key)
+    defaults = recommended(choice.model, data)
+    batch = st.number_input("Batch size", min_value=1, value=defaults.batch_size, key=f"{key}-bs-{choice.model}",
+                            help="the same batch size as training: the best LR depends on it")
+    optim = optimizer_ui(key, choice.model)
+    st.caption("The sweep tries every LR between its start and end; the optimizer, weight decay and momentum are "
+               "what matter here. The learning rate field is what the Train page will start from.")
+    transfer = transfer_ui(key, choice.model, defaults.epochs)
+    return defaults.replace(model_opts=choice.model_opts, batch_size=int(batch), optimizer=optim.optimizer,
+                            weight_decay=optim.weight_decay, momentum=optim.momentum,
+                            freeze_epochs=transfer.freeze_epochs, train_bn=transfer.train_bn,
+                            lr_decay=transfer.lr_decay)
+
+
+def sweep_ui(key: str = "lr") -> tuple[SweepSettings, int]:
+    """Range of the sweep, its length and how many seeds; returns (settings, number of seeds)."""
+    d = SweepSettings()
+    c1, c2, c3, c4 = st.columns(4)
+    start = c1.number_input("Start LR", min_value=1e-12, value=d.start_lr, format="%.1e", key=f"{key}-start")
+    end = c2.number_input("End LR", min_value=1e-12, value=d.end_lr, format="%.1e", key=f"{key}-end")
+    num_iter = c3.number_input("Steps", min_value=2, value=d.num_iter, step=10, key=f"{key}-iters",
+                               help="one batch per step; the sweep stops early when the loss blows up")
+    seeds = c4.number_input("Repeat with N seeds", min_value=1, max_value=10, value=1, key=f"{key}-seeds",
+                            help="several sweeps show how much the curve and the suggestions vary by chance")
+    mode = st.radio("LR steps", ("exp", "linear"), horizontal=True, key=f"{key}-mode",
+                    format_func=lambda m: {"exp": "exponential (same number per decade)", "linear": "linear"}[m])
+    return SweepSettings(start_lr=float(start), end_lr=float(end), num_iter=int(num_iter), step_mode=mode), int(seeds)
+
+
+def suggestions_table(report: LRFinderReport) -> pd.DataFrame:
+    """One row per suggestion: its LR, its spread over seeds (with several) and what it means."""
+    first, rows = report.results[0], []
+    for name, lr in first.suggestions.items():
+        row = {"suggestion": name, "learning rate": f"{lr:.2e}"}
+        spread = report.spread.suggestions.get(name)
+        if len(report.results) > 1 and spread:
+            row["over seeds"] = (f"{spread.low:.1e} … {spread.high:.1e} (median {spread.median:.1e}, "
+                                 f"{spread.decades:.1f} decades, {len(spread.values)}/{len(report.results)} sweeps)")
+        row["what it means"] = EXPLANATIONS[name]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pick_lr_ui(report: LRFinderReport, key: str = "lr") -> float | None:
+    """Choose a suggestion or type a value; returns the chosen LR."""
+    suggestions = report.results[0].suggestions
+    options = list(suggestions) + [TYPED]
+    choice = st.radio("Learning rate for training", options, horizontal=True, key=f"{key}-pick",
+                      format_func=lambda o: o if o == TYPED else f"{o}: {suggestions[o]:.2e}")
+    if choice != TYPED:
+        return suggestions[choice]
+    default = float(st.session_state.get("lr_for_training") or next(iter(suggestions.values()), 1e-3))
+    return float(st.number_input("Learning rate", min_value=1e-12, value=default, format="%.2e", key=f"{key}-typed"))
+
+
+# -- figure ----------------------------------------------------------------------------------------------------------
+
+def _faint(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _y_range(report: LRFinderReport) -> list[float] | None:
+    """A y-range that shows the descent rather than the blow-up (zoom out with the toolbar to see it all)."""
+    results = [r for r in report.results if r.smoothed]
+    if not results:
+        return None
+    # lowest: the smoothed curves and the raw losses up to each curve's minimum (later raw points are the blow-up)
+    lo = min(min(r.smoothed + r.losses[:int(np.argmin(r.smoothed)) + 1]) for r in results)
+    hi = max(max(r.smoothed[:max(1, len(r.smoothed) // 2)]) for r in results)
+    pad = 0.1 * (hi - lo or abs(hi) or 1.0)
+    return [lo - pad, hi + 3 * pad]
+
+
+def lr_figure(report: LRFinderReport, chosen: float | None = None) -> go.Figure:
+    """Loss against LR (log x): raw losses faint, the smoothed curve bold, the band of several seeds, each
+    suggestion marked (with its spread over seeds as a horizontal bar), the chosen LR as a dotted line."""
+    first, fig = report.results[0], go.Figure()
+    several = len(report.results) > 1
+    if several:
+        s = report.spread
+        fig.add_trace(go.Scatter(x=s.grid + s.grid[::-1], y=s.high + s.low[::-1], fill="toself", hoverinfo="skip",
+                                 fillcolor=_faint(COLOURS["curve"], 0.15), line=dict(width=0),
+                                 name=f"range over {len(report.results)} seeds"))
+    fig.add_trace(go.Scatter(x=first.lrs, y=first.losses, mode="lines", name="loss (raw)",
+                             line=dict(color=_faint(COLOURS["curve"], 0.35), width=1)))
+    fig.add_trace(go.Scatter(x=first.lrs, y=first.smoothed, mode="lines", name="loss (smoothed)",
+                             line=dict(color=COLOURS["curve"], width=3)))
+    for name, lr in first.suggestions.items():
+        _mark(fig, report, name, lr, several)
+    if chosen is not None and chosen > 0:
+        fig.add_vline(x=chosen, line=dict(color="black", dash="dot", width=1))
+        # the annotation is placed by hand: on a log axis its x is log10(x) (add_vline's own label lands elsewhere)
+        fig.add_annotation(x=math.log10(chosen), xref="x", y=1, yref="paper", yanchor="bottom", showarrow=False,
+                           text=f"chosen {chosen:.1e}")
+    fig.update_layout(xaxis=dict(type="log", title="learning rate (log scale)", exponentformat="power"),
+                      yaxis=dict(title="training loss", range=_y_range(report)), height=460,
+                      margin=dict(l=60, r=20, t=40, b=50), legend=dict(orientation="h", y=-0.18),
+                      title=_title(first))
+    return fig
+
+
+def _mark(fig: go.Figure, report: LRFinderReport, name: str, lr: float, several: bool) -> None:
+    first = report.results[0]
+    y = float(np.interp(math.log10(lr), np.log10(first.lrs), first.smoothed)) if first.lrs else 0.0
+    error = None
+    spread = report.spread.suggestions.get(name)
+    if several and spread:
+        error = dict(type="data", symmetric=False, array=[max(spread.high - lr, 0)],
+                     arrayminus=[max(lr - spread.low, 0)], color=COLOURS[name], thickness=2, width=6)
+    fig.add_trace(go.Scatter(x=[lr], y=[y], mode="markers", error_x=error, name=f"{name} {lr:.1e}",
+                             marker=dict(color=COLOURS[name], size=13, symbol=SYMBOLS[name],
+                                         line=dict(color="white", width=1)),
+                             hovertemplate=f"<b>{name}</b> %{{x:.2e}}<br>{EXPLANATIONS[name]}<extra></extra>"))
+
+
+def _title(result) -> str:
+    how = {"completed": "reached the end LR", "diverged": f"stopped: loss diverged at {result.stop_lr or 0:.1e}",
+           "non-finite loss": f"stopped: non-finite loss at {result.stop_lr or 0:.1e}"}[result.stopped_because]
+    return f"LR range test: {len(result.lrs)} steps, {how}"
