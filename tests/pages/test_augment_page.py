@@ -85,3 +85,19 @@ def test_text_highlights_changes(app):
     app.slider(key="text_n").set_value(3).run()
     html = " ".join(m.value for m in app.markdown)
     assert "background:" in html and not app.exception
+
+
+@pytest.mark.parametrize("inputs, images, charts", [("Two images from a dataset", 3, 2),
+                                                     ("Two clips (spectrograms)", 0, 5)])
+def test_mixup_from_datasets(app, inputs, images, charts):
+    """Images: 3 pictures + Beta density + soft label; clips: 3 spectrograms + Beta density + soft label."""
+    app.radio(key="augment_section").set_value("Mixup").run()
+    app.radio(key="mix_src").set_value(inputs).run()
+    assert not app.exception and not app.error
+    assert len(app.get("imgs")) == images and len(app.get("plotly_chart")) == charts
+
+
+def test_image_from_a_dataset_sample(app):
+    app.radio(key="img_src").set_value("Dataset sample").run()
+    assert not app.exception and not app.error
+    assert any("8 draws" in m.value for m in app.markdown)
