@@ -57,9 +57,9 @@ def image_section() -> None:
             return
         st.markdown(f"**{n} draws** of *{sample.label}* ({sample.x.shape[-1]}x{sample.x.shape[-2]}); "
                     "under each, what was drawn:")
-        image_grid([to_image(d.output) for d in draws], [figs.draw_caption(d.records) for d in draws])
+        image_grid([to_image(d.output, pipeline.steps) for d in draws], [figs.draw_caption(d.records) for d in draws])
         st.markdown("**Step by step** (draw 1)")
-        strip = [to_image(sample.x)] + [to_image(s) for s in draws[0].stages]
+        strip = [to_image(sample.x)] + [to_image(s, pipeline.steps[:i + 1]) for i, s in enumerate(draws[0].stages)]
         names = ["input"] + [f"{i + 1}. {r.name}" + ("" if r.applied else " (skipped)")
                              for i, r in enumerate(draws[0].records)]
         image_grid(strip, names, per_row=min(6, len(strip)))
@@ -92,7 +92,7 @@ def batch_section() -> None:
     for j, i in enumerate(order):
         x, y = split[i]
         try:
-            images.append(to_image(pipeline.sample(x, seed=seed + j).output))
+            images.append(to_image(pipeline.sample(x, seed=seed + j).output, pipeline.steps))
         except (RuntimeError, ValueError, TypeError) as err:
             st.error(f"The pipeline fails on sample {i} {tuple(x.shape)}: {err}")
             st.stop()

@@ -126,7 +126,8 @@ def pipeline_files_ui(pipeline: Pipeline, key: str) -> None:
     if use.button("Use in training", key=f"{key}_use", disabled=valid is None, type="primary",
                   help="the Train page applies exactly this pipeline to the training split"):
         st.session_state["augment_for_training"] = valid.to_dict()
-        use.success("Saved for the Train page")
+    if valid is not None and st.session_state.get("augment_for_training") == valid.to_dict():
+        use.success("The Train page will use this pipeline", icon="✅")
     upload = load.file_uploader("Load a saved pipeline (JSON)", type=["json"], key=f"{key}_load")
     if upload is not None and st.session_state.get(f"{key}_loaded") != upload.file_id:
         try:

@@ -175,7 +175,12 @@ def to_tensor(image) -> "torch.Tensor":
     return v2.functional.to_dtype(v2.functional.pil_to_tensor(image), torch.float32, scale=True).contiguous()
 
 
-def to_image(x: "torch.Tensor"):
-    """A (C, H, W) tensor -> PIL image for display; values outside [0, 1] (e.g. after Normalize) are clipped."""
-    x = x.detach().float().cpu().clamp(0, 1)
+def to_image(x: "torch.Tensor", steps: list | None = None):
+    """A (C, H, W) tensor -> PIL image for display. When the last of ``steps`` is Normalize it is undone first
+    (so a normalised draw still looks like a photo); other values outside [0, 1] are clipped."""
+    x = x.detach().float().cpu()
+    if steps and steps[-1].name == "Normalize":
+        mean, std = (torch.tensor(steps[-1].params[k], dtype=x.dtype).view(-1, 1, 1) for k in ("mean", "std"))
+        x = x * std + mean  # (C, H, W) * (1 or C, 1, 1)
+    x = x.clamp(0, 1)
     return v2.functional.to_pil_image(x[0] if x.shape[0] == 1 else x[:3])

@@ -208,3 +208,9 @@ def test_flip_warning_depends_on_the_data_source():
     assert image_warnings(steps, (64, 64), "builtin:shapes") == []
     blur = Pipeline("image", [Step("GaussianBlur", {"kernel_size": 15})]).validated().steps
     assert any("wider than the 8px image" in w for w in image_warnings(blur, (8, 8)))
+
+
+def test_to_image_undoes_a_final_normalize(photo):
+    pipe = Pipeline("image", [Step("Normalize", {})]).validated()
+    shown = np.asarray(to_image(pipe.build()(photo), pipe.steps), dtype=np.float64) / 255
+    assert np.abs(shown - photo.permute(1, 2, 0).numpy()).max() <= 1 / 255 + 1e-6

@@ -60,6 +60,9 @@ def test_use_in_training_hands_over_the_pipeline(app):
     handed = app.session_state["augment_for_training"]
     assert handed["kind"] == "image" and [s["name"] for s in handed["steps"]][:1] == ["RandomResizedCrop"]
     assert json.dumps(handed)
+    assert any("Train page will use this pipeline" in s.value for s in app.success)
+    app.slider(key=f"img_{app.session_state['img_steps'][0]['id']}__probability").set_value(0.5).run()
+    assert not any("Train page will use" in s.value for s in app.success)  # edited since: not what Train uses
 
 
 @pytest.mark.parametrize("section, expect", [
