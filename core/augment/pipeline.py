@@ -102,11 +102,12 @@ class Pipeline:
         equals ``torch.manual_seed(seed); self.build()(x)``.
         """
         built = self.build()
+        run = built.sample if isinstance(built, Chain) else lambda v, keep: _sample_compose(built, v, keep)
         if seed is None:
-            return built.sample(x, keep_stages) if isinstance(built, Chain) else _sample_compose(built, x, keep_stages)
-        with torch.random.fork_rng(devices=[]):
+            return run(x, keep_stages)
+        with torch.random.fork_rng(devices=[]):  # CPU RNG only: transforms draw on the CPU
             torch.manual_seed(seed)
-            return built.sample(x, keep_stages) if isinstance(built, Chain) else _sample_compose(built, x, keep_stages)
+            return run(x, keep_stages)
 
     def to_code(self) -> str:
         """Runnable Python: a ``v2.Compose`` using torchvision only, plus our small classes printed in full."""
