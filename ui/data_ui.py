@@ -36,8 +36,11 @@ def _path_ui(key: str) -> str | None:
                               "or a .csv/.tsv text file.")
     if not text.strip():
         return None
-    try:
-        path = resolve_user_path(text.strip(), settings)
+    uploads = (settings.cache_dir / "uploads").expanduser().resolve()
+    typed = Path(text.strip()).expanduser()
+    try:  # an earlier upload (unpacked under the cache) is fine even when paths are confined to the data root
+        path = typed.resolve() if typed.is_absolute() and typed.resolve().is_relative_to(uploads) \
+            else resolve_user_path(text.strip(), settings)
     except PermissionError as err:
         st.error(str(err))
         return None
@@ -53,12 +56,17 @@ def _upload_ui(key: str) -> str | None:
                               type=["zip"], key=f"{key}_zip")
     if upload is None:
         return None
+    done = st.session_state.get(f"{key}_unpacked")
+    if done and done[0] == upload.file_id:  # unpacked on an earlier rerun: skip hashing the bytes again
+        return done[1]
     try:
         with st.spinner(f"Unpacking {upload.name}…"):
-            return str(save_upload(upload.getvalue(), upload.name, limits=limits))
+            path = str(save_upload(upload.getvalue(), upload.name, limits=limits))
     except DataError as err:
         st.error(str(err))
         return None
+    st.session_state[f"{key}_unpacked"] = (upload.file_id, path)
+    return path
 
 
 def data_source_ui(key: str, kinds: tuple[str, ...] | None = None) -> str | None:

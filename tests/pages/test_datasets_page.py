@@ -111,3 +111,15 @@ def test_text_and_audio_paths_with_bad_input(tmp_path, monkeypatch):
     at.text_input(key="datasets_path").input("snd").run()
     assert not at.exception and not at.error
     assert list(at.dataframe[0].value["file"]) == ["dog/cut.wav"] and len(at.get("audio")) >= 4
+
+
+def test_an_unpacked_upload_stays_usable_by_path_when_served(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path / "root"))
+    monkeypatch.setenv("DLLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("DLLAB_SERVED", "1")
+    unpacked = tmp_path / "cache" / "uploads" / "abc" / "r.tsv"
+    unpacked.parent.mkdir(parents=True)
+    unpacked.write_text("good\tpos\nbad\tneg\n" * 4)
+    at = _page(str(unpacked))  # what the upload widget left in st.session_state["data_source"]
+    assert at.radio(key="datasets_mode").value == "Path"
+    assert not at.exception and not at.error and at.metric[0].value == "text"
