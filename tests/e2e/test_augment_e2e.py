@@ -1,4 +1,6 @@
-"""The served Augment page in a real browser: the draws grid appears, and moving a slider changes it."""
+"""The served Augment page in a real browser: the draws grid appears, moving a slider changes it, every section
+renders (screenshots in .cache/screenshots/augment_*.png)."""
+import pytest
 
 GRID = '[data-testid="stImage"] img'
 
@@ -49,19 +51,19 @@ def test_slider_changes_the_grid(app_url, page, settle, shoot):
     assert "Traceback" not in page.content()
 
 
-def test_every_section_renders(app_url, page, settle, shoot):
+@pytest.mark.parametrize("section, text", [
+    ("Batch", "(#"), ("Spectrogram", "Griffin-Lim, masked"), ("Waveform", "whole pipeline"),
+    ("Text", "Synonyms (offline)"), ("Mixup", "soft label")])
+def test_section_renders(app_url, page, settle, shoot, section, text):
     page.set_viewport_size({"width": 1400, "height": 1800})
     page.goto(app_url + "/Augment")
     settle(page)
-    expected = {"Batch": "(#", "Spectrogram": "Griffin-Lim, masked", "Waveform": "whole pipeline", "Text": "Synonyms (offline)",
-                "Mixup": "soft label"}
-    for section, text in expected.items():
-        page.locator('[data-testid="stRadio"]').first.get_by_text(section, exact=True).click()
-        settle(page)
-        page.get_by_text(text).first.wait_for()
-        if section == "Spectrogram":  # original, rebuilt, rebuilt from the masked mel
-            page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stAudio\"]').length === 3")
-        _wait_for_media(page)
-        page.mouse.wheel(0, -5000)
-        shoot(page, f"augment_{section.lower()}")
-        assert "Traceback" not in page.content() and not page.locator('[data-testid="stException"]').count()
+    page.locator('[data-testid="stRadio"]').first.get_by_text(section, exact=True).click()
+    settle(page)
+    page.get_by_text(text).first.wait_for()
+    if section == "Spectrogram":  # original, rebuilt, rebuilt from the masked mel
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stAudio\"]').length === 3")
+    _wait_for_media(page)
+    page.mouse.wheel(0, -5000)
+    shoot(page, f"augment_{section.lower()}")
+    assert "Traceback" not in page.content() and not page.locator('[data-testid="stException"]').count()
