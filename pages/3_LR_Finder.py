@@ -59,7 +59,7 @@ first = report.results[0]
 if not first.suggestions:
     st.warning("No suggestion: the loss never fell. Widen the range (a larger end LR) or use more steps.")
 chart = st.container()
-st.table(suggestions_table(report).set_index("suggestion"))  # a static table: long explanations wrap
+st.table(suggestions_table(report).set_index("suggestion").rename_axis(None))  # static: long explanations wrap
 chosen = pick_lr_ui(report, key="lr") if first.suggestions else None
 with chart:
     st.plotly_chart(lr_figure(report, chosen), key="lr-chart")

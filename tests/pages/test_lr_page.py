@@ -92,3 +92,15 @@ def test_a_short_sweep_runs_from_the_page():
     report = at.session_state["lr_report"]
     assert len(report.results) == 2 and all(len(r.lrs) <= 8 and r.lrs[0] == 1e-4 for r in report.results)
     assert len(at.get("plotly_chart")) == 1
+
+
+@pytest.mark.parametrize("source", ["builtin:reviews", "builtin:sounds"])
+def test_text_and_audio_models_sweep_from_the_page(source):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.selectbox(key="lr-data_builtin").set_value(source).run()
+    at.number_input(key="lr-iters").set_value(4).run()
+    at.button(key="lr-run").click().run()
+    _ok(at)
+    report = at.session_state["lr_report"]
+    assert len(report.results[0].lrs) == 4
+    assert source in at.session_state["lr_report_for"]
