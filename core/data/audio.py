@@ -16,10 +16,10 @@ import torchaudio.transforms as T
 from torch.utils.data import Dataset
 
 from core.data.bundle import DataBundle, DataError, Progress, Skipped
-from core.data.layout import class_files, require_classes, split_folders, stratified_split
+from core.data.layout import class_files, loose_files, require_classes, split_folders, stratified_split
 from core.data.summary import audio_stats
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}  # whatever libsndfile reads
 ESC50 = re.compile(r"^(\d+)-(\d+)-([A-Za-z0-9]+)-(\d+)$")  # {fold}-{clip}-{take}-{target}
 FSDD = re.compile(r"^(\d+)_([A-Za-z]+)_(\d+)$")  # {label}_{speaker}_{n}; n 0-4 is the official test set
 LAYOUT = ("audio class folders root/<class>/<clip>.wav, ESC-50 names {fold}-{clip}-{take}-{target}.wav, "
@@ -147,13 +147,14 @@ def _named(files: list[Path], matches: list, label_group: int, split_of, names=N
 
 
 def _folders(root: Path):
-    """(classes, records, []) for class folders, optionally under train/ val/ test/."""
-    per_split = {name: class_files(f, AUDIO_SUFFIXES) for name, f in split_folders(root).items()}
+    """(classes, records, loose files) for class folders, optionally under train/ val/ test/."""
+    folders = split_folders(root)
+    per_split = {name: class_files(f, AUDIO_SUFFIXES) for name, f in folders.items()}
     per_split = per_split or {"train": class_files(root, AUDIO_SUFFIXES)}
     classes = sorted({c for fs in per_split.values() for c in fs})
     records = [AudioRecord(p, classes.index(c), split) for split, fs in per_split.items()
                for c, paths in fs.items() for p in paths]
-    return classes, records, []
+    return classes, records, loose_files([root, *folders.values()], AUDIO_SUFFIXES)
 
 
 def _scan(root: Path, val_fold: int):

@@ -11,7 +11,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from core.data.bundle import DataBundle, DataError, Progress, Skipped
-from core.data.layout import class_files, require_classes, split_folders, stratified_split
+from core.data.layout import class_files, loose_files, require_classes, split_folders, stratified_split
 from core.data.summary import image_stats
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
@@ -81,9 +81,10 @@ def read_header(path: Path) -> tuple[int, int, str]:
         raise ValueError(f"unreadable image header ({err})") from None
 
 
-def _scan(root: Path, val_fraction: float, test_fraction: float) -> tuple[list[str], list[ImageRecord], dict]:
-    """Classes, one record per image file, and the split fractions still to apply to the 'train' records."""
+def _scan(root: Path, val_fraction: float, test_fraction: float):
+    """Classes, one record per image file, the split fractions still to apply to 'train', and loose files."""
     folders = split_folders(root)
+    loose = loose_files([root, *folders.values()], IMAGE_SUFFIXES)
     if folders:
         per_split = {name: class_files(folder, IMAGE_SUFFIXES) for name, folder in folders.items()}
         classes = sorted({c for files in per_split.values() for c in files})
@@ -96,7 +97,7 @@ def _scan(root: Path, val_fraction: float, test_fraction: float) -> tuple[list[s
         records = [ImageRecord(p, classes.index(c), "train") for c, paths in files.items() for p in paths]
         todo = {"val": val_fraction, "test": test_fraction}
     require_classes(classes, root, "images", LAYOUT)
-    return classes, records, todo
+    return classes, records, todo, loose
 
 
 def _resplit(records: list[ImageRecord], fractions: dict[str, float], seed: int) -> None:
@@ -151,8 +152,9 @@ def load_images(root: Path, *, source: str, image_size: int | None = None, val_f
     """
     if not root.is_dir():
         raise DataError(f"{root} is a file; expected a folder: {LAYOUT}")
-    classes, records, todo = _scan(root, val_fraction, test_fraction)
+    classes, records, todo, loose = _scan(root, val_fraction, test_fraction)
     records, skipped = _headers(records, progress)
+    skipped = loose + skipped
     if not records:
         raise DataError(f"none of the image files in {root} could be read; expected {LAYOUT}")
     size = int(image_size or default_size(records))

@@ -5,7 +5,7 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from core.data.bundle import DataError
+from core.data.bundle import DataError, Skipped
 
 # folder names recognised as splits (lower-case) -> canonical split name
 SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
@@ -33,6 +33,13 @@ def class_files(root: Path, suffixes: set[str]) -> dict[str, list[Path]]:
         if files:
             out[child.name] = files
     return out
+
+
+def loose_files(folders: list[Path], suffixes: set[str]) -> list[Skipped]:
+    """Data files lying directly in a root or split folder, outside any class folder: listed, never silently lost."""
+    return [Skipped(str(p), "not inside a class folder (expected <folder>/<class>/<file>)")
+            for folder in folders for p in sorted(folder.iterdir())
+            if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith(".")]
 
 
 def stratified_split(labels: list[int], fractions: dict[str, float], seed: int = 0) -> list[str]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from core.data.audio import AUDIO_SUFFIXES, load_audio
 from core.data.bundle import DataBundle, DataError, Progress
+from core.data.images import IMAGE_SUFFIXES, load_images
+from core.data.text import TEXT_SUFFIXES, load_text
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3"}
-TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXPECTED = ("builtin:digits|shapes|sounds|reviews, a folder of images or audio in class folders (or ESC-50 / "
             "Free-Spoken-Digit file names), a .csv/.tsv/.txt text file, or a .zip of one of these")
 SCAN_LIMIT = 20000  # files looked at to guess the kind of a folder
+LOADERS = {"image": load_images, "audio": load_audio, "text": load_text}  # kind -> loader(path, source=..., **opts)
 
 
 def detect_kind(path: Path) -> str:
@@ -69,12 +70,6 @@ def load(source: str | Path, kind: str | None = None, *, progress: Progress | No
         raise DataError(f"no data source given; expected {EXPECTED}")
     path, implied = _resolve(source)
     kind = kind or implied or detect_kind(path)
-    if kind == "image":
-        from core.data.images import load_images as loader
-    elif kind == "audio":
-        from core.data.audio import load_audio as loader
-    elif kind == "text":
-        from core.data.text import load_text as loader
-    else:
+    if kind not in LOADERS:
         raise DataError(f"unknown kind {kind!r}; expected 'image', 'audio' or 'text'")
-    return loader(path, source=source, progress=progress, **opts)
+    return LOADERS[kind](path, source=source, progress=progress, **opts)

@@ -152,3 +152,10 @@ def test_memory_budget_zero_decodes_on_demand_with_the_same_pixels(tmp_path):
     cached, lazy = load(str(tmp_path)), load(str(tmp_path), cache_mb=0)
     assert cached.splits["train"]._cache is not None and lazy.splits["train"]._cache is None
     assert torch.equal(cached.splits["train"][1][0], lazy.splits["train"][1][0])
+
+
+def test_images_outside_class_folders_are_listed_not_lost(tmp_path):
+    _folder(tmp_path, n=3)
+    _png(tmp_path / "stray.png")
+    b = load(str(tmp_path))
+    assert [(s.path.split("/")[-1], "class folder" in s.reason) for s in b.skipped] == [("stray.png", True)]
