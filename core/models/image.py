@@ -42,15 +42,19 @@ def _conv_block(cin: int, cout: int, pool: bool) -> nn.Sequential:
 class SmallCNN(nn.Module):
     """AlexNet in miniature: ``features`` (conv blocks), adaptive average pooling, ``classifier`` with dropout.
 
-    Pooling halves the size only while the image is at least 8 pixels across, so 8x8 digits and 64x64 photos both work.
+    Each block halves the image while it is at least 8 pixels across; blocks are added (3 to 5) until it is at
+    most 4 across, so the last block sees whole objects: 8x8 digits get 3 blocks, 64x64 photos 4, 224x224 five.
     """
 
     def __init__(self, num_classes: int, input_shape=(3, 32, 32), width: int = 32, dropout: float = 0.3):
         super().__init__()
-        c, h, _ = input_shape
-        blocks, size, cin = [], h, c
-        for i, cout in enumerate((width, width * 2, width * 4)):
-            pool = size >= 8 and i < 2 or size >= 16
+        c, size = input_shape[0], min(input_shape[1:])
+        blocks, cin = [], c
+        for i in range(5):
+            if i >= 3 and size < 8:  # nothing left to pool
+                break
+            pool = size >= 8
+            cout = width * 2 ** min(i, 2)  # width, 2*width, then 4*width
             blocks.append(_conv_block(cin, cout, pool))
             size, cin = (size // 2 if pool else size), cout
         self.features = nn.Sequential(*blocks)

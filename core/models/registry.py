@@ -19,6 +19,8 @@ class ModelSpec:
     transfer: bool = False  # True when a pretrained backbone makes freezing / differential LRs meaningful
     # training settings that work without tuning on the built-in data of this kind (TrainConfig field -> value)
     defaults: dict[str, Any] = field(default_factory=dict)
+    # per data source refinements of ``defaults`` (source -> TrainConfig fields), e.g. a smaller CNN for 8x8 digits
+    data_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 MODELS: dict[str, ModelSpec] = {}

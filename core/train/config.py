@@ -110,7 +110,8 @@ def recommended(model: str, data: str = "builtin:digits", **overrides) -> TrainC
     """
     from core.models import spec
 
-    return TrainConfig(data=data, model=model, **{**spec(model).defaults, **overrides})
+    s = spec(model)
+    return TrainConfig(data=data, model=model, **{**s.defaults, **s.data_defaults.get(data, {}), **overrides})
 
 
 @dataclass
