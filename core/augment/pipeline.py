@@ -68,7 +68,10 @@ class Pipeline:
                                    f"known: {', '.join(ops)}")
             params = validate_params(ops[step.name], dict(step.params or {}))
             steps.append(Step(step.name, params, check_probability(step.p, f"step {i + 1} {step.name}")))
-        return Pipeline(self.kind, steps, self.sample_rate)
+        rate = self.sample_rate
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0):
+            raise AugmentError(f"sample_rate must be a positive whole number of Hz (or null), got {rate!r}")
+        return Pipeline(self.kind, steps, rate)
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (tuples become lists)."""

@@ -143,6 +143,8 @@ def test_from_dict_refuses_malformed_files():
         Pipeline.from_dict({"kind": "video", "steps": []})
     with pytest.raises(AugmentError, match="JSON object"):
         Pipeline.from_dict(["ColorJitter"])
+    with pytest.raises(AugmentError, match="sample_rate"):
+        Pipeline.from_dict({"kind": "audio", "steps": [], "sample_rate": "fast"})
 
 
 def test_json_round_trip():
