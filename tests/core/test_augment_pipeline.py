@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
+import random
 import runpy
 
 import PIL.Image
 import pytest
 import torch
 
-from core.augment import Pipeline, Step, flip_safe, preset
+from core.augment import Pipeline, Step, flip_safe, preset, registry
 from core.augment.image import to_tensor
 from core.augment.mixup import beta_pdf, draw_lambda, mixup
 from core.__main__ import main
@@ -112,3 +113,26 @@ def test_lambda_draws_follow_beta():
     assert torch.allclose(density, torch.ones_like(density))  # Beta(1, 1) is uniform
     with pytest.raises(ValueError):
         draw_lambda(0.0)
+
+
+NON_IMAGE = [(kind, name) for kind in ("spectrogram", "audio", "text") for name in sorted(registry(kind))]
+INPUTS = {"spectrogram": lambda: torch.randn(1, 64, 101), "audio": lambda: torch.randn(1, 8000) * 0.1,
+          "text": lambda: "the movie was good and the price was cheap but the sound was bad"}
+
+
+@pytest.mark.parametrize("kind, name", NON_IMAGE)
+def test_other_registries_build_from_default_and_random_specs(kind, name):
+    from tests.core.test_augment_image import random_value
+
+    op = registry(kind)[name]
+    assert all(p.help for p in op.params)
+    x = INPUTS[kind]()
+    for seed in range(3):
+        rng = random.Random(f"{kind}-{name}-{seed}")
+        params = op.defaults() if seed == 0 else {p.name: random_value(p, rng) for p in op.params}
+        draw = Pipeline(kind, [Step(name, params, 1.0)], sample_rate=16000).sample(x, seed=seed)
+        out = draw.output
+        if kind == "text":
+            assert isinstance(str(out), str) and str(out)
+        else:
+            assert out.shape == x.shape and torch.isfinite(out).all()
