@@ -169,7 +169,7 @@ def _scan(root: Path, val_fold: int):
                        "{label}_{speaker}_{n}")
     else:
         found = _folders(root)
-    require_classes(found[0], root, "audio clips", LAYOUT)
+    require_classes(found[0], root, "audio clips", LAYOUT, len(found[2]))
     return found
 
 

@@ -96,7 +96,7 @@ def _scan(root: Path, val_fraction: float, test_fraction: float):
         classes = sorted(files)
         records = [ImageRecord(p, classes.index(c), "train") for c, paths in files.items() for p in paths]
         todo = {"val": val_fraction, "test": test_fraction}
-    require_classes(classes, root, "images", LAYOUT)
+    require_classes(classes, root, "images", LAYOUT, len(loose))
     return classes, records, todo, loose
 
 

@@ -68,8 +68,10 @@ def stratified_split(labels: list[int], fractions: dict[str, float], seed: int =
     return out
 
 
-def require_classes(classes: list[str], root: Path, what: str, layout: str) -> None:
+def require_classes(classes: list[str], root: Path, what: str, layout: str, loose: int = 0) -> None:
     """Raise DataError unless there are at least two classes (saying what layout was expected)."""
+    if not classes and loose:
+        raise DataError(f"{root} holds {loose} {what} but no class folders; expected {layout}")
     if not classes:
         raise DataError(f"no {what} found in {root}; expected {layout}")
     if len(classes) == 1:

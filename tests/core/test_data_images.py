@@ -99,6 +99,7 @@ def test_header_only_load_never_decodes_pixels(tmp_path, monkeypatch):
     (lambda p: p.mkdir(), "no images found"),
     (lambda p: _folder(p, classes=("only",)), "only one class"),
     (lambda p: None, "does not exist"),
+    (lambda p: [_png(p / f"{i}.png") for i in range(3)], "holds 3 images but no class folders"),
     (lambda p: [(p / c).mkdir(parents=True) or (p / c / "a.png").write_bytes(b"") for c in "ab"], "could be read"),
 ])
 def test_unusable_folders_raise_one_clear_error(tmp_path, make, message):
