@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import data
 from core.train.store import ACTIVE, list_runs
 from core.train.worker import launch, launch_problems
 from ui import runs as runs_ui
+from ui.data_ui import load_bundle_ui
 from ui.train_ui import data_ui, train_config_ui
 
 st.set_page_config(page_title="Train", page_icon="🏋️", layout="wide")
 st.title("Train")
 st.caption("Pick data and a model, start a run, and watch loss, accuracy and the activations inside the network.")
-
-
-@st.cache_resource(show_spinner="Loading the data...", max_entries=4)
-def _bundle(source: str):
-    return data.load(source)
 
 
 def new_run_ui() -> None:
@@ -29,10 +24,8 @@ def new_run_ui() -> None:
     if not source:
         st.info("Choose a data source to configure a run.")
         return
-    try:
-        bundle = _bundle(source)
-    except (data.DataError, PermissionError, OSError) as err:
-        st.error(f"Cannot use {source!r}: {err}")
+    bundle = load_bundle_ui(source)  # shared with the Datasets page; shows why when the source is unusable
+    if bundle is None:
         return
     st.caption(f"{bundle.kind} data, {len(bundle.classes)} classes, "
                f"{len(bundle.splits['train'])} training / {len(bundle.splits['val'])} validation examples")

@@ -13,14 +13,9 @@ import streamlit as st
 from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
 from ui import train_figures as tf
 
-POLL_SECONDS = 1.5  # how often the live view re-reads an active run
-MAX_POINTS = 4000  # curves are thinned to about this many points so long runs stay quick to draw
+POLL_SECONDS = 2.0  # how often the live view re-reads an active run
+HEATMAP_COLUMNS = 300  # the layer x step heatmap shows at most this many recorded steps (evenly spread)
 STATUS_ICONS = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹️", "failed": "❌", "interrupted": "⚠️"}
-
-
-def _thin(df: pd.DataFrame) -> pd.DataFrame:
-    step = max(1, len(df) // MAX_POINTS)
-    return df.iloc[::step] if step > 1 else df
 
 
 def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
@@ -39,15 +34,20 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
 
 
 def progress(info: RunInfo) -> tuple[float, str]:
-    """Fraction done within the current epoch (0..1) and a one-line description."""
-    step = info.last_step + 1
-    if info.steps_per_epoch:
-        within = step % info.steps_per_epoch if info.status in ACTIVE else info.steps_per_epoch
-        epoch = min(info.epochs_done + 1, max(info.epochs, 1))
-        text = f"epoch {epoch}/{info.epochs}, batch {within}/{info.steps_per_epoch} (step {step})"
-        return min(1.0, within / info.steps_per_epoch), text
+    """Fraction done within the current epoch (0..1) and a one-line description (epochs counted from 1)."""
+    step = info.last_step + 1  # steps taken
+    spe = info.steps_per_epoch
+    if spe:
+        epoch = (step - 1) // spe if step > 0 else 0  # 0-based epoch of the last step
+        within = step - epoch * spe
+        return min(1.0, within / spe), f"epoch {epoch + 1}/{info.epochs}, batch {within}/{spe} (step {step})"
     frac = info.epochs_done / info.epochs if info.epochs else 0.0
     return min(1.0, frac), f"epoch {info.epochs_done}/{info.epochs} done, step {step}"
+
+
+def _one_based(epochs: pd.DataFrame) -> pd.DataFrame:
+    """Epoch numbers as people count them (the store counts from 0, like the trainer)."""
+    return epochs.assign(epoch=epochs["epoch"] + 1)
 
 
 def _status_line(store: RunStore, info: RunInfo) -> None:
@@ -76,16 +76,16 @@ def _stop_button(store: RunStore, info: RunInfo, key: str) -> None:
 
 
 def _curves(store: RunStore, key: str) -> None:
-    steps, epochs = _thin(store.steps()), store.epochs()
+    steps, epochs = store.steps(), store.epochs()
     smoothing = st.radio("Smoothing", tf.SMOOTHINGS, horizontal=True, key=f"{key}-smooth")
     if steps.empty and epochs.empty:
         st.info("Waiting for the first training steps...")
         return
     c1, c2 = st.columns(2)
     c1.plotly_chart(tf.loss_figure(steps, epochs, smoothing), key=f"{key}-loss", width="stretch")
-    c2.plotly_chart(tf.accuracy_figure(epochs), key=f"{key}-acc", width="stretch")
+    c2.plotly_chart(tf.accuracy_figure(_one_based(epochs)), key=f"{key}-acc", width="stretch")
     c1.plotly_chart(tf.lr_figure(steps), key=f"{key}-lr", width="stretch")
-    c2.dataframe(epochs, hide_index=True, key=f"{key}-epochs")
+    c2.dataframe(_one_based(epochs), hide_index=True, key=f"{key}-epochs")
 
 
 def _activations(store: RunStore, key: str) -> None:
@@ -93,10 +93,11 @@ def _activations(store: RunStore, key: str) -> None:
     if acts.empty:
         return
     st.subheader("Inside the network")
-    st.plotly_chart(tf.activation_figure(_thin(acts)), key=f"{key}-actfig", width="stretch")
+    st.plotly_chart(tf.activation_figure(acts), key=f"{key}-actfig", width="stretch")
     stat = st.radio("Heatmap of", ("std", "frac_zero", "mean", "grad_norm"), horizontal=True, key=f"{key}-stat",
                     help="frac_zero: share of outputs near zero; a layer near 1 has mostly dead units")
-    st.plotly_chart(tf.activation_heatmap(acts, stat), key=f"{key}-heat", width="stretch")
+    shown = acts[acts["step"].isin(tf.thin(acts["step"].drop_duplicates(), HEATMAP_COLUMNS))]
+    st.plotly_chart(tf.activation_heatmap(shown, stat), key=f"{key}-heat", width="stretch")
 
 
 def live_view(run_dir: str | Path, key: str = "live") -> None:
@@ -122,35 +123,50 @@ def overlay_view(runs: list[RunInfo], key: str = "overlay") -> None:
     metric = st.radio("Compare", ("val_acc", "val_loss", "train_loss", "loss", "lr"), horizontal=True,
                       key=f"{key}-metric", help="loss / lr: per step; the others per epoch")
     stores = {f"{r.name}": RunStore.open(r.run_dir) for r in runs}
-    curves = {label: (_thin(s.steps()) if metric in ("loss", "lr") else s.epochs()) for label, s in stores.items()}
+    curves = {label: (s.steps() if metric in ("loss", "lr") else _one_based(s.epochs()))
+              for label, s in stores.items()}
     st.plotly_chart(tf.overlay_figure(curves, metric), key=f"{key}-fig", width="stretch")
 
 
-def runs_browser(runs_dir=None, key: str = "runs") -> list[RunInfo]:
-    """The runs table with multi-row selection; returns the selected runs (overlaid when two or more)."""
-    runs = list_runs(runs_dir)
-    if not runs:
-        st.info("No runs yet: start one above.")
-        return []
-    event = st.dataframe(runs_table(runs), hide_index=True, key=f"{key}-table", on_select="rerun",
-                         selection_mode="multi-row", width="stretch",
-                         column_config={"best val acc": st.column_config.NumberColumn(format="percent")})
-    chosen = [runs[i] for i in event.selection.rows] if event is not None else []
-    if len(chosen) >= 2:
-        overlay_view(chosen, key=f"{key}-overlay")
-    else:
-        st.caption("Select two or more rows to overlay their curves.")
-    return chosen
+def runs_browser(runs_dir=None, key: str = "runs") -> None:
+    """The runs table (re-read every few seconds while a run is active) with multi-row selection; two or more
+    selected runs are overlaid."""
+    active = any(r.status in ACTIVE for r in list_runs(runs_dir))
+
+    @st.fragment(run_every=POLL_SECONDS * 2 if active else None)
+    def _browser() -> None:
+        runs = list_runs(runs_dir)
+        if not runs:
+            st.info("No runs yet: start one above.")
+            return
+        event = st.dataframe(runs_table(runs), hide_index=True, key=f"{key}-table", on_select="rerun",
+                             selection_mode="multi-row", width="stretch",
+                             column_config={"best val acc": st.column_config.NumberColumn(format="percent")})
+        chosen = [runs[i] for i in event.selection.rows if i < len(runs)] if event is not None else []
+        if len(chosen) >= 2:
+            overlay_view(chosen, key=f"{key}-overlay")
+        else:
+            st.caption("Select two or more rows to overlay their curves.")
+
+    _browser()
 
 
 # ---- after a run: results from the checkpoint -----------------------------------------------------------------
 @st.cache_resource(max_entries=4, show_spinner="Evaluating the trained model on the validation split...")
-def _evaluated(run_dir: str, checkpoint_mtime: float):
+def _evaluated(run_dir: str, checkpoint_mtime: float, _bundle=None):
     """(model, bundle, evaluation) of a run's checkpoint; cached per checkpoint version, read-only afterwards."""
     from core.train.evaluate import evaluate, load_run_model
 
-    model, bundle = load_run_model(run_dir)
+    model, bundle = load_run_model(run_dir, _bundle)
     return model, bundle, evaluate(model, bundle)
+
+
+def _run_bundle(run_dir: str | Path):
+    """The run's data from the shared cache (the Datasets page's), unless the run used special load options."""
+    from ui.data_ui import load_bundle_ui
+
+    cfg = RunStore.open(run_dir).config()
+    return None if cfg.get("data_opts") else load_bundle_ui(cfg["data"])
 
 
 def _example(bundle, index: int, caption: str, where) -> None:
@@ -162,7 +178,9 @@ def _example(bundle, index: int, caption: str, where) -> None:
         where.audio(str(ds.paths[index]))
         where.caption(caption)
     else:
-        where.image(str(ds.paths[index]), caption=caption, width=110)
+        from ui.data_figures import thumbnail
+
+        where.image(thumbnail(ds.paths[index], 96), caption=caption)
 
 
 def _mistakes(bundle, ev, key: str) -> None:
@@ -227,7 +245,7 @@ def results_view(run_dir: str | Path, key: str = "results") -> None:
         st.info("This run saved no checkpoint, so there is nothing to evaluate.")
         return
     try:
-        model, bundle, ev = _evaluated(str(run_dir), path.stat().st_mtime)
+        model, bundle, ev = _evaluated(str(run_dir), path.stat().st_mtime, _run_bundle(run_dir))
     except Exception as err:  # noqa: BLE001 - missing data, changed code: say so, keep the page alive
         st.warning(f"Could not reload this run's model for evaluation: {err}")
         return

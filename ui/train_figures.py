@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 
 SMOOTHINGS = ("EMA", "none")
 COLOURS = qualitative.Plotly
+MAX_POINTS = 1200  # per curve: more points than pixels only slow the browser's redraw while a run is polled
 _LAYOUT = dict(margin=dict(l=50, r=20, t=40, b=40), height=320, legend=dict(orientation="h", y=-0.25))
 
 
@@ -22,13 +23,27 @@ def _faint(colour: str) -> str:
     return f"rgba({r},{g},{b},0.25)"
 
 
+def thin(values, max_points: int = MAX_POINTS):
+    """Every k-th element so that at most about ``max_points`` remain (the last one always kept)."""
+    k = max(1, -(-len(values) // max_points))
+    if k == 1:
+        return values
+    idx = np.r_[np.arange(0, len(values) - 1, k), len(values) - 1]
+    return values.iloc[idx] if hasattr(values, "iloc") else np.asarray(values)[idx]
+
+
 def _curve(fig, x, y, name, colour, smoothing, beta, **where) -> None:
-    """Raw curve faintly behind, the smoothed one in front (or only the raw one when smoothing is 'none')."""
+    """Raw curve faintly behind, the smoothed one in front (or only the raw one when smoothing is 'none').
+
+    The EMA is computed on every point, then both curves are thinned for drawing.
+    """
+    x, y = pd.Series(np.asarray(x)), pd.Series(np.asarray(y, dtype=float))
     if smoothing == "EMA" and len(y) > 1:
-        fig.add_trace(go.Scatter(x=x, y=y, name=f"{name} (raw)", line=dict(color=_faint(colour), width=1),
-                                 showlegend=False, hoverinfo="skip"), **where)
-        y = ema(pd.Series(y), beta)
-    fig.add_trace(go.Scatter(x=x, y=y, name=name, line=dict(color=colour, width=2)), **where)
+        raw = dict(color=_faint(colour), width=1)
+        fig.add_trace(go.Scatter(x=thin(x), y=thin(y), name=f"{name} (raw)", line=raw, showlegend=False,
+                                 hoverinfo="skip"), **where)
+        y = ema(y, beta)
+    fig.add_trace(go.Scatter(x=thin(x), y=thin(y), name=name, line=dict(color=colour, width=2)), **where)
 
 
 def epoch_end_steps(steps: pd.DataFrame, epochs: pd.DataFrame) -> pd.Series:
@@ -60,13 +75,13 @@ def accuracy_figure(epochs: pd.DataFrame) -> go.Figure:
             fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs[col], name=col.replace("_", " "),
                                      mode="lines+markers", line=dict(color=colour)))
     fig.update_layout(title="Accuracy", xaxis_title="epoch", yaxis_title="accuracy", yaxis_range=[0, 1.02],
-                      **_LAYOUT)
+                      xaxis_dtick=1, **_LAYOUT)
     return fig
 
 
 def lr_figure(steps: pd.DataFrame) -> go.Figure:
     """Learning rate per step (shows the schedule, and the unfreeze step for transfer runs)."""
-    fig = go.Figure(go.Scatter(x=steps["step"], y=steps["lr"], name="lr", line=dict(color=COLOURS[4])))
+    fig = go.Figure(go.Scatter(x=thin(steps["step"]), y=thin(steps["lr"]), name="lr", line=dict(color=COLOURS[4])))
     fig.update_layout(title="Learning rate", xaxis_title="step", yaxis_title="lr", **_LAYOUT)
     return fig
 
@@ -77,7 +92,8 @@ def activation_figure(acts: pd.DataFrame) -> go.Figure:
     for i, (layer, g) in enumerate(acts.groupby("layer", sort=False)):
         colour = COLOURS[i % len(COLOURS)]
         for col, stat in enumerate(("mean", "std"), start=1):
-            fig.add_trace(go.Scatter(x=g["step"], y=g[stat], name=layer, legendgroup=layer, showlegend=col == 1,
+            fig.add_trace(go.Scatter(x=thin(g["step"], 600), y=thin(g[stat], 600), name=layer, legendgroup=layer,
+                                     showlegend=col == 1,
                                      line=dict(color=colour)), row=1, col=col)
     fig.update_xaxes(title_text="step")
     fig.update_layout(title="Activations per layer", **{**_LAYOUT, "height": 360})
@@ -93,6 +109,7 @@ def activation_heatmap(acts: pd.DataFrame, stat: str = "std") -> go.Figure:
                                colorbar=dict(title=stat), zmin=0 if stat == "frac_zero" else None,
                                zmax=1 if stat == "frac_zero" else None))
     fig.update_layout(title=f"{stat} per layer over steps", xaxis_title="step", yaxis_autorange="reversed",
+                      yaxis_type="category",
                       **{**_LAYOUT, "height": max(260, 60 + 28 * len(layers))})
     return fig
 
@@ -107,7 +124,8 @@ def confusion_figure(matrix: np.ndarray, classes: list[str], normalise: bool = T
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>"))
     side = min(700, 160 + 36 * len(classes))
     fig.update_layout(title="Confusion matrix (validation)", xaxis_title="predicted", yaxis_title="true",
-                      yaxis_autorange="reversed", height=side, margin=dict(l=60, r=20, t=40, b=40))
+                      xaxis_type="category", yaxis_type="category", yaxis_autorange="reversed", height=side,
+                      margin=dict(l=60, r=20, t=40, b=40))
     return fig
 
 
@@ -116,7 +134,7 @@ def per_class_figure(accuracy: np.ndarray, classes: list[str]) -> go.Figure:
     fig = go.Figure(go.Bar(x=classes, y=accuracy, marker_color=COLOURS[0],
                            text=[f"{a:.0%}" for a in accuracy], textposition="outside"))
     fig.update_layout(title="Accuracy per class (validation)", yaxis_range=[0, 1.1], yaxis_title="accuracy",
-                      **_LAYOUT)
+                      xaxis_type="category", **_LAYOUT)
     return fig
 
 
@@ -126,6 +144,7 @@ def probabilities_figure(probs, classes: list[str]) -> go.Figure:
     fig = go.Figure(go.Bar(x=[probs[i] for i in order], y=[classes[i] for i in order], orientation="h",
                            marker_color=COLOURS[0], text=[f"{probs[i]:.1%}" for i in order]))
     fig.update_layout(title="Class probabilities", xaxis_range=[0, 1.05], yaxis_autorange="reversed",
+                      yaxis_type="category",
                       **{**_LAYOUT, "height": min(500, 120 + 26 * len(classes))})
     return fig
 

@@ -69,22 +69,11 @@ class AugmentChoice:
     augment_preset: bool  # with augment None: True = the kind's preset, False = no augmentation
 
 
-BUILTINS = ("builtin:digits", "builtin:shapes", "builtin:sounds", "builtin:reviews")
-
-
 def data_ui(key: str) -> str | None:
-    """The data source (the Datasets page's picker when present; otherwise built-ins or a typed path)."""
-    try:
-        from ui.data_ui import data_source_ui
-    except ImportError:
-        data_source_ui = None
-    if data_source_ui is not None:
-        return data_source_ui(key)
-    last = st.session_state.get("data_source")
-    options = list(BUILTINS) + ([last] if last and last not in BUILTINS else [])
-    source = st.selectbox("Data", options, index=options.index(last) if last in options else 0, key=key)
-    st.session_state["data_source"] = source
-    return source
+    """The data source picker shared with the Datasets page (built-in, a path in the data root, an uploaded zip)."""
+    from ui.data_ui import data_source_ui
+
+    return data_source_ui(key)
 
 
 def _defaults(model: str) -> TrainConfig:

@@ -75,10 +75,10 @@ def summarise(run_dir) -> dict:
 
 
 def format_summary(s: dict) -> str:
-    """The outcome as text: run dir, status, one line per epoch."""
+    """The outcome as text: run dir, status, one line per epoch (counted from 1; JSON counts from 0 like the store)."""
     lines = [f"run: {s['run_dir']}", f"status: {s['status']}" + (f" ({s['error']})" if s["error"] else "")]
     fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
-    lines += [f"epoch {e['epoch']}: train loss {fmt(e['train_loss'])}  val loss {fmt(e['val_loss'])}  "
+    lines += [f"epoch {e['epoch'] + 1}: train loss {fmt(e['train_loss'])}  val loss {fmt(e['val_loss'])}  "
               f"val acc {fmt(e['val_acc'])}" for e in s["epochs"]]
     return "\n".join(lines)
 

@@ -45,7 +45,7 @@ def test_train_text_output(tmp_path, capsys):
     assert main(["train", "--data", "builtin:digits", "--model", "mlp", "--max-steps", "3",
                  "--runs-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "status: finished" in out and "epoch 0: train loss" in out and "val acc" in out
+    assert "status: finished" in out and "epoch 1: train loss" in out and "val acc" in out
 
 
 def test_train_refuses_bad_settings(tmp_path, capsys):

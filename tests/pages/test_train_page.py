@@ -88,3 +88,53 @@ def test_impossible_settings_are_refused(runs_dir, monkeypatch, tmp_path):
     assert "over this server's limit of 2" in errors
     assert at.button(key="train-start").disabled
     assert not list(runs_dir.glob("*")) if runs_dir.exists() else True  # nothing was launched
+
+
+# ---- the figure and progress helpers the page is made of -------------------------------------------------------
+def test_progress_within_epoch():
+    import dataclasses
+
+    from core.train.store import RunInfo
+    from ui.runs import progress
+
+    base = RunInfo(run_dir=Path("x"), name="x", status="running", data="d", model="m", epochs=3, epochs_done=1,
+                   last_step=-1, best_val_acc=None, last_loss=None, started=None, ended=None, duration=None,
+                   error=None, steps_per_epoch=10, total_steps=30, stop_requested=False)
+    cases = {-1: (0.0, "epoch 1/3, batch 0/10"), 0: (0.1, "epoch 1/3, batch 1/10"),
+             9: (1.0, "epoch 1/3, batch 10/10"), 14: (0.5, "epoch 2/3, batch 5/10")}
+    for last_step, (frac, text) in cases.items():
+        got = progress(dataclasses.replace(base, last_step=last_step))
+        assert got[0] == pytest.approx(frac) and got[1].startswith(text)
+
+
+def test_ema_and_thinning():
+    import numpy as np
+    import pandas as pd
+
+    from ui.train_figures import ema, thin
+
+    y = pd.Series([1.0, 3.0, 2.0])
+    beta = 0.9  # debiased EMA by hand: sum(beta^k y_{t-k}) / sum(beta^k)
+    hand = [(1.0), (3 + 0.9 * 1) / 1.9, (2 + 0.9 * 3 + 0.81 * 1) / (1 + 0.9 + 0.81)]
+    assert list(ema(y, beta)) == pytest.approx(hand)
+    s = pd.Series(np.arange(10_001))
+    t = thin(s, 1000)
+    assert len(t) <= 1001 and t.iloc[0] == 0 and t.iloc[-1] == 10_000
+
+
+def test_figures_from_store_frames(runs_dir):
+    from ui import train_figures as tf
+
+    store = RunStore.open(inject_finished_run(runs_dir))
+    steps, epochs, acts = store.steps(), store.epochs(), store.activations()
+    loss = tf.loss_figure(steps, epochs, "EMA")
+    assert [t.name for t in loss.data] == ["train loss (step) (raw)", "train loss (step)", "train loss (epoch)",
+                                           "val loss (epoch)"]
+    assert list(loss.data[2].x) == [9, 19, 29]  # epoch markers sit at the last step of each epoch
+    assert len(tf.loss_figure(steps, epochs, "none").data) == 3  # no smoothing: no faint raw copy
+    heat = tf.activation_heatmap(acts, "frac_zero")
+    assert list(heat.data[0].y) == ["net.0", "head"] and heat.data[0].z.shape == (2, 6)
+    overlay = tf.overlay_figure({"a": epochs, "b": epochs.iloc[:2]}, "val_acc")
+    assert [len(t.x) for t in overlay.data] == [3, 2]
+    cm = tf.confusion_figure([[3, 1], [0, 4]], ["0", "1"])
+    assert cm.layout.xaxis.type == "category" and cm.data[0].z[0][0] == pytest.approx(0.75)

@@ -1,0 +1,56 @@
+"""The Train page in a real browser: start a run on builtin:digits, watch the live view update, stop it."""
+from __future__ import annotations
+
+import re
+import time
+
+
+def _progress_text(page) -> str:
+    bars = page.locator('[data-testid="stProgress"]')
+    return bars.first.inner_text() if bars.count() else ""
+
+
+def _step(text: str) -> int:
+    m = re.search(r"step (\d+)", text)
+    return int(m.group(1)) if m else -1
+
+
+def _set_number(page, settle, label: str, value: int) -> None:
+    """Type into a number input and commit; retried because a rerun can replace the input while typing."""
+    for _ in range(3):
+        box = page.get_by_label(label, exact=True)
+        box.fill(str(value))
+        box.press("Enter")
+        settle(page)
+        if page.get_by_label(label, exact=True).input_value() == str(value):
+            return
+    raise AssertionError(f"could not set {label} to {value}")
+
+
+def test_run_shows_live_loss_chart_and_stops(app_url, page, shoot, settle):
+    page.set_viewport_size({"width": 1400, "height": 3200})  # Streamlit scrolls inside: a tall window shows it all
+    page.goto(app_url + "/Train")
+    settle(page)
+    _set_number(page, settle, "Epochs", 20)  # a run of minutes, stopped below once we have seen it move
+    _set_number(page, settle, "Batch size", 4)
+    page.get_by_role("button", name="Start training").click()
+
+    # the live view polls the store: the loss chart appears and the step count grows without any click
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stProgress\"]')]"
+                           ".some(e => /step [1-9]/.test(e.innerText))", timeout=90_000)
+    page.get_by_text("Loss", exact=True).first.wait_for(timeout=30_000)
+    first = _step(_progress_text(page))
+    deadline = time.time() + 60
+    while _step(_progress_text(page)) <= first and time.time() < deadline:
+        page.wait_for_timeout(500)
+    assert _step(_progress_text(page)) > first >= 1
+    assert page.locator(".js-plotly-plot").count() >= 3  # loss, accuracy, learning rate
+    shoot(page, "train_live")
+
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("stopped", exact=True).first.wait_for(timeout=60_000)
+    settle(page)
+    page.get_by_text("Results", exact=True).wait_for()
+    page.wait_for_timeout(1500)  # let the charts finish drawing before the screenshot
+    assert not page.locator('[data-testid="stException"]').count()
+    shoot(page, "train_stopped")
