@@ -1,11 +1,9 @@
 """Datasets: look at the data before training on it: class balance, samples, sizes, sounds, texts, skipped files."""
 import streamlit as st
 
-from core.data.audio import read_audio
-from core.data.features import mel_view
 from core.data.summary import balance_warnings, size_warnings
 from ui import data_figures as figs
-from ui.data_ui import audio_grid, data_source_ui, image_grid, load_bundle_ui, short_path, text_samples, wav_bytes
+from ui.data_ui import audio_grid, clip_ui, data_source_ui, image_grid, load_bundle_ui, short_path, text_samples
 
 st.set_page_config(page_title="Datasets", page_icon="🗂️", layout="wide")
 st.title("Datasets")
@@ -60,20 +58,7 @@ if bundle.kind == "image":
         st.warning(message)
 elif bundle.kind == "audio":
     st.subheader("One clip up close")
-    left, right = st.columns(2)
-    cls = left.selectbox("Class", bundle.classes, key="datasets_clip_class")
-    train = bundle.splits["train"]
-    options = bundle.examples(10**9)[cls]
-    i = right.selectbox("Clip", options, format_func=lambda k: train.paths[k].name, key="datasets_clip")
-    wave = read_audio(train.paths[i], bundle.sample_rate)
-    view = mel_view(wave, bundle.sample_rate)
-    st.audio(wav_bytes(wave.numpy(), bundle.sample_rate), format="audio/wav")
-    st.plotly_chart(figs.waveform(wave.numpy(), bundle.sample_rate), key="wave")
-    mel_col, log_col = st.columns(2)
-    mel_col.plotly_chart(figs.spectrogram(view.mel, view.hop_seconds, view.mel_hz, "Mel spectrogram", "power"),
-                         key="mel")
-    log_col.plotly_chart(figs.spectrogram(view.log_mel, view.hop_seconds, view.mel_hz, "Log-mel spectrogram", "dB"),
-                         key="logmel")
+    clip_ui(bundle, "datasets_clip")
     st.subheader("Durations and sample rates")
     st.plotly_chart(figs.durations(summary), key="durations")
     st.plotly_chart(figs.sample_rates(summary), key="rates")

@@ -190,3 +190,33 @@ def wav_bytes(wave, sample_rate: int) -> bytes:
     sf.write(buf, np.clip(np.asarray(wave, dtype=np.float32).reshape(-1), -1, 1), sample_rate, format="WAV",
              subtype="PCM_16")
     return buf.getvalue()
+
+
+def clip_ui(bundle, key: str) -> None:
+    """Pick a training clip; show it as the model hears it: player, waveform, mel and log-mel spectrograms."""
+    from core.data.audio import read_audio
+    from core.data.features import mel_view
+    from ui import data_figures as figs
+
+    left, right = st.columns(2)
+    cls = left.selectbox("Class", bundle.classes, key=f"{key}_class")
+    train = bundle.splits["train"]
+    options = bundle.examples(len(train))[cls]
+    if not options:
+        st.info(f"No training clips of {cls!r}.")
+        return
+    i = right.selectbox("Clip", options, format_func=lambda k: train.paths[k].name, key=key)
+    try:
+        wave = read_audio(train.paths[i], bundle.sample_rate)
+    except (OSError, RuntimeError) as err:  # e.g. the file changed on disk since loading
+        st.error(f"Cannot read {train.paths[i]}: {err}")
+        return
+    view = mel_view(wave, bundle.sample_rate)
+    st.audio(wav_bytes(wave.numpy(), bundle.sample_rate), format="audio/wav")
+    st.caption(f"Mono at {bundle.sample_rate} Hz, as the model gets it (before cropping/padding).")
+    st.plotly_chart(figs.waveform(wave.numpy(), bundle.sample_rate), key=f"{key}_wave")
+    mel_col, log_col = st.columns(2)
+    mel_col.plotly_chart(figs.spectrogram(view.mel, view.hop_seconds, view.mel_hz, "Mel spectrogram", "power"),
+                         key=f"{key}_mel")
+    log_col.plotly_chart(figs.spectrogram(view.log_mel, view.hop_seconds, view.mel_hz, "Log-mel spectrogram",
+                                          "dB"), key=f"{key}_logmel")
