@@ -60,8 +60,11 @@ def load(source: str | Path, kind: str | None = None, *, progress: Progress | No
         source: "builtin:digits" | "builtin:shapes" | "builtin:sounds" | "builtin:reviews" | a folder | a file | a zip.
         kind: 'image' | 'audio' | 'text'; detected from the files when None.
         progress: optional ``progress(done, total, message)`` for long loads.
-        **opts: passed to the loader, e.g. image_size=32, val_fraction=0.2, seed=0, verify=True (images);
-            sample_rate=16000, clip_seconds=2.0 (audio); max_vocab=20000, max_len=256 (text).
+        **opts: passed to the loader. Every kind: val_fraction=0.2, seed=0 (the split when the layout has none),
+            verify=True (decode everything once; False reads headers only), cache_mb=512 (keep decoded data in
+            memory when it fits). Images: image_size (default from the data, 32-64), test_fraction=0.0.
+            Audio: sample_rate=16000, clip_seconds (default from the durations), val_fold=5 (ESC-50).
+            Text: max_vocab=20000 (specials included), min_freq=1, max_len=256.
 
     Example: ``bundle = load("builtin:digits"); x, y = bundle.splits["train"][0]``.
     """
