@@ -26,7 +26,7 @@ from pathlib import Path
 
 from core.train.store import ACTIVE, RunStore
 
-ROOT = Path(__file__).resolve().parents[2]  # the project root: the worker runs `-m core.train.worker` from here
+ROOT = Path(__file__).resolve().parents[2]  # the project root: on the worker's PYTHONPATH for `-m core.train.worker`
 LOG_NAME = "worker.log"
 
 
@@ -75,10 +75,11 @@ def launch(config, runs_dir: str | os.PathLike | None = None, kind: str | None =
     cfg["runs_dir"] = str(runs_dir)
     store = RunStore.create(runs_dir, cfg)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    # the caller's cwd: the worker reads the same lab.toml and resolves relative data paths the same way
     with open(store.run_dir / LOG_NAME, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "core.train.worker", str(store.run_dir.resolve())],
-                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                cwd=os.getcwd(), env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     store.set_pid(proc.pid)
     store.close()
     # reap the child when it ends, so a killed worker does not linger as a zombie that looks alive

@@ -33,11 +33,12 @@ def _long_config(tmp_path) -> TrainConfig:
                        stats_every=5, log_every=5)
 
 
-def test_launch_runs_to_completion(tmp_path):
-    cfg = TrainConfig(data="builtin:digits", model="mlp", epochs=1, max_steps=10, runs_dir=str(tmp_path / "runs"))
+def test_launch_runs_to_completion(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the worker works in the caller's directory: relative paths mean the same there
+    cfg = TrainConfig(data="builtin:digits", model="mlp", epochs=1, max_steps=10, runs_dir="runs")
     run_dir = launch(cfg)
     store = RunStore.open(run_dir)
-    assert store.config()["model"] == "mlp" and run_dir.parent == tmp_path / "runs"
+    assert store.config()["model"] == "mlp" and run_dir.resolve().parent == tmp_path / "runs"
     info = _wait(store, lambda i: i.status not in ACTIVE)
     assert info.status == "finished", (info, log_tail(run_dir))
     assert info.last_step == 9 and len(store.steps()) == 10
