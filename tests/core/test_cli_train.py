@@ -69,7 +69,7 @@ def test_torchrun_two_cpu_processes(tmp_path):
     proc = subprocess.run(
         [str(torchrun), "--nproc_per_node=2", "--standalone", "-m", "core", "train", "--data", "builtin:digits",
          "--model", "mlp", "--max-steps", "6", "--device", "cpu", "--runs-dir", str(runs), "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240)
+        cwd=ROOT, capture_output=True, text=True, timeout=150)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # gloo writes its own lines to stdout; only rank 0 prints the outcome: exactly one JSON line
     [line] = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]

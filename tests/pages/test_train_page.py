@@ -15,10 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages/4_Train.py")
 
 
-def inject_finished_run(runs_dir: Path, model_name: str = "mlp", epochs: int = 3) -> Path:
+def inject_finished_run(runs_dir: Path, model_name: str = "mlp", epochs: int = 3,
+                        source: str = "builtin:digits") -> Path:
     """A run as the trainer would leave it: steps, epochs, activations, a checkpoint, status finished."""
-    bundle = data.load("builtin:digits")
-    run = RunStore.create(runs_dir, {"data": "builtin:digits", "model": model_name, "epochs": epochs,
+    bundle = data.load(source)
+    run = RunStore.create(runs_dir, {"data": source, "model": model_name, "epochs": epochs,
                                      "model_opts": {}, "data_opts": {}})
     run.set_status("running")
     run.set_plan(steps_per_epoch=10, total_steps=10 * epochs)
@@ -65,6 +66,21 @@ def test_finished_run_shows_curves_table_and_results(runs_dir):
     tables = [d.value for d in at.dataframe if "status" in d.value.columns]
     assert len(tables) == 1 and len(tables[0]) == 2  # the runs table lists both runs
     assert list(tables[0]["model"]) == ["mlp", "mlp"] and all("finished" in s for s in tables[0]["status"])
+
+
+def test_text_run_results_and_a_failed_run(runs_dir):
+    inject_finished_run(runs_dir, "lstm", source="builtin:reviews")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    _no_errors(at)
+    assert "Confusion matrix" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert any(m.value.startswith("> ") and "predicted" in m.value for m in at.markdown)  # quoted sentences
+    failed = RunStore.create(runs_dir, {"data": "builtin:digits", "model": "mlp", "epochs": 1})
+    failed.set_status("running")
+    failed.set_status("failed", error="loss became NaN at step 3; try a lower learning rate")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    _no_errors(at)
+    assert at.selectbox(key="train-view").value == failed.run_dir.name
+    assert any("loss became NaN" in e.value for e in at.error)
 
 
 def test_heatmap_stat_and_smoothing_switch(runs_dir):
