@@ -13,8 +13,13 @@ source = data_source_ui("datasets")
 if not source:
     st.info("Choose a built-in data set, type a folder or file path, or upload a zip.")
     st.stop()
-reload = not source.startswith("builtin:") and st.button("Reload from disk", key="datasets_reload")
-bundle = load_bundle_ui(source, reload=reload)
+reload, verify = False, True
+if not source.startswith("builtin:"):
+    toggle_col, button_col = st.columns([4, 1], vertical_alignment="center")
+    verify = toggle_col.toggle("Decode every file (finds corrupt data inside files; slower on big folders)",
+                               value=True, key="datasets_verify")
+    reload = button_col.button("Reload from disk", key="datasets_reload", width="stretch")
+bundle = load_bundle_ui(source, reload=reload, verify=verify)
 if bundle is None:
     st.stop()
 summary = bundle.summary()

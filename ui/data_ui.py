@@ -99,11 +99,12 @@ def _bundle_store() -> tuple[OrderedDict, threading.Lock]:
     return OrderedDict(), threading.Lock()
 
 
-def load_bundle_ui(source: str, kind: str | None = None, reload: bool = False):
+def load_bundle_ui(source: str, kind: str | None = None, reload: bool = False, verify: bool = True):
     """``core.data.load(source)`` kept across reruns and sessions, with a progress bar while it loads; None (and
-    the reason shown) when the source cannot be used. ``reload=True`` reads it again (files changed on disk)."""
+    the reason shown) when the source cannot be used. ``reload=True`` reads it again (files changed on disk);
+    ``verify=False`` reads image/audio headers only (fast on big folders; corrupt data inside a file goes unseen)."""
     store, lock = _bundle_store()
-    key = (source, kind)
+    key = (source, kind, verify)
     with lock:
         bundle = None if reload else store.get(key)
         if bundle is not None:
@@ -116,7 +117,7 @@ def load_bundle_ui(source: str, kind: str | None = None, reload: bool = False):
 
     try:
         with st.spinner(f"Loading {source}…"):
-            bundle = load(source, kind, progress=progress)
+            bundle = load(source, kind, progress=progress, verify=verify)
     except (DataError, OSError) as err:
         st.error(f"Cannot use {source}: {err}")
         return None
@@ -155,9 +156,12 @@ def image_grid(bundle, picks: dict[str, list[int]], split: str = "train") -> Non
         cols = st.columns([1.2] + [1] * width, vertical_alignment="center")
         cols[0].markdown(f"**{c}**")
         for col, i in zip(cols[1:], idx):
-            with Image.open(ds.paths[i]) as im:
-                size = f"{im.width}×{im.height}"
-            col.image(thumbnail(ds.paths[i]), caption=size)
+            try:
+                with Image.open(ds.paths[i]) as im:
+                    size = f"{im.width}×{im.height}"
+                col.image(thumbnail(ds.paths[i]), caption=size)
+            except (OSError, ValueError) as err:  # header-only loads let corrupt pixel data through to here
+                col.warning(f"{ds.paths[i].name}: {err}")
 
 
 def audio_grid(bundle, picks: dict[str, list[int]], split: str = "train") -> None:
