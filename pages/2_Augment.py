@@ -242,6 +242,8 @@ def mixup_inputs():
     a, b = st.columns(2)
     c1 = a.selectbox("First class", bundle.classes, 0, key="mix_c1")
     c2 = b.selectbox("Second class", bundle.classes, min(1, len(bundle.classes) - 1), key="mix_c2")
+    if c1 == c2:
+        st.warning("Pick two different classes: mixup blends classes (the soft label shows by how much).")
     split = bundle.splits["train"]
     picked = []
     for c in (c1, c2):
