@@ -196,7 +196,19 @@ def _pipeline_fits(pipeline: dict | None, kind: str) -> bool:
     return pkind == kind or (kind == "audio" and pkind in ("audio", "spectrogram"))
 
 
-def augment_ui(key: str, kind: str) -> AugmentChoice:
+def _preset_caption(kind: str, source: str | None) -> str:
+    try:
+        from core.augment import preset
+
+        pipeline = preset(kind, source)
+    except Exception as err:  # noqa: BLE001 - a caption must never break the form
+        return f"(preset unavailable: {err})"
+    if pipeline is None:
+        return f"No preset is safe for {kind} data: the run trains without augmentation."
+    return "Preset: " + ", ".join(step.name for step in pipeline.steps)
+
+
+def augment_ui(key: str, kind: str, source: str | None = None) -> AugmentChoice:
     """Augmentation: the pipeline exported by the Augment page (when it suits the data), the preset, or none."""
     handed = st.session_state.get("augment_for_training")
     choices = AUGMENT_CHOICES if _pipeline_fits(handed, kind) else AUGMENT_CHOICES[1:]
@@ -206,6 +218,8 @@ def augment_ui(key: str, kind: str) -> AugmentChoice:
         steps = [s.get("op", s.get("name", "?")) if isinstance(s, dict) else str(s) for s in handed.get("steps", [])]
         st.caption("From the Augment page: " + (", ".join(map(str, steps)) or "no steps"))
         return AugmentChoice(augment=handed, augment_preset=False)
+    if choice == "preset":
+        st.caption(_preset_caption(kind, source))
     return AugmentChoice(augment=None, augment_preset=choice == "preset")
 
 
@@ -218,6 +232,6 @@ def train_config_ui(data: str, kind: str, key: str = "train") -> TrainConfig:
     transfer = transfer_ui(key, choice.model, length.epochs)
     with st.expander("Regularisation and augmentation"):
         reg = regularisation_ui(key, kind)
-        aug = augment_ui(key, kind)
+        aug = augment_ui(key, kind, data)
     parts = [choice, length, optim, sched, transfer, reg, aug]
     return recommended(choice.model, data, **{k: v for p in parts for k, v in asdict(p).items() if k != "model"})

@@ -154,3 +154,44 @@ def test_figures_from_store_frames(runs_dir):
     assert [len(t.x) for t in overlay.data] == [3, 2]
     cm = tf.confusion_figure([[3, 1], [0, 4]], ["0", "1"])
     assert cm.layout.xaxis.type == "category" and cm.data[0].z[0][0] == pytest.approx(0.75)
+
+
+def test_hand_over_from_lr_finder_and_augment_pages(runs_dir):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["lr_for_training"] = 0.0123
+    at.session_state["augment_for_training"] = {"kind": "image", "sample_rate": None,
+                                                "steps": [{"name": "RandomRotation", "params": {}, "p": 1.0}]}
+    at.run()
+    _no_errors(at)
+    lr = [n for n in at.number_input if n.label == "Learning rate"][0]
+    assert lr.value == pytest.approx(0.0123)
+    aug = [r for r in at.radio if r.label == "Augmentation"][0]
+    assert aug.options[0] == "from the Augment page" and aug.value == "from the Augment page"
+    assert any("RandomRotation" in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_start_button_launches_a_worker_with_the_page_settings(runs_dir):
+    import time
+
+    from core.train.store import ACTIVE, list_runs
+
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["lr_for_training"] = 0.0123
+    at.session_state["augment_for_training"] = {"kind": "image", "sample_rate": None,
+                                                "steps": [{"name": "RandomRotation", "params": {}, "p": 1.0}]}
+    at.run()
+    [n for n in at.number_input if n.label == "Step limit (0 = none)"][0].set_value(3)
+    [n for n in at.number_input if n.label == "Epochs"][0].set_value(1)
+    at.run()
+    at.button(key="train-start").click().run()
+    _no_errors(at)
+    [run] = list_runs(runs_dir)
+    cfg = RunStore.open(run.run_dir).config()
+    assert (cfg["lr"], cfg["max_steps"], cfg["epochs"]) == (pytest.approx(0.0123), 3, 1)
+    assert cfg["augment"]["steps"][0]["name"] == "RandomRotation" and cfg["augment_preset"] is False
+    assert at.selectbox(key="train-view").value == run.name  # the new run is the one shown
+    deadline = time.time() + 120
+    while list_runs(runs_dir)[0].status in ACTIVE and time.time() < deadline:
+        time.sleep(0.5)
+    assert list_runs(runs_dir)[0].status == "finished"
