@@ -27,7 +27,8 @@ def _details(s: dict) -> list[str]:
     """Kind-specific lines: image sizes, audio durations and rates, text lengths and vocabulary."""
     if s["kind"] == "image":
         lines = [f"{c}: width {d['width']['min']}-{d['width']['max']} (median {d['width']['median']}), height "
-                 f"{d['height']['min']}-{d['height']['max']} (median {d['height']['median']}), modes {d['modes']}"
+                 f"{d['height']['min']}-{d['height']['max']} (median {d['height']['median']}), modes {d['modes']}, "
+                 f"channels {d['channels']}"
                  for c, d in s["images"].items()]
         return lines
     if s["kind"] == "audio":

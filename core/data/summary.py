@@ -45,6 +45,15 @@ def small_classes(median_sizes: dict[str, tuple[float, float]], ratio: float = S
     return out
 
 
+def _bands(mode: str) -> int:
+    from PIL import Image
+
+    try:
+        return Image.getmodebands(mode)
+    except (KeyError, ValueError):
+        return 0
+
+
 def image_stats(classes: list[str], records, size: int, channels: int) -> dict:
     """Width/height/mode distribution per class (from headers), and classes with much smaller images."""
     per_class, medians = {}, {}
@@ -55,7 +64,8 @@ def image_stats(classes: list[str], records, size: int, channels: int) -> dict:
         widths, heights = [r.width for r in rs], [r.height for r in rs]
         sizes = Counter((r.width, r.height) for r in rs).most_common(300)
         per_class[name] = {"n": len(rs), "width": describe(widths), "height": describe(heights),
-                           "modes": dict(Counter(r.mode for r in rs)), "sizes": [[w, h, n] for (w, h), n in sizes]}
+                           "modes": dict(Counter(r.mode for r in rs)), "sizes": [[w, h, n] for (w, h), n in sizes],
+                           "channels": {str(k): v for k, v in sorted(Counter(_bands(r.mode) for r in rs).items())}}
         medians[name] = (statistics.median(widths), statistics.median(heights))
     return {"image_size": size, "channels": channels, "images": per_class, "small_classes": small_classes(medians)}
 

@@ -116,6 +116,7 @@ def test_summary_flags_the_class_with_much_smaller_images(tmp_path):
     assert [x["class"] for x in s["small_classes"]] == ["tiny"]
     assert s["small_classes"][0]["area_ratio"] == pytest.approx(16 * 16 / (64 * 64))
     assert s["images"]["tiny"]["sizes"] == [[16, 16, 3]]
+    assert s["images"]["tiny"]["channels"] == {"3": 3} and s["images"]["tiny"]["modes"] == {"RGB": 3}
 
 
 def test_stratified_split_keeps_class_proportions_and_is_seeded():
