@@ -136,3 +136,15 @@ def test_other_registries_build_from_default_and_random_specs(kind, name):
             assert isinstance(str(out), str) and str(out)
         else:
             assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_built_pipelines_pickle_for_dataloader_workers():
+    import pickle
+
+    pipes = [EVERYTHING, preset("audio"), preset("spectrogram"), Pipeline("text", [Step("SynonymReplacement", {})])]
+    x = torch.rand(3, 48, 64)
+    for pipe in pipes:
+        assert pickle.loads(pickle.dumps(pipe.build())) is not None
+    torch.manual_seed(0)
+    copy = pickle.loads(pickle.dumps(EVERYTHING.build()))(x)
+    assert torch.equal(copy, EVERYTHING.sample(x, seed=0).output)
