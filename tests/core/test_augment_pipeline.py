@@ -63,6 +63,13 @@ def test_presets_build_and_keep_shapes(kind):
     assert pipe.build()(x).shape == x.shape
 
 
+def test_image_preset_works_on_tiny_greyscale_digits():
+    build = preset("image", "builtin:digits").build()
+    for seed in range(10):
+        torch.manual_seed(seed)
+        assert build(torch.rand(1, 8, 8)).shape == (1, 8, 8)
+
+
 def test_preset_text_is_none():
     assert preset("text") is None
 
