@@ -59,6 +59,7 @@ if bundle.kind == "image":
     st.caption(f"Originals, from the file headers. Training resizes every image to "
                f"{summary['image_size']}×{summary['image_size']} with {summary['channels']} channel(s).")
     st.plotly_chart(figs.image_sizes(summary), key="sizes")
+    st.dataframe(figs.size_table(summary), hide_index=True)
     for message in size_warnings(summary):
         st.warning(message)
 elif bundle.kind == "audio":

@@ -38,6 +38,12 @@ def image_sizes(summary: dict) -> go.Figure:
     return _layout(fig, "Original image sizes per class (width × height)", 420)
 
 
+def size_table(summary: dict) -> list[dict]:
+    """One row per class: images, median original width/height, colour modes (for ``st.dataframe``)."""
+    return [{"class": c, "images": d["n"], "median width": d["width"]["median"], "median height": d["height"]["median"],
+             "modes": ", ".join(f"{m} ×{n}" for m, n in d["modes"].items())} for c, d in summary["images"].items()]
+
+
 def durations(summary: dict) -> go.Figure:
     """Clip durations, stacked per class when the summary carries them, else the overall histogram."""
     fig = go.Figure()
