@@ -10,6 +10,7 @@ default: on a shared machine that is far steadier than competing for cores.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import time
@@ -53,6 +54,26 @@ def sweep_steps(model, batch, optimizer, loss_fn, steps: int, device) -> float:
     return (time.perf_counter() - start) / steps
 
 
+def bookkeeping(model, optimizer, steps: int) -> tuple[float, float]:
+    """What the sweep adds to training, timed alone (free of machine noise): seconds per sweep for the snapshot,
+    the restore and the suggestions, and seconds per step for setting LRs and recording the loss."""
+    from core.train.lr_finder import _group_ratios, _Record, _restore, _set_lr, _snapshot
+    from core.train.suggest import suggest
+
+    start = time.perf_counter()
+    _restore(model, optimizer, _snapshot(model, optimizer))
+    suggest([10 ** (-7 + i / 12) for i in range(steps)], [1.0 / (1 + i) for i in range(steps)])
+    fixed = time.perf_counter() - start
+    record, ratios, loss = _Record(0.98, 4.0), _group_ratios(optimizer), torch.tensor(1.0)
+    start = time.perf_counter()
+    for i in range(steps):
+        _set_lr(optimizer, ratios, 1e-3)
+        record.add([(1e-3, loss)])
+    per_step = (time.perf_counter() - start) / steps
+    _restore(model, optimizer, _snapshot(model, optimizer))
+    return fixed, per_step
+
+
 def bench(name: str, model: nn.Module, batch, device, steps: int, repeats: int) -> float:
     model.to(device)
     batch = tuple(t.to(device) for t in batch)
@@ -61,10 +82,16 @@ def bench(name: str, model: nn.Module, batch, device, steps: int, repeats: int) 
     plain_steps(model, batch, optimizer, loss_fn, 10, device)  # warm-up (allocations, Adam state)
     plain, sweep = [], []
     for _ in range(repeats):
-        plain.append(plain_steps(model, batch, optimizer, loss_fn, steps, device))
+        # the plain loop trains a copy, so both start every repeat from the same weights and optimizer state
+        # (the sweep restores its own): a model that drifts into tiny / denormal numbers cannot favour one side
+        twin, twin_opt = copy.deepcopy((model, optimizer))
+        plain.append(plain_steps(twin, batch, twin_opt, loss_fn, steps, device))
         sweep.append(sweep_steps(model, batch, optimizer, loss_fn, steps, device))
     p, s = statistics.median(plain), statistics.median(sweep)
-    print(f"{name:<28} plain {p * 1e3:8.3f} ms/step   sweep {s * 1e3:8.3f} ms/step   ratio {s / p:5.3f}")
+    fixed, per_step = bookkeeping(model, optimizer, steps)
+    print(f"{name:<28} plain {p * 1e3:8.3f} ms/step   sweep {s * 1e3:8.3f} ms/step   ratio {s / p:5.3f}   "
+          f"(bookkeeping {fixed * 1e3:.2f} ms/sweep + {per_step * 1e6:.1f} us/step = "
+          f"{(fixed / steps + per_step) / p:.1%} of a plain step)")
     return s / p
 
 
