@@ -49,8 +49,8 @@ if not runs:
 by_name = {r.name: r for r in runs}
 if st.session_state.get("train-view") not in by_name:
     st.session_state["train-view"] = runs[0].name  # the most recent run
-name = st.selectbox("Run", list(by_name), key="train-view",
-                    format_func=lambda n: f"{runs_ui.STATUS_ICONS.get(by_name[n].status, '')} {n}")
+name = st.selectbox("Run", list(by_name), key="train-view", help="the live view below follows this run",
+                    format_func=lambda n: f"{n}  ({by_name[n].model} on {by_name[n].data})")
 current = by_name[name]
 
 st.subheader("Progress")

@@ -225,15 +225,21 @@ def _predict(model, bundle, key: str) -> None:
     st.plotly_chart(tf.probabilities_figure(probs, list(bundle.classes)), key=f"{key}-probs")
 
 
-def _summary(model) -> None:
+def _summary(model, freeze_epochs: int) -> None:
     from core.train.evaluate import model_summary
 
     rows = model_summary(model)
     total = sum(r.params for r in rows)
     frozen = sum(r.params for r in rows if r.frozen_while_freezing)
-    st.markdown(f"**{total:,}** parameters; **{total - frozen:,}** in the head (trained while the backbone is "
-                f"frozen), **{frozen:,}** in the backbone (frozen during freeze epochs, trained after).")
-    st.dataframe(pd.DataFrame([r.__dict__ for r in rows]), hide_index=True)
+    text = f"**{total:,}** parameters, all trained at the end of the run."
+    if freeze_epochs:
+        text += (f" During the first {freeze_epochs} epoch(s) the backbone (**{frozen:,}**) was frozen and only the "
+                 f"head (**{total - frozen:,}**) trained.")
+    st.markdown(text)
+    table = pd.DataFrame([r.__dict__ for r in rows])
+    if not freeze_epochs:
+        table = table.drop(columns="frozen_while_freezing")
+    st.dataframe(table, hide_index=True)
 
 
 def results_view(run_dir: str | Path, key: str = "results") -> None:
@@ -260,7 +266,7 @@ def results_view(run_dir: str | Path, key: str = "results") -> None:
     with tabs[3]:
         _predict(model, bundle, key)
     with tabs[4]:
-        _summary(model)
+        _summary(model, int(RunStore.open(run_dir).config().get("freeze_epochs") or 0))
     with tabs[5]:
         st.download_button(f"Download {path.name} (state_dict)", path.read_bytes(), file_name=f"{Path(run_dir).name}"
                            f"-{path.name}", key=f"{key}-dl", help="load with torch.load(f, weights_only=True)")
