@@ -47,6 +47,7 @@ def test_run_shows_live_loss_chart_and_stops(app_url, page, shoot, settle):
     assert page.locator(".js-plotly-plot").count() >= 3  # loss, accuracy, learning rate
     shoot(page, "train_live")
 
+    page.get_by_text("best val acc").first.wait_for(timeout=90_000)  # an epoch ended: a checkpoint exists
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("stopped", exact=True).first.wait_for(timeout=60_000)
     settle(page)
@@ -54,3 +55,12 @@ def test_run_shows_live_loss_chart_and_stops(app_url, page, shoot, settle):
     page.wait_for_timeout(1500)  # let the charts finish drawing before the screenshot
     assert not page.locator('[data-testid="stException"]').count()
     shoot(page, "train_stopped")
+    page.get_by_role("tab", name="Confident mistakes").click()
+    page.get_by_text("predicted:").first.wait_for()
+    page.get_by_role("tab", name="Model").click()
+    page.get_by_text("parameters, all trained").wait_for()
+    page.get_by_role("tab", name="Confident mistakes").click()
+    page.wait_for_timeout(500)
+    results = page.get_by_text("Results", exact=True)
+    results.scroll_into_view_if_needed()
+    shoot(page, "train_results")
