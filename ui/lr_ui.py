@@ -18,6 +18,7 @@ from ui.train_ui import model_ui, optimizer_ui, transfer_ui
 COLOURS = {"curve": "#1f77b4", "steepest": "#d62728", "valley": "#2ca02c", "minimum/10": "#9467bd"}
 SYMBOLS = {"steepest": "triangle-down", "valley": "diamond", "minimum/10": "square"}
 TYPED = "type a value"
+DECADES = [10.0 ** k for k in range(-9, 3)]  # choices for the ends of the sweep (1e-9 .. 100)
 
 
 # -- widgets ---------------------------------------------------------------------------------------------------------
@@ -41,12 +42,13 @@ def lr_config_ui(data: str, kind: str, key: str = "lr") -> TrainConfig:
 def sweep_ui(key: str = "lr") -> tuple[SweepSettings, int]:
     """Range of the sweep, its length and how many seeds; returns (settings, number of seeds)."""
     d = SweepSettings()
-    c1, c2, c3, c4 = st.columns(4)
-    start = c1.number_input("Start LR", min_value=1e-12, value=d.start_lr, format="%.1e", key=f"{key}-start")
-    end = c2.number_input("End LR", min_value=1e-12, value=d.end_lr, format="%.1e", key=f"{key}-end")
-    num_iter = c3.number_input("Steps", min_value=2, value=d.num_iter, step=10, key=f"{key}-iters",
+    c1, c2, c3 = st.columns([2, 1, 1])
+    start, end = c1.select_slider("LR range", DECADES, value=(d.start_lr, d.end_lr), key=f"{key}-range",
+                                  format_func=lambda v: f"{v:.0e}",
+                                  help="the sweep starts where nothing happens and ends where training blows up")
+    num_iter = c2.number_input("Steps", min_value=2, value=d.num_iter, step=10, key=f"{key}-iters",
                                help="one batch per step; the sweep stops early when the loss blows up")
-    seeds = c4.number_input("Repeat with N seeds", min_value=1, max_value=10, value=1, key=f"{key}-seeds",
+    seeds = c3.number_input("Repeat with N seeds", min_value=1, max_value=10, value=1, key=f"{key}-seeds",
                             help="several sweeps show how much the curve and the suggestions vary by chance")
     mode = st.radio("LR steps", ("exp", "linear"), horizontal=True, key=f"{key}-mode",
                     format_func=lambda m: {"exp": "exponential (same number per decade)", "linear": "linear"}[m])

@@ -43,11 +43,12 @@ def test_page_shows_the_controls_and_asks_for_a_run():
 
 def test_impossible_settings_are_refused_with_the_reason():
     at = AppTest.from_file(PAGE, default_timeout=60).run()
-    at.number_input(key="lr-start").set_value(1.0)
-    at.number_input(key="lr-end").set_value(0.1).run()
+    at.select_slider(key="lr-range").set_value((1e-3, 1e-3))
+    at.number_input(key="lr-iters").set_value(100_000).run()
     _ok(at)
     assert at.button(key="lr-run").disabled
-    assert any("start LR" in e.value for e in at.error)
+    errors = " ".join(e.value for e in at.error)
+    assert "start LR" in errors and "server's limit" in errors
 
 
 @pytest.mark.parametrize("seeds", [1, 3])
@@ -85,7 +86,7 @@ def test_a_typed_value_can_be_handed_over():
 def test_a_short_sweep_runs_from_the_page():
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.number_input(key="lr-iters").set_value(8)
-    at.number_input(key="lr-start").set_value(1e-4)
+    at.select_slider(key="lr-range").set_value((1e-4, 10.0))
     at.number_input(key="lr-seeds").set_value(2).run()
     at.button(key="lr-run").click().run()
     _ok(at)
