@@ -61,6 +61,13 @@ def _status_line(store: RunStore, info: RunInfo) -> None:
     elif info.status == "interrupted":
         st.warning("The worker stopped without saying so (killed, out of memory, or the machine restarted). "
                    "Everything it recorded up to then is shown.")
+    if info.status in ("failed", "interrupted"):
+        from core.train.worker import log_tail
+
+        tail = log_tail(info.run_dir)
+        if tail.strip():
+            with st.expander("Worker log (last lines)"):
+                st.code(tail, language=None)
     for _, note in store.notes().iterrows():
         (st.warning if note.level == "warning" else st.info)(note.message)
 
