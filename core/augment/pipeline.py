@@ -47,7 +47,7 @@ class StepDraw:
 
 @dataclass
 class Draw:
-    output: Any  # the augmented sample
+    output: Any  # the augmented sample (text: tagged Tokens, str(output) is the augmented string)
     records: list[StepDraw]  # one per step, in order
     stages: list = field(default_factory=list)  # output after each step (only when asked: keep_stages=True)
 
