@@ -29,6 +29,10 @@ def test_image_section_draws_and_edits(app):
     assert any("4 draws" in m.value for m in app.markdown)
     app.number_input(key="img_seed").set_value(7).run()
     assert _captions(app) != before and not app.exception
+    code = next(c.value for c in app.code if "v2.Compose" in c.value)
+    namespace: dict = {}
+    exec(compile(code, "exported.py", "exec"), namespace)  # noqa: S102 - the page's own export runs
+    assert "pipeline" in namespace
 
 
 def test_add_remove_reorder_and_warnings(app):
