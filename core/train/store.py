@@ -392,7 +392,10 @@ def _plain_steps(rows: list[tuple]) -> list[tuple]:
     if losses and all(hasattr(x, "detach") for x in losses):  # torch tensors (torch imported only when used)
         import torch
 
-        losses = torch.stack([x.detach().reshape(()).float() for x in losses]).cpu().tolist()
+        try:
+            losses = torch.stack(losses).detach().float().reshape(-1).cpu().tolist()  # one op, one transfer
+        except RuntimeError:  # mixed shapes / devices: one at a time
+            losses = [float(x) for x in losses]
     return [(s, e, _num(loss), _num(lr), t) for (s, e, _, lr, t), loss in zip(rows, losses)]
 
 
