@@ -50,9 +50,19 @@ def sweep_ui(key: str = "lr") -> tuple[SweepSettings, int]:
                                help="one batch per step; the sweep stops early when the loss blows up")
     seeds = c3.number_input("Repeat with N seeds", min_value=1, max_value=10, value=1, key=f"{key}-seeds",
                             help="several sweeps show how much the curve and the suggestions vary by chance")
-    mode = st.radio("LR steps", ("exp", "linear"), horizontal=True, key=f"{key}-mode",
-                    format_func=lambda m: {"exp": "exponential (same number per decade)", "linear": "linear"}[m])
-    return SweepSettings(start_lr=float(start), end_lr=float(end), num_iter=int(num_iter), step_mode=mode), int(seeds)
+    with st.expander("Advanced"):
+        c1, c2, c3 = st.columns(3)
+        mode = c1.radio("LR steps", ("exp", "linear"), key=f"{key}-mode",
+                        format_func=lambda m: {"exp": "exponential (same number per decade)", "linear": "linear"}[m])
+        beta = c2.slider("Smoothing β", 0.0, 0.99, d.beta, 0.01, key=f"{key}-beta",
+                         help="weight of the past in the smoothed curve; it lags about 1/(1-β) steps behind the "
+                              "raw loss, so lower it for short sweeps")
+        diverge = c3.number_input("Stop at × best loss", min_value=1.1, value=d.diverge, step=0.5,
+                                  key=f"{key}-diverge", help="the sweep stops once the smoothed loss exceeds this "
+                                                             "multiple of its lowest value")
+    sweep = SweepSettings(start_lr=float(start), end_lr=float(end), num_iter=int(num_iter), step_mode=mode,
+                          beta=float(beta), diverge=float(diverge))
+    return sweep, int(seeds)
 
 
 def suggestions_table(report: LRFinderReport) -> pd.DataFrame:

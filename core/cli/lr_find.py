@@ -20,7 +20,7 @@ from core.train.suggest import EXPLANATIONS
 _CONFIG = {"data": "data", "model": "model", "batch_size": "batch_size", "optimizer": "optimizer",
            "weight_decay": "weight_decay", "label_smoothing": "label_smoothing", "freeze_epochs": "freeze_epochs",
            "seed": "seed", "device": "device"}
-_SWEEP = ("start_lr", "end_lr", "num_iter", "step_mode")
+_SWEEP = ("start_lr", "end_lr", "num_iter", "step_mode", "beta")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end-lr", type=float, help="last LR of the sweep (default 10)")
     parser.add_argument("--num-iter", type=int, help="steps of the sweep (default 100)")
     parser.add_argument("--step-mode", choices=("exp", "linear"), help="LR steps: exp (default) or linear")
+    parser.add_argument("--beta", type=float, help="smoothing of the loss curve (default 0.98; lower for short sweeps)")
     parser.add_argument("--seeds", type=int, default=1, metavar="N", help="repeat with N seeds and show the spread")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--optimizer", help="adam | adamw | sgd (default: the model's recommended one)")

@@ -154,6 +154,10 @@ class SweepSettings:
                        f"not {self.num_iter}")
         if self.step_mode not in ("exp", "linear"):
             out.append(f"step mode must be 'exp' or 'linear', not {self.step_mode!r}")
+        if not 0 <= self.beta < 1:
+            out.append(f"the smoothing beta must be in [0, 1), not {self.beta:g}")
+        if self.diverge <= 1:
+            out.append(f"the divergence threshold must be above 1 (x the best loss), not {self.diverge:g}")
         return out
 
 

@@ -10,8 +10,9 @@ TINY = ["--data", "builtin:digits", "--model", "mlp", "--num-iter", "12", "--sta
 
 
 def test_json_has_lrs_losses_suggestions_and_stop_reason(capsys):
-    assert main(["lr-find", *TINY, "--json"]) == 0
+    assert main(["lr-find", *TINY, "--beta", "0.9", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    assert out["settings"]["beta"] == 0.9
     assert out["lrs"][0] == 1e-4 and len(out["lrs"]) == len(out["losses"]) == len(out["smoothed"]) <= 12
     assert out["stopped_because"] in ("completed", "diverged", "non-finite loss")
     assert set(out["suggestions"]) <= {"steepest", "valley", "minimum/10"}

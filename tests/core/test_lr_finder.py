@@ -337,5 +337,6 @@ def test_sweep_settings_refuse_what_the_server_does_not_allow():
     from core.train.lr_finder import SweepSettings
 
     assert SweepSettings().problems() == []
-    problems = SweepSettings(start_lr=1.0, end_lr=0.1, num_iter=10**6, step_mode="cos").problems()
-    assert len(problems) == 3 and "server's limit" in problems[1]
+    problems = SweepSettings(start_lr=1.0, end_lr=0.1, num_iter=10**6, step_mode="cos", beta=1.0,
+                             diverge=0.5).problems()
+    assert len(problems) == 5 and "server's limit" in problems[1]

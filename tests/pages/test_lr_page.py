@@ -87,11 +87,14 @@ def test_a_short_sweep_runs_from_the_page():
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.number_input(key="lr-iters").set_value(8)
     at.select_slider(key="lr-range").set_value((1e-4, 10.0))
-    at.number_input(key="lr-seeds").set_value(2).run()
+    at.number_input(key="lr-seeds").set_value(2)
+    at.slider(key="lr-beta").set_value(0.9)
+    at.radio(key="lr-mode").set_value("linear").run()
     at.button(key="lr-run").click().run()
     _ok(at)
     report = at.session_state["lr_report"]
     assert len(report.results) == 2 and all(len(r.lrs) <= 8 and r.lrs[0] == 1e-4 for r in report.results)
+    assert report.results[0].settings["beta"] == 0.9 and report.results[0].settings["step_mode"] == "linear"
     assert len(at.get("plotly_chart")) == 1
 
 
