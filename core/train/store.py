@@ -37,6 +37,7 @@ STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 ACTIVE = ("queued", "running")  # statuses that mean "a worker should be alive"; stale ones read as 'interrupted'
 TERMINAL = ("finished", "stopped", "failed")
 STALE_AFTER = 30.0  # seconds without a heartbeat after which a running/queued run is shown as 'interrupted'
+TRUST_ALIVE_FOR = 600.0  # a live worker process that has been silent this long is taken for gone (pid reuse)
 HEARTBEAT_EVERY = 5.0  # the writer's background thread refreshes the heartbeat this often while a run is active
 STOP_CHECK_EVERY = 0.2  # stop_requested() looks at the database at most this often (seconds); cheap per batch
 DB_NAME, CONFIG_NAME = "metrics.sqlite", "config.json"
@@ -97,20 +98,21 @@ def _connect(db: Path) -> sqlite3.Connection:
     return con
 
 
-def _pid_dead(pid: int | None, host: str | None) -> bool:
-    """True when ``pid`` on this host is known to be gone (or a zombie); False when alive or unknown."""
+def _pid_state(pid: int | None, host: str | None) -> str:
+    """'alive', 'dead' (gone, or a zombie nobody reaped) or 'unknown' (no pid, another host, no permission)."""
     if not pid or host != socket.gethostname():
-        return False
+        return "unknown"
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
+        return "dead"
     except PermissionError:
-        return False
-    try:  # a killed child that nobody reaped yet is a zombie: dead for our purposes
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        return "unknown"
+    try:
+        zombie = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
-        return False
+        zombie = False
+    return "dead" if zombie else "alive"
 
 
 class RunStore:
@@ -405,11 +407,19 @@ def _num(value) -> float | None:
 
 
 def _derive_status(meta: dict, stale_after: float) -> str:
+    """The stored status, or 'interrupted' for an active run whose worker is gone.
+
+    Gone = its process is dead (same host), or -- when the process cannot be checked (another host) -- no
+    heartbeat for ``stale_after`` seconds. A live worker process is trusted (a slow start, importing torch on a
+    busy machine, is not an interruption) unless silent for ``TRUST_ALIVE_FOR`` (its pid may have been reused).
+    """
     status = meta.get("status") or "queued"
-    if status in ACTIVE:
-        stale = time.time() - (meta.get("heartbeat") or 0) > stale_after
-        if stale or _pid_dead(meta.get("pid"), meta.get("host")):
-            return "interrupted"
+    if status not in ACTIVE:
+        return status
+    silent = time.time() - (meta.get("heartbeat") or 0)
+    state = _pid_state(meta.get("pid"), meta.get("host"))
+    if state == "dead" or silent > (TRUST_ALIVE_FOR if state == "alive" else stale_after):
+        return "interrupted"
     return status
 
 

@@ -104,14 +104,21 @@ def test_failed_status_keeps_error(tmp_path):
         run.set_status("interrupted")
 
 
-def test_stale_heartbeat_reads_as_interrupted(tmp_path):
+def test_stale_heartbeat_reads_as_interrupted(tmp_path, monkeypatch):
     run = RunStore.create(tmp_path, CONFIG)
     run.set_status("running")
     run.log_step(0, 0, 1.0, 0.1)
     run.flush()
     assert list_runs(tmp_path)[0].status == "running"
     time.sleep(0.05)
+    # this (live) process is the worker: a slow but alive worker is trusted...
+    assert list_runs(tmp_path, stale_after=0.01)[0].status == "running"
+    monkeypatch.setattr(store_mod, "TRUST_ALIVE_FOR", 0.01)  # ...until silent for very long
     assert list_runs(tmp_path, stale_after=0.01)[0].status == "interrupted"
+    monkeypatch.setattr(store_mod, "TRUST_ALIVE_FOR", 600)
+    run._update(host="another-machine")  # a worker we cannot check (torchrun on another node): heartbeat decides
+    assert list_runs(tmp_path, stale_after=0.01)[0].status == "interrupted"
+    assert list_runs(tmp_path, stale_after=60)[0].status == "running"
     run.set_status("finished")
     assert list_runs(tmp_path, stale_after=0.01)[0].status == "finished"  # only active runs go stale
 
