@@ -24,8 +24,9 @@ from core.models.text import RNNClassifier
 register(ModelSpec("mlp", "image", MLP, "flatten -> Linear/ReLU stack; a baseline",
                    defaults=dict(epochs=10, batch_size=64, optimizer="adamw", lr=2e-3, scheduler="one-cycle")))
 register(ModelSpec("cnn", "image", SmallCNN, "small AlexNet-style CNN: conv blocks, adaptive pooling, dropout head",
-                   defaults=dict(epochs=12, batch_size=32, optimizer="adamw", lr=3e-3, scheduler="one-cycle"),
-                   data_defaults={"builtin:digits": dict(epochs=6, batch_size=64, model_opts={"width": 16})}))
+                   defaults=dict(epochs=15, batch_size=32, optimizer="adamw", lr=3e-3, scheduler="one-cycle"),
+                   data_defaults={"builtin:digits": dict(epochs=6, batch_size=64, model_opts={"width": 16}),
+                                  "builtin:shapes": dict(epochs=30, batch_size=32, model_opts={"width": 16})}))
 register(ModelSpec("resnet18", "image", ResNet18Transfer,
                    "resnet18 transfer: ImageNet weights when available, new Linear-ReLU-Dropout-Linear head",
                    transfer=True, defaults=dict(epochs=5, batch_size=32, optimizer="adamw", lr=1e-3,

@@ -46,22 +46,23 @@ class SmallCNN(nn.Module):
     most 4 across, so the last block sees whole objects: 8x8 digits get 3 blocks, 64x64 photos 4, 224x224 five.
     """
 
-    def __init__(self, num_classes: int, input_shape=(3, 32, 32), width: int = 32, dropout: float = 0.3):
+    def __init__(self, num_classes: int, input_shape=(3, 32, 32), width: int = 32, dropout: float = 0.3,
+                 pool: int = 2):
         super().__init__()
         c, size = input_shape[0], min(input_shape[1:])
         blocks, cin = [], c
         for i in range(5):
             if i >= 3 and size < 8:  # nothing left to pool
                 break
-            pool = size >= 8
+            halve = size >= 8
             cout = width * 2 ** min(i, 2)  # width, 2*width, then 4*width
-            blocks.append(_conv_block(cin, cout, pool))
-            size, cin = (size // 2 if pool else size), cout
+            blocks.append(_conv_block(cin, cout, halve))
+            size, cin = (size // 2 if halve else size), cout
         self.features = nn.Sequential(*blocks)
-        self.avgpool = nn.AdaptiveAvgPool2d((2, 2))
+        self.avgpool = nn.AdaptiveAvgPool2d(pool)  # pool=1: global pooling, position-invariant
         self.classifier = nn.Sequential(
-            nn.Flatten(),  # (B, 4*width, 2, 2) -> (B, 16*width)
-            nn.Dropout(dropout), nn.Linear(cin * 4, 128), nn.ReLU(inplace=True),
+            nn.Flatten(),  # (B, C, pool, pool) -> (B, C*pool*pool)
+            nn.Dropout(dropout), nn.Linear(cin * pool * pool, 128), nn.ReLU(inplace=True),
             nn.Dropout(dropout), nn.Linear(128, num_classes))
 
     def forward(self, x):

@@ -30,7 +30,7 @@ def augmentation(config, kind: str, spectrogram: bool):
                "audio": ("spectrogram", "audio") if spectrogram else ("audio",)}[kind]
     if pipe.kind not in allowed:
         raise ValueError(f"a {pipe.kind} augmentation pipeline cannot be used with this {kind} model; "
-                         f"use a {' or '.join(allowed)} pipeline")
+                         f"it takes pipelines of kind {' or '.join(allowed)}")
     return pipe.build(), ("features" if pipe.kind == "spectrogram" else "sample")
 
 

@@ -87,6 +87,14 @@ def test_cnn_is_alexnet_style():
     net = models.build("cnn", 4, input_shape=(3, 32, 32))
     assert isinstance(net.avgpool, torch.nn.AdaptiveAvgPool2d)
     assert any(isinstance(m, torch.nn.Dropout) for m in net.classifier)
+    assert models.build("cnn", 4, input_shape=(3, 32, 32), pool=1)(torch.rand(2, 3, 32, 32)).shape == (2, 4)
+
+
+@pytest.mark.parametrize("size,blocks", [(8, 3), (28, 3), (32, 3), (64, 4), (224, 5)])
+def test_cnn_depth_follows_image_size(size, blocks):
+    net = models.build("cnn", 4, input_shape=(1, size, size), width=4)
+    assert len(net.features) == blocks
+    assert net.features(torch.rand(1, 1, size, size)).shape[-1] <= 7  # the last block sees most of the image
 
 
 def test_resnet18_without_weights_has_notice_and_new_head(tmp_path, monkeypatch):

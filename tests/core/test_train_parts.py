@@ -258,3 +258,38 @@ def test_tensorboard_events_written(tmp_path):
     assert {"loss/train_step", "lr", "epoch/val_acc", "epoch/val_loss", "epoch/train_loss"} <= tags
     assert "activations/features.0/mean" in tags and "activations/features.0/std" in tags
     assert len(acc.Scalars("loss/train_step")) == 2
+
+
+# ---- data preparation: augmentation routing and cached features -----------------------------------------------------
+def test_spectrogram_preset_applies_to_cached_features():
+    from core.models import CachedFeatures
+    from core.train.data import prepare_splits
+
+    bundle = synthetic_bundle("audio", n=8)
+    model = models.build_for(bundle, "mel_cnn")
+    train, val, notices = prepare_splits(TrainConfig(model="mel_cnn"), bundle, model)
+    assert isinstance(train, CachedFeatures) and isinstance(val, CachedFeatures)
+    assert train.transform is not None and val.transform is None and bundle.splits["train"].transform is None
+    assert notices == []
+
+
+def test_augmentation_of_the_wrong_kind_is_refused():
+    from core.augment import preset
+    from core.train.data import prepare_splits
+
+    bundle = synthetic_bundle("audio", n=8)
+    model = models.build_for(bundle, "wave_cnn")
+    config = TrainConfig(model="wave_cnn", augment=preset("spectrogram").to_dict())
+    with pytest.raises(ValueError, match="kind audio"):
+        prepare_splits(config, bundle, model)
+
+
+def test_waveform_augmentation_with_spectrogram_model_is_not_cached():
+    from core.augment import preset
+    from core.train.data import prepare_splits
+
+    bundle = synthetic_bundle("audio", n=8)
+    model = models.build_for(bundle, "mel_cnn")
+    train, _, notices = prepare_splits(TrainConfig(model="mel_cnn", augment=preset("audio").to_dict()), bundle, model)
+    assert "recomputed every epoch" in notices[0]
+    assert train[0][0].shape == model.features_of(bundle.splits["val"][0][0].unsqueeze(0))[0].shape
