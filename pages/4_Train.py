@@ -34,8 +34,7 @@ def new_run_ui() -> None:
     for problem in problems:
         st.error(f"Cannot start: {problem}")
     if st.button("Start training", type="primary", disabled=bool(problems), key="train-start"):
-        run_dir = launch(config, kind=bundle.kind)
-        st.session_state["train-view"] = run_dir.name  # show the new run below
+        st.session_state["train-next-view"] = launch(config, kind=bundle.kind).name  # show the new run below
 
 
 with st.expander("New run", expanded=True):
@@ -47,6 +46,8 @@ if not runs:
     st.stop()
 
 by_name = {r.name: r for r in runs}
+if st.session_state.get("train-next-view") in by_name:  # a run just started (set before the picker exists)
+    st.session_state["train-view"] = st.session_state.pop("train-next-view")
 if st.session_state.get("train-view") not in by_name:
     st.session_state["train-view"] = runs[0].name  # the most recent run
 name = st.selectbox("Run", list(by_name), key="train-view", help="the live view below follows this run",
@@ -57,6 +58,10 @@ st.subheader("Progress")
 runs_ui.live_view(current.run_dir, key="live")
 
 if current.status not in ACTIVE:
+    resumed = runs_ui.resume_button(current.run_dir, key="resume")
+    if resumed is not None:
+        st.session_state["train-next-view"] = resumed.name
+        st.rerun()
     st.subheader("Results")
     runs_ui.results_view(current.run_dir, key="results")
 

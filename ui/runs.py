@@ -249,6 +249,30 @@ def _summary(model, freeze_epochs: int) -> None:
     st.dataframe(table, hide_index=True)
 
 
+def resume_button(run_dir: str | Path, key: str = "resume") -> Path | None:
+    """For a stopped / interrupted / failed run with a last checkpoint: a button that continues it as a new run.
+
+    Returns the new run directory when clicked (the caller shows it), else None.
+    """
+    from core.train import TrainConfig
+    from core.train.worker import launch
+
+    info = RunStore.open(run_dir).info()
+    last = Path(run_dir) / "checkpoints" / "last.pt"
+    if info.status not in ("stopped", "interrupted", "failed") or not last.is_file():
+        return None
+    if not st.button("Resume from the last checkpoint", key=f"{key}-btn",
+                     help="a new run that continues this one's model, optimizer and schedule"):
+        return None
+    cfg = RunStore.open(run_dir).config()
+    cfg.pop("runs_dir", None)
+    try:
+        return launch(TrainConfig.from_dict(cfg).replace(resume_from=str(run_dir)), runs_dir=Path(run_dir).parent)
+    except ValueError as err:
+        st.error(f"Cannot resume: {err}")
+        return None
+
+
 def results_view(run_dir: str | Path, key: str = "results") -> None:
     """Confusion matrix, per-class accuracy, confident mistakes, predict, model summary, checkpoint download."""
     from core.train.evaluate import checkpoint_path

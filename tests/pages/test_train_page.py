@@ -195,3 +195,41 @@ def test_start_button_launches_a_worker_with_the_page_settings(runs_dir):
     while list_runs(runs_dir)[0].status in ACTIVE and time.time() < deadline:
         time.sleep(0.5)
     assert list_runs(runs_dir)[0].status == "finished"
+
+
+def _stop_after_first_epoch():
+    """A callback that stops the loop once the first epoch is done and checkpointed (like the Stop button)."""
+    from core.train import Callback, StopTraining
+
+    class StopAfterFirstEpoch(Callback):
+        order = 1000  # after the checkpointer
+
+        def after_epoch(self, loop):
+            raise StopTraining("stopped by the test after one epoch", status="stopped")
+
+    return StopAfterFirstEpoch()
+
+
+@pytest.mark.slow
+def test_resume_a_stopped_run(runs_dir):
+    import time
+
+    from core.train import TrainConfig, fit
+    from core.train.store import ACTIVE, list_runs
+
+    # a real run of 1 epoch out of 2 (its checkpoints are the trainer's own), then marked stopped
+    cfg = TrainConfig(data="builtin:digits", model="mlp", epochs=2, batch_size=256, runs_dir=str(runs_dir))
+    first = fit(cfg, callbacks=[_stop_after_first_epoch()])
+    run = RunStore.open(first.run_dir)
+    assert run.info().status == "stopped" and (run.checkpoint_dir / "last.pt").is_file()
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.button(key="resume-btn").click().run()
+    _no_errors(at)
+    new = [r for r in list_runs(runs_dir) if r.run_dir != run.run_dir]
+    assert len(new) == 1 and at.selectbox(key="train-view").value == new[0].name
+    assert RunStore.open(new[0].run_dir).config()["resume_from"] == str(run.run_dir)
+    deadline = time.time() + 120
+    while RunStore.open(new[0].run_dir).info().status in ACTIVE and time.time() < deadline:
+        time.sleep(0.5)
+    notes = " ".join(RunStore.open(new[0].run_dir).notes().message)
+    assert RunStore.open(new[0].run_dir).info().status == "finished" and "resumed from" in notes
