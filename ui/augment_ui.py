@@ -59,7 +59,7 @@ def pipeline_editor(kind: str, key: str, default: Pipeline) -> Pipeline:
 def _step_ui(kind: str, key: str, steps: list, index: int, step: dict) -> None:
     op = registry(kind)[step["name"]]
     wkey = f"{key}_{step['id']}"
-    with st.expander(f"{index + 1}. {step['name']}  (p = {step['p']:.2f})", expanded=len(steps) <= 3):
+    with st.expander(f"{index + 1}\\. {step['name']}  (p = {step['p']:.2f})", expanded=len(steps) <= 3):
         st.caption(op.help)
         up, down, remove, _ = st.columns([1, 1, 1, 5])
         if up.button("↑", key=f"{wkey}_up", disabled=index == 0, help="move earlier"):

@@ -1,5 +1,7 @@
 """The served Augment page in a real browser: the draws grid appears, moving a slider changes it, every section
 renders (screenshots in .cache/screenshots/augment_*.png)."""
+import json
+
 import pytest
 
 GRID = '[data-testid="stImage"] img'
@@ -67,3 +69,22 @@ def test_section_renders(app_url, page, settle, shoot, section, text):
     page.mouse.wheel(0, -5000)
     shoot(page, f"augment_{section.lower()}")
     assert "Traceback" not in page.content() and not page.locator('[data-testid="stException"]').count()
+
+
+def test_load_a_saved_pipeline(app_url, page, settle, shoot, tmp_path):
+    saved = tmp_path / "pipe.json"
+    saved.write_text(json.dumps({"kind": "image", "steps": [{"name": "Resize", "params": {"size": 96}},
+                                                            {"name": "RandomGrayscale", "params": {}, "p": 1.0}]}))
+    page.set_viewport_size({"width": 1400, "height": 2200})
+    page.goto(app_url + "/Augment")
+    settle(page)
+    page.get_by_text("8 draws").first.wait_for()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(saved))
+    page.get_by_text("1. Resize").first.wait_for()
+    settle(page)
+    page.get_by_text("2. RandomGrayscale").first.wait_for()
+    assert page.get_by_text("RandomResizedCrop").count() == 0  # the loaded pipeline replaced the default
+    _wait_for_media(page)
+    size = page.locator(GRID).first.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+    assert size == [96, 96]
+    shoot(page, "augment_loaded")
