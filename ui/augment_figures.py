@@ -47,7 +47,8 @@ def soft_label_figure(classes: list[str], probs: torch.Tensor) -> go.Figure:
     return fig
 
 
-_HIDDEN = {"fn_idx", "needs_crop", "needs_pad", "padding", "noise", "v", "coefficients", "num_input_channels"}  # internal or bulky
+# drawn values that are internal bookkeeping or too bulky for a caption
+_HIDDEN = {"fn_idx", "needs_crop", "needs_pad", "padding", "noise", "v", "coefficients", "num_input_channels"}
 
 
 def draw_caption(records: list[StepDraw], max_items: int = 4) -> str:

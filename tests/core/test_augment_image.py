@@ -149,7 +149,8 @@ def test_from_dict_refuses_malformed_files():
 
 def test_json_round_trip():
     pipe = Pipeline("image", [Step("RandomResizedCrop", {"size": 96, "scale": [0.4, 1.0]}, 1.0),
-                              Step("ColorJitter", {"hue": 0.1}, 0.8), Step("RandomColorSpace", {"spaces": ["lab"]}, 0.3),
+                              Step("ColorJitter", {"hue": 0.1}, 0.8),
+                              Step("RandomColorSpace", {"spaces": ["lab"]}, 0.3),
                               Step("Normalize", {})])
     text = json.dumps(pipe.validated().to_dict())
     back = Pipeline.from_dict(json.loads(text))

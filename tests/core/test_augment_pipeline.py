@@ -93,7 +93,8 @@ def test_cli_writes_draws_and_params(tmp_path):
 
 
 def test_cli_refuses_bad_pipeline(tmp_path, capsys):
-    (tmp_path / "bad.json").write_text(json.dumps({"kind": "image", "steps": [{"name": "Resize", "params": {"size": 0}}]}))
+    bad = {"kind": "image", "steps": [{"name": "Resize", "params": {"size": 0}}]}
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
     parser = __import__("argparse").ArgumentParser()
     cli.add_arguments(parser)
     args = parser.parse_args(["--pipeline", str(tmp_path / "bad.json"), "--input", "x.png", "--out", str(tmp_path)])
