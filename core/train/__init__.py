@@ -15,7 +15,8 @@ from core.train.config import OPTIMIZERS, SCHEDULERS, RunResult, TrainConfig, re
 
 # names resolved on first use, so `import core.train` stays light and each part can land independently
 _LAZY = {"fit": "core.train.loop", "Callback": "core.train.callbacks", "StopTraining": "core.train.loop",
-         "load_checkpoint": "core.train.checkpoint", "find_lr": "core.train.lr_finder",
+         "load_checkpoint": "core.train.checkpoint", "load_model": "core.train.checkpoint",
+         "find_lr": "core.train.lr_finder",
          "LRFinderResult": "core.train.lr_finder"}
 
 

@@ -208,7 +208,8 @@ def default_callbacks(config: TrainConfig, run, info: DistInfo) -> list:
     if run is not None and info.main:
         cbs += [StopFlag(run), MetricsRecorder(run), Checkpointer(run.checkpoint_dir)]
         if config.stats_every > 0:
-            cbs.append(ActivationStats(config.stats_every, config.stats_all_layers, fetch_every=config.log_every))
+            fetch = max(1, config.log_every // config.stats_every)  # one transfer about every log_every steps
+            cbs.append(ActivationStats(config.stats_every, config.stats_all_layers, fetch_every=fetch))
         if config.tensorboard:
             cbs.append(TensorBoardLogger(run.run_dir, every=config.log_every))
     return cbs
@@ -266,6 +267,10 @@ def fit(config: TrainConfig, callbacks=(), *, run=None, bundle=None) -> RunResul
         config.check(bundle.kind)
         train_split = bundle.splits["train"]
         return _train(config, bundle, run, info, callbacks, start)
+    except KeyboardInterrupt:
+        if run is not None:
+            run.set_status("stopped", error="interrupted from the keyboard")
+        raise
     except BaseException as err:
         if run is not None:
             run.set_status("failed", error=f"{type(err).__name__}: {err}")
