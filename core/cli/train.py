@@ -74,13 +74,35 @@ def summarise(run_dir) -> dict:
             "best_val_acc": info.best_val_acc, "last_step": info.last_step}
 
 
-def format_summary(s: dict) -> str:
-    """The outcome as text: run dir, status, one line per epoch (counted from 1; JSON counts from 0 like the store)."""
-    lines = [f"run: {s['run_dir']}", f"status: {s['status']}" + (f" ({s['error']})" if s["error"] else "")]
-    fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
-    lines += [f"epoch {e['epoch'] + 1}: train loss {fmt(e['train_loss'])}  val loss {fmt(e['val_loss'])}  "
-              f"val acc {fmt(e['val_acc'])}" for e in s["epochs"]]
-    return "\n".join(lines)
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def epoch_line(epoch: int, metrics: dict) -> str:
+    """One epoch as text, counted from 1 (JSON and the store count from 0)."""
+    return (f"epoch {epoch + 1}: train loss {_fmt(metrics.get('train_loss'))}  val loss "
+            f"{_fmt(metrics.get('val_loss'))}  val acc {_fmt(metrics.get('val_acc'))}")
+
+
+def format_summary(s: dict, with_epochs: bool = True) -> str:
+    """The outcome as text: run dir, status and (``with_epochs``) one line per epoch."""
+    lines = [epoch_line(e["epoch"], e) for e in s["epochs"]] if with_epochs else []
+    return "\n".join(lines + [f"run: {s['run_dir']}",
+                              f"status: {s['status']}" + (f" ({s['error']})" if s["error"] else "")])
+
+
+def _epoch_printer():
+    """A callback printing each epoch as it ends (rank 0 only), so a long CLI run shows progress."""
+    from core.train import Callback
+
+    class EpochPrinter(Callback):
+        main_only = True
+        order = 1000
+
+        def after_epoch(self, loop):
+            print(epoch_line(loop.epoch, loop.metrics), flush=True)
+
+    return EpochPrinter()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         config.check()
-        result = fit(config)
+        result = fit(config, callbacks=() if args.json else (_epoch_printer(),))
     except ValueError as err:  # bad data source / model / settings: say why, no traceback
         if int(os.environ.get("RANK", "0")) == 0:
             print(json.dumps({"status": "refused", "error": str(err)}) if args.json else f"refused: {err}")
@@ -100,5 +122,5 @@ def run(args: argparse.Namespace) -> int:
         return 0  # other DDP ranks: rank 0 reports
     summary = summarise(run_dir)
     # --json: one line, so it can be picked out even when gloo / NCCL log lines share stdout under torchrun
-    print(json.dumps(summary) if args.json else format_summary(summary), flush=True)
+    print(json.dumps(summary) if args.json else format_summary(summary, with_epochs=False), flush=True)
     return 1 if summary["status"] == "failed" else 0
