@@ -32,8 +32,8 @@ class NonFiniteLoss(StopTraining):
     def __init__(self, step: int, epoch: int, lr: float):
         super().__init__(
             f"the training loss became NaN/infinite at step {step} (epoch {epoch + 1}, LR {lr:.3g}); the weights "
-            "are no longer usable, so training stopped and the last good checkpoint was kept. Try a lower learning "
-            "rate (the LR finder helps), gradient clipping (e.g. 1.0), or check the data for NaN values.",
+            "are no longer usable, so training stopped. Try a lower learning rate (the LR finder helps), gradient "
+            "clipping (e.g. 1.0), or check the data for NaN values.",
             status="failed")
 
 

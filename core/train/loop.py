@@ -90,9 +90,14 @@ class Loop:
             self.status = "finished"
         except StopTraining as stop:
             self.status, self.stop_reason = stop.status, stop.reason
-            self.error = stop.reason if stop.status == "failed" else None
+            self.error = self._with_checkpoint_note(stop.reason) if stop.status == "failed" else None
         finally:
             self._after_fit()
+
+    def _with_checkpoint_note(self, reason: str) -> str:
+        if self.last_checkpoint:
+            return f"{reason} The last good checkpoint (after epoch {len(self.history)}) was kept."
+        return f"{reason} No checkpoint had been written yet (it failed in the first epoch)."
 
     def _after_fit(self) -> None:
         """Every callback's after_fit runs, even when one of them fails; the first error is raised afterwards."""

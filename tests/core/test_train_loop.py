@@ -91,6 +91,7 @@ def test_non_finite_loss_fails_with_advice_and_keeps_last_good_checkpoint(tmp_pa
     result = fit(_config(tmp_path, epochs=3), [PoisonEpoch2()], bundle=bundle)
     assert result.status == "failed" and result.epochs_done == 1
     assert "NaN" in result.error and "lower learning rate" in result.error and "clipping" in result.error
+    assert "last good checkpoint (after epoch 1) was kept" in result.error
     info = RunStore.open(result.run_dir).info()
     assert info.status == "failed" and "lower learning rate" in info.error
     ckpt = load_checkpoint(result.run_dir)
