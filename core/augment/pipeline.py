@@ -121,7 +121,7 @@ class Pipeline:
         pipe, ops = self.validated(), registry("image")
         used = [ops[s.name].extra["cls"] for s in pipe.steps]
         lines = [f"    {_step_code(ops[s.name], s)}," for s in pipe.steps]
-        classes = [inspect.getsource(c) for c in (extra.AddGaussianNoise, extra.RandomColorSpace) if c in used]
+        classes = [inspect.getsource(c) + "\n" for c in (extra.AddGaussianNoise, extra.RandomColorSpace) if c in used]
         return "\n".join([_CODE_HEADER, *classes, "pipeline = v2.Compose([", *lines, "])", _CODE_FOOTER])
 
 
