@@ -233,3 +233,25 @@ def test_resume_a_stopped_run(runs_dir):
         time.sleep(0.5)
     notes = " ".join(RunStore.open(new[0].run_dir).notes().message)
     assert RunStore.open(new[0].run_dir).info().status == "finished" and "resumed from" in notes
+
+
+def _overlay_script(runs_dir: str) -> None:
+    from core.train.store import list_runs
+    from ui.runs import overlay_view
+
+    overlay_view(list_runs(runs_dir), key="ov")
+
+
+def test_overlay_of_two_runs(runs_dir):
+    a = inject_finished_run(runs_dir, epochs=3)
+    b = inject_finished_run(runs_dir, epochs=2)
+    at = AppTest.from_function(_overlay_script, args=(str(runs_dir),), default_timeout=60).run()
+    _no_errors(at)
+    import json
+
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in fig["data"]} == {a.name, b.name}
+    assert all(t["mode"] == "lines+markers" for t in fig["data"])  # val_acc: per-epoch points
+    at.radio(key="ov-metric").set_value("loss").run()
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in fig["data"] if not t["name"].endswith("(raw)")} == {a.name, b.name}
