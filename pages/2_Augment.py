@@ -75,19 +75,30 @@ def image_grid(images: list, captions: list[str], per_row: int = 4) -> None:
 
 
 def batch_section() -> None:
-    st.markdown("N samples of your training data, each augmented once by the **Image** pipeline, with their labels: "
-                "what the model will see.")
-    bundle = dataset_ui("batch_data", "image")
+    kind = st.radio("Data", ["image", "text"], horizontal=True, key="batch_kind",
+                    format_func=lambda k: {"image": "Images", "text": "Texts"}[k])
+    section = {"image": "Image", "text": "Text"}[kind]
+    st.markdown(f"N samples of your training data, each augmented once by the **{section}** pipeline, with their "
+                "labels: what the model will see.")
+    bundle = dataset_ui(f"batch_{kind}_data", kind)
     if bundle is None:
         st.stop()
-    pipeline = validated_or_stop(current_pipeline("image", "img", DEFAULT_IMAGE))
+    default = DEFAULT_IMAGE if kind == "image" else DEFAULT_TEXT
+    pipeline = validated_or_stop(current_pipeline(kind, "img" if kind == "image" else "text", default))
     st.caption("Pipeline: " + " → ".join(f"{s.name} (p={s.p:g})" for s in pipeline.steps) +
-               " (edit it in the Image section)")
+               f" (edit it in the {section} section)")
     split = bundle.splits["train"]
-    for warning in image_warnings(pipeline.steps, tuple(split[0][0].shape[-2:]), bundle.source):
-        st.warning(warning, icon="⚠️")
+    if kind == "image":
+        for warning in image_warnings(pipeline.steps, tuple(split[0][0].shape[-2:]), bundle.source):
+            st.warning(warning, icon="⚠️")
     n, seed = draws_ui("batch", 12)
     order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    if kind == "text":
+        for j, i in enumerate(order):
+            tokens = pipeline.sample(split.texts[i], seed=seed + j).output
+            label = bundle.classes[split.targets[i]]
+            st.markdown(f"**{label}** (#{i}): " + figs.highlight_html(tokens), unsafe_allow_html=True)
+        return
     images, captions = [], []
     for j, i in enumerate(order):
         x, y = split[i]

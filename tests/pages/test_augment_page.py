@@ -80,6 +80,13 @@ def test_every_section_runs(app, section, expect):
         assert any(expect in c for c in _captions(app) + [m.value for m in app.markdown]), section
 
 
+def test_batch_of_texts_keeps_labels(app):
+    app.radio(key="augment_section").set_value("Batch").run()
+    app.radio(key="batch_kind").set_value("text").run()
+    lines = [m.value for m in app.markdown if "(#" in m.value]
+    assert not app.exception and len(lines) == 12 and all(line.startswith("**") for line in lines)
+
+
 def test_mixup_beta_draw_and_soft_label(app):
     app.radio(key="augment_section").set_value("Mixup").run()
     app.radio(key="mix_mode").set_value("Draw from Beta(α, α)").run()
