@@ -124,9 +124,11 @@ def optimizer_ui(key: str, model: str = "cnn") -> OptimizerChoice:
     lr0 = float(handed) if handed else d.lr
     c1, c2, c3 = st.columns(3)
     optimizer = c1.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(d.optimizer), key=f"{key}-opt-{model}")
-    lr = c2.number_input("Learning rate", min_value=0.0, value=lr0, format="%.2e", key=f"{key}-lr-{model}-{handed}",
+    lr = c2.number_input("Learning rate", min_value=0.0, value=lr0, step=1e-4, format="%.2e",
+                         key=f"{key}-lr-{model}-{handed}",
                          help="from the LR Finder page when you used 'Use for training' there")
-    wd = c3.number_input("Weight decay", min_value=0.0, value=d.weight_decay, format="%.1e", key=f"{key}-wd-{model}")
+    wd = c3.number_input("Weight decay", min_value=0.0, value=d.weight_decay, step=1e-4, format="%.1e",
+                         key=f"{key}-wd-{model}")
     momentum = d.momentum
     if optimizer == "sgd":
         momentum = st.slider("Momentum", 0.0, 0.99, d.momentum, 0.01, key=f"{key}-mom-{model}")

@@ -255,3 +255,16 @@ def test_overlay_of_two_runs(runs_dir):
     at.radio(key="ov-metric").set_value("loss").run()
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert {t["name"] for t in fig["data"] if not t["name"].endswith("(raw)")} == {a.name, b.name}
+
+
+def test_transfer_options_only_for_transfer_models(runs_dir):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not [n for n in at.number_input if n.label == "Frozen epochs"]
+    at.selectbox(key="train-model").set_value("resnet18").run()
+    _no_errors(at)
+    labels = {n.label for n in at.number_input}
+    assert {"Frozen epochs", "Differential LR ratio"} <= labels
+    assert [n for n in at.number_input if n.label == "Epochs"][0].value == 5  # the model's recommended defaults
+    [n for n in at.number_input if n.label == "Frozen epochs"][0].set_value(9).run()
+    assert any("freeze epochs must be between 0 and the number of epochs" in e.value for e in at.error)
+    assert at.button(key="train-start").disabled
