@@ -91,15 +91,19 @@ class Loop:
         except StopTraining as stop:
             self.status, self.stop_reason = stop.status, stop.reason
             self.error = self._with_checkpoint_note(stop.reason) if stop.status == "failed" else None
-        finally:
-            self._after_fit()
+        except BaseException:  # a crash: clean up, then let the original error through
+            self.status = "failed"
+            self._after_fit(raise_errors=False)
+            raise
+        self._after_fit(raise_errors=True)
 
     def _with_checkpoint_note(self, reason: str) -> str:
         if self.last_checkpoint:
-            return f"{reason} The last good checkpoint (after epoch {len(self.history)}) was kept."
-        return f"{reason} No checkpoint had been written yet (it failed in the first epoch)."
+            epoch = self.history[-1]["epoch"] + 1
+            return f"{reason} The last good checkpoint (after epoch {epoch}) was kept."
+        return f"{reason} No checkpoint had been written by this run yet."
 
-    def _after_fit(self) -> None:
+    def _after_fit(self, raise_errors: bool) -> None:
         """Every callback's after_fit runs, even when one of them fails; the first error is raised afterwards."""
         first = None
         for cb in self.callbacks:
@@ -107,7 +111,7 @@ class Loop:
                 getattr(cb, "after_fit", lambda loop: None)(self)
             except Exception as err:  # noqa: BLE001 - cleanup of the others must still happen
                 first = first or err
-        if first is not None:
+        if first is not None and raise_errors:
             raise first
 
     def _step_limit_reached(self) -> bool:

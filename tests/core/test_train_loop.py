@@ -107,14 +107,22 @@ def test_max_steps_limits_a_tiny_run(tmp_path, bundle):
 
 def test_crash_marks_the_run_failed_and_reraises(tmp_path, bundle):
     class Boom(Callback):
+        def before_fit(self, loop):
+            self.model = loop.model
+
         def after_batch(self, loop):
             raise RuntimeError("disk on fire")
 
-    config = _config(tmp_path)
+    class BrokenCleanup(Callback):
+        def after_fit(self, loop):
+            raise OSError("cleanup failed too")
+
+    config, boom = _config(tmp_path, stats_every=1), Boom()
     run = RunStore.create(config.runs_dir, config.to_dict())
-    with pytest.raises(RuntimeError, match="disk on fire"):
-        fit(config, [Boom()], run=run, bundle=bundle)
+    with pytest.raises(RuntimeError, match="disk on fire"):  # the original error, not the cleanup's
+        fit(config, [boom, BrokenCleanup()], run=run, bundle=bundle)
     assert run.info().status == "failed" and "disk on fire" in run.info().error
+    assert all(not m._forward_hooks for m in boom.model.modules())  # cleanup ran anyway
 
 
 def test_impossible_config_is_refused(tmp_path):
