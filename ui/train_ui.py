@@ -76,6 +76,15 @@ def data_ui(key: str) -> str | None:
     return data_source_ui(key)
 
 
+@dataclass
+class AdvancedChoice:
+    stats_every: int  # activation statistics every N steps (0 = off)
+    stats_all_layers: bool  # every leaf layer instead of the top-level blocks
+    early_stop: int  # epochs without val-loss improvement before stopping (0 = off)
+    seed: int  # same seed, same run
+    deterministic: bool  # bit-reproducible kernels (sometimes slower)
+
+
 def _defaults(model: str) -> TrainConfig:
     return recommended(model)
 
@@ -225,6 +234,21 @@ def augment_ui(key: str, kind: str, source: str | None = None) -> AugmentChoice:
     return AugmentChoice(augment=None, augment_preset=choice == "preset")
 
 
+def advanced_ui(key: str) -> AdvancedChoice:
+    """What the dashboard records inside the network, early stopping, seed and determinism."""
+    d = TrainConfig()
+    c1, c2, c3 = st.columns(3)
+    every = c1.number_input("Activation stats every N steps (0 = off)", 0, value=d.stats_every, key=f"{key}-every")
+    all_layers = c1.checkbox("Every layer (not just the top-level blocks)", d.stats_all_layers, key=f"{key}-all")
+    early = c2.number_input("Early stop after N epochs without improvement (0 = off)", 0, value=d.early_stop,
+                            key=f"{key}-early")
+    seed = c3.number_input("Seed", 0, value=d.seed, key=f"{key}-seed")
+    deterministic = c3.checkbox("Deterministic (bit-reproducible, may be slower)", d.deterministic,
+                                key=f"{key}-det")
+    return AdvancedChoice(stats_every=int(every), stats_all_layers=bool(all_layers), early_stop=int(early),
+                          seed=int(seed), deterministic=bool(deterministic))
+
+
 def train_config_ui(data: str, kind: str, key: str = "train") -> TrainConfig:
     """Every training setting for ``data`` (of ``kind``) as one TrainConfig."""
     choice = model_ui(kind, key)
@@ -235,5 +259,7 @@ def train_config_ui(data: str, kind: str, key: str = "train") -> TrainConfig:
     with st.expander("Regularisation and augmentation"):
         reg = regularisation_ui(key, kind)
         aug = augment_ui(key, kind, data)
-    parts = [choice, length, optim, sched, transfer, reg, aug]
+    with st.expander("Recording and reproducibility"):
+        adv = advanced_ui(key)
+    parts = [choice, length, optim, sched, transfer, reg, aug, adv]
     return recommended(choice.model, data, **{k: v for p in parts for k, v in asdict(p).items() if k != "model"})
