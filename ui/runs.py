@@ -82,8 +82,19 @@ def _stop_button(store: RunStore, info: RunInfo, key: str) -> None:
         st.caption("Stop requested; the run stops after the current batch.")
 
 
+def _incremental(store: RunStore, table: str) -> pd.DataFrame:
+    """``store.steps()`` / ``store.activations()``, reading only rows newer than the last poll of this session."""
+    cache_key = f"_runs-cache-{table}-{store.run_dir}"
+    old = st.session_state.get(cache_key)
+    since = int(old["step"].iloc[-1]) if old is not None and not old.empty else -1
+    new = getattr(store, table)(since_step=since)
+    df = new if old is None or old.empty else (old if new.empty else pd.concat([old, new], ignore_index=True))
+    st.session_state[cache_key] = df
+    return df
+
+
 def _curves(store: RunStore, key: str) -> None:
-    steps, epochs = store.steps(), store.epochs()
+    steps, epochs = _incremental(store, "steps"), store.epochs()
     smoothing = st.radio("Smoothing", tf.SMOOTHINGS, horizontal=True, key=f"{key}-smooth")
     if steps.empty and epochs.empty:
         st.info("Waiting for the first training steps...")
@@ -96,7 +107,7 @@ def _curves(store: RunStore, key: str) -> None:
 
 
 def _activations(store: RunStore, key: str) -> None:
-    acts = store.activations()
+    acts = _incremental(store, "activations")
     if acts.empty:
         return
     st.subheader("Inside the network")

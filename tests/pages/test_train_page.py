@@ -268,3 +268,27 @@ def test_transfer_options_only_for_transfer_models(runs_dir):
     [n for n in at.number_input if n.label == "Frozen epochs"][0].set_value(9).run()
     assert any("freeze epochs must be between 0 and the number of epochs" in e.value for e in at.error)
     assert at.button(key="train-start").disabled
+
+
+def _incremental_script(run_dir: str) -> None:
+    import streamlit as st
+
+    from core.train.store import RunStore
+    from ui.runs import _incremental
+
+    steps = _incremental(RunStore.open(run_dir), "steps")
+    st.write(f"{len(steps)} {steps['step'].is_unique} {steps['step'].is_monotonic_increasing}")
+
+
+def test_polling_reads_only_new_rows_and_loses_none(runs_dir):
+    run = RunStore.create(runs_dir, {"data": "builtin:digits", "model": "mlp"})
+    run.set_status("running")
+    at = AppTest.from_function(_incremental_script, args=(str(run.run_dir),), default_timeout=30).run()
+    assert at.markdown[0].value == "0 True True"
+    for chunk in range(3):
+        for i in range(chunk * 7, chunk * 7 + 7):
+            run.log_step(i, 0, 1.0, 0.1)
+        run.flush()
+        at.run()
+        assert at.markdown[0].value == f"{7 * (chunk + 1)} True True"
+    run.close()
