@@ -67,7 +67,7 @@ def draw_caption(records: list[StepDraw], max_items: int = 4) -> str:
 
 def _short(v) -> str:
     if isinstance(v, float):
-        return f"{v:.2f}"
+        return f"{v:.3g}"
     if isinstance(v, list):
         return "(" + ", ".join(_short(i) for i in v) + ")"
     return str(v)
