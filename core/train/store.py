@@ -77,6 +77,7 @@ class RunInfo:
     steps_per_epoch: int | None  # batches per epoch, when the trainer announced it (progress within the epoch)
     total_steps: int | None  # planned training steps in all, when announced
     stop_requested: bool  # a stop was asked for (the worker stops within a batch)
+    pid: int | None = None  # the worker's process id (on the machine that runs it)
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict (run_dir as a string)."""
@@ -434,7 +435,7 @@ def _info(run_dir: Path, meta: dict, config: dict, agg, last_loss, epochs_done, 
         last_loss=last_loss[0] if last_loss else None, started=started, ended=ended,
         duration=(end - started) if (started and end) else None, error=meta.get("error"),
         steps_per_epoch=meta.get("steps_per_epoch"), total_steps=meta.get("total_steps"),
-        stop_requested=bool(meta.get("stop_requested")))
+        stop_requested=bool(meta.get("stop_requested")), pid=meta.get("pid"))
 
 
 def list_runs(runs_dir: str | os.PathLike | None = None, stale_after: float = STALE_AFTER) -> list[RunInfo]:

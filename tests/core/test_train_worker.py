@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -49,9 +48,8 @@ def test_launch_runs_to_completion(tmp_path, monkeypatch):
 def test_killed_worker_is_interrupted_with_metrics_intact(tmp_path):
     run_dir = launch(_long_config(tmp_path))
     store = RunStore.open(run_dir)
-    _wait(store, lambda i: i.status == "running" and i.last_step >= 30)
-    pid = store._read("SELECT pid FROM meta").pid[0]
-    os.kill(int(pid), signal.SIGKILL)
+    info = _wait(store, lambda i: i.status == "running" and i.last_step >= 30)
+    os.kill(info.pid, signal.SIGKILL)
     before = len(store.steps())
     info = _wait(store, lambda i: i.status != "running", timeout=10)
     assert info.status == "interrupted"
