@@ -253,6 +253,10 @@ class RunStore:
         """Ask the worker to stop (from any process); the trainer sees it within a batch via stop_requested()."""
         self._update(stop_requested=1)
 
+    def stop_here(self) -> None:
+        """Make ``stop_requested()`` true in this process without touching the database (signal-handler safe)."""
+        self._stop_cache = True
+
     def stop_requested(self) -> bool:
         """True once a stop was requested. Cheap enough to call every batch (reads the database every 0.2 s)."""
         now = time.monotonic()

@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -97,9 +98,22 @@ def worker_threads() -> int:
     return max(1, int(env)) if env else max(1, (os.cpu_count() or 1) - 1)
 
 
+def _stop_on_sigterm(store: RunStore):
+    """SIGTERM (shutdown, ``kill``) stops the run like the Stop button: status 'stopped', checkpoints kept.
+    A second SIGTERM kills at once. Returns the previous handler (None off the main thread: nothing changed)."""
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        store.stop_here()
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def run_worker(run_dir: str | os.PathLike) -> int:
     """The worker's body: train the run in ``run_dir`` and record the outcome; returns the exit code."""
     store = RunStore.open(run_dir)
+    previous = _stop_on_sigterm(store)
     try:
         import torch
 
@@ -115,6 +129,8 @@ def run_worker(run_dir: str | os.PathLike) -> int:
         return 1
     finally:
         store.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def log_tail(run_dir: str | os.PathLike, max_chars: int = 4000) -> str:

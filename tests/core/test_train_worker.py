@@ -71,6 +71,15 @@ def test_stop_request_stops_the_worker(tmp_path):
     assert time.time() - t0 < 30 and info.epochs_done < 50 and info.last_step < info.total_steps - 1
 
 
+def test_sigterm_stops_gracefully(tmp_path):
+    run_dir = launch(_long_config(tmp_path))
+    store = RunStore.open(run_dir)
+    info = _wait(store, lambda i: i.status == "running" and i.last_step >= 5)
+    os.kill(info.pid, signal.SIGTERM)
+    info = _wait(store, lambda i: i.status not in ACTIVE, timeout=60)
+    assert info.status == "stopped", (info, log_tail(run_dir))
+
+
 def test_training_error_is_recorded_as_failed(tmp_path):
     cfg = TrainConfig(data=str(tmp_path / "no-such-folder"), model="mlp", max_steps=5)
     store = RunStore.create(tmp_path / "runs", cfg.to_dict())
