@@ -212,29 +212,32 @@ def _mistakes(bundle, ev, key: str) -> None:
         _example(bundle, m.index, caption, cols[i % 4])
 
 
-def _uploaded_path(upload) -> str:
+def _probabilities(model, bundle, item, upload):
+    """Class probabilities for a sentence (``item``) or an uploaded file (read from a temporary copy)."""
     import tempfile
 
-    suffix = Path(upload.name).suffix
-    with tempfile.NamedTemporaryFile(suffix=suffix, delete=False) as f:
+    from core.train.evaluate import predict_one
+
+    if upload is None:
+        return predict_one(model, bundle, item)
+    with tempfile.NamedTemporaryFile(suffix=Path(upload.name).suffix) as f:  # removed when done
         f.write(upload.getvalue())
-        return f.name
+        f.flush()
+        return predict_one(model, bundle, f.name)
 
 
 def _predict(model, bundle, key: str) -> None:
-    from core.train.evaluate import predict_one
-
+    item, upload = None, None
     if bundle.kind == "text":
         item = st.text_input("A sentence to classify", key=f"{key}-sentence")
     else:
         types = ["png", "jpg", "jpeg", "bmp", "gif", "webp"] if bundle.kind == "image" else \
             ["wav", "flac", "ogg", "mp3"]
         upload = st.file_uploader(f"An {bundle.kind} file to classify", type=types, key=f"{key}-upload")
-        item = _uploaded_path(upload) if upload is not None else None
-    if not item:
+    if not item and upload is None:
         return
     try:
-        probs = predict_one(model, bundle, item)
+        probs = _probabilities(model, bundle, item, upload)
     except Exception as err:  # noqa: BLE001 - an unreadable upload must not break the page
         st.error(f"Could not read that {bundle.kind}: {err}")
         return

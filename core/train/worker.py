@@ -8,7 +8,8 @@ has to say goes into the run store, its stdout/stderr into ``RUN_DIR/worker.log`
 - an exception in training -> status 'failed' with the message (fit's own message when fit recorded it);
 - the worker killed (SIGKILL, out of memory) -> readers show 'interrupted' (dead pid / stale heartbeat), with every
   metric it had flushed intact;
-- stop -> ``RunStore.open(run_dir).request_stop()``; the trainer checks the flag every batch.
+- stop -> ``RunStore.open(run_dir).request_stop()``; the trainer checks the flag every batch. SIGTERM to the
+  worker stops it the same way (a second SIGTERM kills it).
 
 Example::
 

@@ -74,6 +74,10 @@ def test_text_run_results_and_a_failed_run(runs_dir):
     _no_errors(at)
     assert "Confusion matrix" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert any(m.value.startswith("> ") and "predicted" in m.value for m in at.markdown)  # quoted sentences
+    at.text_input(key="results-sentence").input("what a wonderful film").run()
+    _no_errors(at)
+    assert any(m.value.startswith("Prediction: **") for m in at.markdown)
+    assert "Class probabilities" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
     failed = RunStore.create(runs_dir, {"data": "builtin:digits", "model": "mlp", "epochs": 1})
     failed.set_status("running")
     failed.set_status("failed", error="loss became NaN at step 3; try a lower learning rate")
@@ -292,3 +296,25 @@ def test_polling_reads_only_new_rows_and_loses_none(runs_dir):
         at.run()
         assert at.markdown[0].value == f"{7 * (chunk + 1)} True True"
     run.close()
+
+
+def test_uploaded_image_is_predicted_from_a_temporary_copy(runs_dir, tmp_path):
+    import glob
+    import tempfile
+
+    from core.train.evaluate import load_run_model, predict_one
+    from ui.runs import _probabilities
+
+    model, bundle = load_run_model(inject_finished_run(runs_dir))
+    path = Path(bundle.splits["val"].paths[0])
+
+    class Upload:  # what st.file_uploader returns, as far as the page uses it
+        name = path.name
+
+        def getvalue(self):
+            return path.read_bytes()
+
+    before = set(glob.glob(tempfile.gettempdir() + "/*"))
+    probs = _probabilities(model, bundle, None, Upload())
+    assert probs == pytest.approx(predict_one(model, bundle, path))
+    assert set(glob.glob(tempfile.gettempdir() + "/*" + path.suffix)) <= before  # the copy is gone
