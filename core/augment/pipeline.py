@@ -108,8 +108,12 @@ class Pipeline:
         run = built.sample if isinstance(built, Chain) else lambda v, keep: _sample_compose(built, v, keep)
         if seed is None:
             return run(x, keep_stages)
-        with torch.random.fork_rng(devices=[]):  # CPU RNG only: transforms draw on the CPU
-            torch.manual_seed(seed)
+        cuda = isinstance(x, torch.Tensor) and x.is_cuda  # noise on a GPU tensor draws from that GPU's generator
+        with torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if cuda else []):
+            if cuda:
+                torch.manual_seed(seed)
+            else:
+                torch.default_generator.manual_seed(seed)  # leaves CUDA generators alone
             return run(x, keep_stages)
 
     def to_code(self) -> str:
