@@ -26,10 +26,19 @@ def _wait(store: RunStore, until, timeout: float = TIMEOUT):
     raise AssertionError(f"timed out; last state {store.info()}; log:\n{log_tail(store.run_dir)}")
 
 
-def _long_config(tmp_path) -> TrainConfig:
-    """A run that would take minutes: many epochs of tiny batches."""
-    return TrainConfig(data="builtin:digits", model="mlp", epochs=50, batch_size=4, runs_dir=str(tmp_path / "runs"),
-                       stats_every=5, log_every=5)
+@pytest.fixture(scope="module")
+def long_runs(tmp_path_factory):
+    """Three long runs (many epochs of tiny batches) launched at once, so their start-up costs overlap:
+    one is stopped from the store, one gets SIGTERM, one SIGKILL."""
+    runs = tmp_path_factory.mktemp("long") / "runs"
+    cfg = TrainConfig(data="builtin:digits", model="mlp", epochs=50, batch_size=4, runs_dir=str(runs),
+                      stats_every=5, log_every=5)
+    stores = {name: RunStore.open(launch(cfg)) for name in ("stop", "term", "kill")}
+    yield stores
+    for store in stores.values():  # never leave a worker behind
+        info = store.info()
+        if info.status in ACTIVE and info.pid:
+            os.kill(info.pid, signal.SIGKILL)
 
 
 def test_launch_runs_to_completion(tmp_path, monkeypatch):
@@ -45,39 +54,36 @@ def test_launch_runs_to_completion(tmp_path, monkeypatch):
     assert (run_dir / "worker.log").is_file()
 
 
-def test_killed_worker_is_interrupted_with_metrics_intact(tmp_path):
-    run_dir = launch(_long_config(tmp_path))
-    store = RunStore.open(run_dir)
+def test_killed_worker_is_interrupted_with_metrics_intact(long_runs):
+    store = long_runs["kill"]
     info = _wait(store, lambda i: i.status == "running" and i.last_step >= 30)
     os.kill(info.pid, signal.SIGKILL)
     before = len(store.steps())
     info = _wait(store, lambda i: i.status != "running", timeout=10)
     assert info.status == "interrupted"
-    [listed] = list_runs(tmp_path / "runs")
+    [listed] = [r for r in list_runs(store.run_dir.parent) if r.run_dir == store.run_dir]
     assert listed.status == "interrupted" and listed.last_step >= 30
     steps = store.steps()
     assert len(steps) >= before >= 31  # everything flushed before the kill is still there
     assert list(steps.step) == list(range(len(steps)))
 
 
-def test_stop_request_stops_the_worker(tmp_path):
-    run_dir = launch(_long_config(tmp_path))
-    store = RunStore.open(run_dir)
+def test_stop_request_stops_the_worker(long_runs):
+    store = long_runs["stop"]
     _wait(store, lambda i: i.status == "running" and i.last_step >= 5)
     store.request_stop()
     t0 = time.time()
     info = _wait(store, lambda i: i.status not in ACTIVE, timeout=60)
-    assert info.status == "stopped", (info, log_tail(run_dir))
+    assert info.status == "stopped", (info, log_tail(store.run_dir))
     assert time.time() - t0 < 30 and info.epochs_done < 50 and info.last_step < info.total_steps - 1
 
 
-def test_sigterm_stops_gracefully(tmp_path):
-    run_dir = launch(_long_config(tmp_path))
-    store = RunStore.open(run_dir)
+def test_sigterm_stops_gracefully(long_runs):
+    store = long_runs["term"]
     info = _wait(store, lambda i: i.status == "running" and i.last_step >= 5)
     os.kill(info.pid, signal.SIGTERM)
     info = _wait(store, lambda i: i.status not in ACTIVE, timeout=60)
-    assert info.status == "stopped", (info, log_tail(run_dir))
+    assert info.status == "stopped", (info, log_tail(store.run_dir))
 
 
 def test_training_error_is_recorded_as_failed(tmp_path):
