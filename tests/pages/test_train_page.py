@@ -318,3 +318,21 @@ def test_uploaded_image_is_predicted_from_a_temporary_copy(runs_dir, tmp_path):
     probs = _probabilities(model, bundle, None, Upload())
     assert probs == pytest.approx(predict_one(model, bundle, path))
     assert set(glob.glob(tempfile.gettempdir() + "/*" + path.suffix)) <= before  # the copy is gone
+
+
+def test_interrupted_run_says_so_with_the_worker_log(runs_dir):
+    import subprocess
+    import sys
+
+    run = RunStore.create(runs_dir, {"data": "builtin:digits", "model": "mlp", "epochs": 2})
+    run.log_step(0, 0, 2.0, 0.01)
+    run.flush()
+    (run.run_dir / "worker.log").write_text("Killed: out of memory while loading the batch\n")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    run.set_pid(dead.pid)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    _no_errors(at)
+    assert any("stopped without saying so" in w.value for w in at.warning)
+    assert any("out of memory" in c.value for c in at.code)
+    assert "interrupted" in " ".join(at.markdown[i].value for i in range(len(at.markdown)))
