@@ -43,6 +43,9 @@ def test_recommended_defaults_exist_for_every_model():
     for name in models.MODELS:
         c = recommended(name)
         assert c.model == name and c.problems(models.spec(name).kind) == []
+    digits = recommended("cnn", "builtin:digits", epochs=2)
+    assert digits.model_opts == {"width": 16} and digits.epochs == 2  # per-data tuning, then the caller's choice
+    assert recommended("cnn", "some/folder").model_opts == {}
 
 
 # ---- losses --------------------------------------------------------------------------------------------------------
