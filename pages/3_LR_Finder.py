@@ -52,7 +52,8 @@ if report is None:
     st.info("Run the range test to see the loss against the learning rate.")
     st.stop()
 
-st.subheader(f"Result: {st.session_state.get('lr_report_for', '')}")
+described = st.session_state.get("lr_report_for")
+st.subheader(f"Result: {described}" if described else "Result")
 for notice in report.notices:
     st.caption(f"ℹ️ {notice}")
 first = report.results[0]

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.colors import qualitative
 
 from core.train import recommended, TrainConfig
 from core.train.lr_finder import LRFinderReport, SweepSettings
