@@ -340,3 +340,17 @@ def test_sweep_settings_refuse_what_the_server_does_not_allow():
     problems = SweepSettings(start_lr=1.0, end_lr=0.1, num_iter=10**6, step_mode="cos", beta=1.0,
                              diverge=0.5).problems()
     assert len(problems) == 5 and "server's limit" in problems[1]
+
+
+def test_losses_are_fetched_once_per_chunk_not_every_step(monkeypatch):
+    """On an accelerator each fetch is a device sync: with check_every=16, 40 steps fetch 3 times."""
+    from core.train import lr_finder
+
+    fetches = []
+    real_add = lr_finder._Record.add
+    monkeypatch.setattr(lr_finder._Record, "add", lambda self, pending: fetches.append(len(pending))
+                        or real_add(self, pending))
+    model = nn.Linear(6, 3)
+    result = find_lr(model, batches(), nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+                     start_lr=1e-5, end_lr=1e-3, num_iter=40, check_every=16)
+    assert fetches == [16, 16, 8] and len(result.lrs) == 40
