@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,13 +68,19 @@ def test_runs_empty(tmp_path, capsys):
 def test_torchrun_two_cpu_processes(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     runs = tmp_path / "runs"
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [str(torchrun), "--nproc_per_node=2", "--standalone", "-m", "core", "train", "--data", "builtin:digits",
          "--model", "mlp", "--max-steps", "6", "--device", "cpu", "--runs-dir", str(runs), "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=150)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both ranks: leave no process behind
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"torchrun did not finish within 150 s; stderr tail:\n{stderr[-2000:]}")
+    assert proc.returncode == 0, stderr[-3000:]
     # gloo writes its own lines to stdout; only rank 0 prints the outcome: exactly one JSON line
-    [line] = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    [line] = [ln for ln in stdout.splitlines() if ln.startswith("{")]
     out = json.loads(line)
     assert out["status"] == "finished" and out["last_step"] == 5
     assert [p.name for p in runs.iterdir()] == [Path(out["run_dir"]).name]  # rank 0 alone wrote one run
