@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from core.train.checkpoint import BEST, LAST, checkpoint_dict, save_checkpoint
+from core.train.checkpoint import BEST, LAST, checkpoint_dict, copy_checkpoint, save_checkpoint
 from core.train.hooks import Hooks, activation_stats, collapse_hint, first_tensor, grad_norm, named_layers
 from core.train.optim import bn_eval_if_frozen, set_frozen
 
@@ -194,7 +194,7 @@ class Checkpointer(Callback):
         value = loop.metrics.get(self.monitor, -math.inf)
         if value > self.best:
             self.best = value
-            loop.best_checkpoint = str(save_checkpoint(state, self.directory / BEST))
+            loop.best_checkpoint = str(copy_checkpoint(loop.last_checkpoint, self.directory / BEST))
 
 
 class EarlyStopping(Callback):

@@ -9,6 +9,7 @@ A checkpoint holds ``model`` and ``optimizer`` (and ``scheduler``) state_dicts, 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -47,6 +48,22 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
     torch.save(state, tmp)
     os.replace(tmp, path)
     return path
+
+
+def copy_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """``dst`` becomes a copy of the checkpoint ``src`` (a hard link when possible: instant, no second write).
+
+    Safe with atomic saves: replacing ``src`` later makes a new file, so ``dst`` keeps the old content.
+    """
+    src, dst = Path(src), Path(dst)
+    tmp = dst.with_suffix(dst.suffix + ".tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:  # no hard links here (some network / Windows file systems)
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+    return dst
 
 
 def find_checkpoint(where: str | os.PathLike, name: str = LAST) -> Path:

@@ -199,3 +199,15 @@ def test_spectrogram_features_are_cached_across_epochs(tmp_path, monkeypatch):
     bundle = synthetic_bundle("audio", n=16)
     fit(_config(tmp_path, model="mel_cnn", model_opts={}, epochs=3, batch_size=8), bundle=bundle)
     assert len(calls) == 16 + 8  # every train and val clip once, not once per epoch
+
+
+def test_best_checkpoint_survives_a_worse_last_epoch(tmp_path, bundle):
+    class WorseLater(Callback):  # runs before the checkpointer: epoch 1 "scores" worse than epoch 0
+        def after_epoch(self, loop):
+            loop.metrics["val_acc"] = 0.9 if loop.epoch == 0 else 0.1
+
+    result = fit(_config(tmp_path), [WorseLater()], bundle=bundle)
+    best, last = load_checkpoint(result.run_dir, "best.pt"), load_checkpoint(result.run_dir, "last.pt")
+    assert (best["epoch"], last["epoch"]) == (0, 1)
+    assert best["metrics"]["val_acc"] == 0.9
+    assert not all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
