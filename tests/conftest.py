@@ -9,3 +9,13 @@ def _isolated_runs(tmp_path, monkeypatch):
     """Runs go to a per-test folder; built-in data stays in the shared cache (deterministic, made once)."""
     monkeypatch.setenv("DLLAB_RUNS", str(tmp_path / "runs"))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pages_flag():
+    """Streamlit decides once per process whether the app has a pages/ folder, from the first script an AppTest
+    runs; a page run first makes the home page's st.page_link fail later. Let every AppTest decide afresh."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = None
+    yield
