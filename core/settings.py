@@ -26,6 +26,7 @@ class Limits:
     max_upload_mb: int = 200  # zip / clip / photo uploads above this are refused (matches .streamlit/config.toml)
     max_extract_mb: int = 2000  # an uploaded archive that would unpack to more is refused (zip bombs)
     max_lr_iters: int = 1000  # LR range test length cap
+    max_concurrent_runs: int = 4  # training workers at once; a further launch is refused until one ends
 
 
 @dataclass

@@ -34,7 +34,10 @@ def new_run_ui() -> None:
     for problem in problems:
         st.error(f"Cannot start: {problem}")
     if st.button("Start training", type="primary", disabled=bool(problems), key="train-start"):
-        st.session_state["train-next-view"] = launch(config, kind=bundle.kind).name  # show the new run below
+        try:
+            st.session_state["train-next-view"] = launch(config, kind=bundle.kind).name  # show the new run below
+        except ValueError as err:  # e.g. this server's cap on runs training at once
+            st.error(f"Cannot start: {err}")
 
 
 with st.expander("New run", expanded=True):

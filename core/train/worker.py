@@ -75,6 +75,7 @@ def launch(config, runs_dir: str | os.PathLike | None = None, kind: str | None =
         from core.settings import load_settings
         runs_dir = cfg.get("runs_dir") or load_settings().runs_dir
     cfg["runs_dir"] = str(runs_dir)
+    _refuse_when_busy(runs_dir)
     store = RunStore.create(runs_dir, cfg)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     # the caller's cwd: the worker reads the same lab.toml and resolves relative data paths the same way
@@ -87,6 +88,18 @@ def launch(config, runs_dir: str | os.PathLike | None = None, kind: str | None =
     # reap the child when it ends, so a killed worker does not linger as a zombie that looks alive
     threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
     return store.run_dir
+
+
+def _refuse_when_busy(runs_dir) -> None:
+    """``ValueError`` when this runs root already has ``limits.max_concurrent_runs`` runs queued or running."""
+    from core.settings import load_settings
+    from core.train.store import list_runs
+
+    cap = load_settings().limits.max_concurrent_runs
+    active = [r.name for r in list_runs(runs_dir) if r.status in ACTIVE]
+    if len(active) >= cap:
+        raise ValueError(f"{len(active)} run(s) already training ({', '.join(active)}); this server allows "
+                           f"{cap} at once (max_concurrent_runs in lab.toml). Stop one or wait for it to finish.")
 
 
 def worker_threads() -> int:

@@ -105,3 +105,15 @@ def test_impossible_config_is_refused_before_a_run_exists(tmp_path, monkeypatch)
     with pytest.raises(ValueError, match="limit of 3"):
         launch(cfg, kind="image")
     assert not (tmp_path / "runs").exists()
+
+
+def test_launch_is_refused_while_the_server_cap_of_runs_is_training(tmp_path, monkeypatch):
+    (tmp_path / "lab.toml").write_text("[limits]\nmax_concurrent_runs = 1\n")
+    monkeypatch.setenv("DLLAB_CONFIG", str(tmp_path / "lab.toml"))
+    runs = tmp_path / "runs"
+    busy = RunStore.create(runs, TrainConfig(runs_dir=str(runs)).to_dict())
+    busy.set_status("running")
+    busy.heartbeat()
+    with pytest.raises(ValueError, match="max_concurrent_runs"):
+        launch(TrainConfig(data="builtin:digits", model="mlp", max_steps=1, runs_dir=str(runs)))
+    assert len(list_runs(runs)) == 1  # no second run was created
