@@ -40,8 +40,15 @@ def setup(device_preference: str = "auto") -> DistInfo:
 
 
 def teardown(info: DistInfo) -> None:
-    """Leave the process group if we created it."""
+    """Leave the process group if we created it.
+
+    The DDP model must be gone first: the loop and its callbacks reference each other, so the model can outlive
+    ``_train`` in a reference cycle, and a Reducer freed after its gloo group deadlocks (cf. pytorch#56297).
+    """
     if info.owns_group and dist.is_initialized():
+        import gc
+
+        gc.collect()
         dist.destroy_process_group()
 
 
