@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
@@ -30,7 +31,7 @@ def test_text_figures_follow_the_summary():
 
 def test_audio_figures_and_a_tone_in_its_mel_band():
     s = load("builtin:sounds").summary()
-    assert sum(len(t.x) for t in figs.durations(s).data) == s["total"]
+    assert sum(sum(t.y) for t in figs.durations(s).data) == s["total"]
     assert sum(figs.sample_rates(s).data[0].y) == s["total"]
     rate = 16000
     tone = torch.sin(2 * torch.pi * 1000 * torch.arange(rate) / rate)
@@ -40,6 +41,14 @@ def test_audio_figures_and_a_tone_in_its_mel_band():
     heat = figs.spectrogram(view.log_mel, view.hop_seconds, view.mel_hz, "log-mel", "dB")
     assert np.asarray(heat.data[0].z).shape == (64, rate // 256 + 1)
     assert len(figs.waveform(tone.numpy(), rate, max_points=1000).data[0].x) <= 1001
+
+
+def test_durations_chart_is_not_empty_when_every_clip_is_equally_long():
+    s = {"durations": {"min": 1.0, "max": 1.0}, "clip_seconds": 1.0,
+         "durations_by_class": {"beep": [1.0, 1.0, 1.0], "hum": [1.0, 1.0]}}
+    bars = figs.durations(s).data
+    assert [list(b.y) for b in bars] == [[3], [2]]  # one bar per class, every clip counted
+    assert bars[0].width[0] == pytest.approx(0.01) and bars[0].x[0] == pytest.approx(1.0)
 
 
 def test_wav_bytes_keep_the_true_level_and_survive_silence(tmp_path):
