@@ -99,8 +99,8 @@ def read_header(path: Path) -> tuple[int, int, int, str]:
         raise ValueError(reason)
     try:
         info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise ValueError(f"unreadable audio ({err})") from None
+    except (sf.LibsndfileError, RuntimeError) as err:  # error_string: libsndfile's reason without the path again
+        raise ValueError(f"unreadable audio ({getattr(err, 'error_string', None) or err})") from None
     if info.frames <= 0:
         raise ValueError("no audio frames")
     return info.samplerate, info.channels, info.frames, info.subtype

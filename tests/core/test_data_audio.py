@@ -94,6 +94,7 @@ def test_unreadable_and_truncated_wavs_are_skipped_with_reasons(tmp_path):
     assert set(reasons) == {"truncated.wav", "header_only.wav", "empty.wav", "text.wav"}
     assert "truncated" in reasons["truncated.wav"] and "zero-byte" in reasons["empty.wav"]
     assert "unreadable" in reasons["text.wav"]
+    assert "data" in reasons["header_only.wav"] and str(tmp_path) not in reasons["header_only.wav"]  # no path twice
     assert sum(len(d) for d in b.splits.values()) == 8
 
 
