@@ -118,4 +118,8 @@ def save_upload(data: bytes, name: str, cache_dir: Path | None = None, limits: L
         tmp = path.with_name(f".{path.name}.{os.getpid()}.part")  # unique: concurrent uploads
         tmp.write_bytes(data)
         tmp.replace(path)
-    return extract_upload(path, cache_dir)
+    try:
+        return extract_upload(path, cache_dir)
+    except DataError as err:  # the message names the stored copy; the user knows the file by its own name
+        path.unlink(missing_ok=True)  # a refused archive is not kept
+        raise DataError(str(err).replace(path.name, name)) from None

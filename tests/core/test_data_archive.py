@@ -83,3 +83,9 @@ def test_not_a_zip(tmp_path):
     f.write_text("hello")
     with pytest.raises(DataError, match="not a zip"):
         safe_extract(f, tmp_path / "out")
+
+
+def test_a_refused_upload_is_named_as_uploaded_and_not_kept(tmp_path):
+    with pytest.raises(DataError, match=r"^holiday\.zip is not a zip archive"):
+        save_upload(b"hello", "holiday.zip", cache_dir=tmp_path)
+    assert not list((tmp_path / "uploads").glob("*.zip"))
