@@ -17,6 +17,7 @@ from core.settings import load_settings, resolve_user_path
 
 MODES = ("Built-in", "Path", "Upload a zip")
 KIND_OF = {"digits": "image", "shapes": "image", "sounds": "audio", "reviews": "text"}
+OWN_UPLOADS = "data_own_uploads"  # session_state key: folders (or files) unpacked from this session's zip uploads
 
 
 def _builtin_ui(key: str, kinds: tuple[str, ...] | None) -> str:
@@ -36,11 +37,8 @@ def _path_ui(key: str) -> str | None:
                               "or a .csv/.tsv text file.")
     if not text.strip():
         return None
-    uploads = (settings.cache_dir / "uploads").expanduser().resolve()
-    typed = Path(text.strip()).expanduser()
-    try:  # an earlier upload (unpacked under the cache) is fine even when paths are confined to the data root
-        path = typed.resolve() if typed.is_absolute() and typed.resolve().is_relative_to(uploads) \
-            else resolve_user_path(text.strip(), settings)
+    try:  # a zip this session unpacked (under the cache) stays usable even when paths are confined to the data root
+        path = _own_upload(text.strip()) or resolve_user_path(text.strip(), settings)
     except PermissionError as err:
         st.error(str(err))
         return None
@@ -48,6 +46,17 @@ def _path_ui(key: str) -> str | None:
         st.error(f"{path} does not exist.")
         return None
     return str(path)
+
+
+def _own_upload(text: str) -> Path | None:
+    """The typed path if it lies inside a zip unpacked by this session, else None. Other people's uploads sit
+    in the same cache folder: on a served app they must stay out of reach."""
+    typed = Path(text).expanduser()
+    if not typed.is_absolute():
+        return None
+    path = typed.resolve()
+    own = st.session_state.get(OWN_UPLOADS, ())
+    return path if any(path.is_relative_to(Path(p).resolve()) for p in own) else None
 
 
 def _upload_ui(key: str) -> str | None:
@@ -66,6 +75,7 @@ def _upload_ui(key: str) -> str | None:
         st.error(str(err))
         return None
     st.session_state[f"{key}_unpacked"] = (upload.file_id, path)
+    st.session_state.setdefault(OWN_UPLOADS, []).append(path)
     return path
 
 

@@ -8,6 +8,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.data import load
+from ui.data_ui import OWN_UPLOADS
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages/1_Datasets.py")
@@ -120,9 +121,26 @@ def test_an_unpacked_upload_stays_usable_by_path_when_served(tmp_path, monkeypat
     unpacked = tmp_path / "cache" / "uploads" / "abc" / "r.tsv"
     unpacked.parent.mkdir(parents=True)
     unpacked.write_text("good\tpos\nbad\tneg\n" * 4)
-    at = _page(str(unpacked))  # what the upload widget left in st.session_state["data_source"]
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["data_source"] = str(unpacked)  # what the upload widget left in session state
+    at.session_state[OWN_UPLOADS] = [str(unpacked)]
+    at.run()
     assert at.radio(key="datasets_mode").value == "Path"
     assert not at.exception and not at.error and at.metric[0].value == "text"
+
+
+@pytest.mark.parametrize("typed", ["uploads", "uploads/abc", "uploads/abc/r.tsv"])
+def test_a_served_app_keeps_other_peoples_uploads_out_of_reach(tmp_path, monkeypatch, typed):
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path / "root"))
+    monkeypatch.setenv("DLLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("DLLAB_SERVED", "1")
+    theirs = tmp_path / "cache" / "uploads" / "abc" / "r.tsv"  # unpacked from someone else's zip
+    theirs.parent.mkdir(parents=True)
+    theirs.write_text("good\tpos\nbad\tneg\n" * 4)
+    at = _page()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    at.text_input(key="datasets_path").input(str(tmp_path / "cache" / typed)).run()
+    assert not at.exception and "outside the data root" in at.error[0].value and not at.metric
 
 
 def test_header_only_toggle_for_big_folders(tmp_path, monkeypatch):
