@@ -201,23 +201,10 @@ def _source_picker(key: str, kind: str) -> str | None:
 
 
 def _load(source: str):
-    # core.data.load cached here rather than ui.data_ui.load_bundle_ui: that one draws a progress bar from inside a
-    # cached function, which Streamlit refuses when called within columns (as on this page)
-    from core.data import DataError
+    # the Datasets page's loader: one in-memory store for both pages, a progress bar, errors shown not raised
+    from ui.data_ui import load_bundle_ui
 
-    try:
-        return load_bundle(source)
-    except (DataError, OSError, PermissionError) as err:
-        st.error(f"Could not load {source}: {err}")
-        return None
-
-
-@st.cache_resource(show_spinner="Loading the dataset...", max_entries=8)
-def load_bundle(source: str):
-    """core.data.load shared across sessions (bundles are read-only here: this page never sets .transform)."""
-    from core.data import load
-
-    return load(source)
+    return load_bundle_ui(source)
 
 
 def draws_ui(key: str, default_n: int = 8) -> tuple[int, int]:

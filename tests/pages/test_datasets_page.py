@@ -159,3 +159,21 @@ def test_header_only_toggle_for_big_folders(tmp_path, monkeypatch):
     assert at.metric[4].value == "1"  # decoding finds the cut file
     at.toggle(key="datasets_verify").set_value(False).run()
     assert not at.exception and at.metric[4].value == "0"  # headers only: it looks fine
+
+
+def _loads_inside_layout_containers():
+    import streamlit as st
+
+    from ui.data_ui import load_bundle_ui
+
+    with st.columns(2)[1]:
+        with st.columns(2)[0]:  # nested columns: the progress bar is drawn in here too
+            st.write(load_bundle_ui("builtin:digits", reload=True).kind)
+    with st.sidebar:
+        st.write(load_bundle_ui("/does/not/exist") is None)
+
+
+def test_load_bundle_ui_works_inside_columns_and_the_sidebar():
+    at = AppTest.from_function(_loads_inside_layout_containers, default_timeout=60).run()
+    assert not at.exception
+    assert [m.value for m in at.markdown] == ["image", "`True`"] and "does not exist" in at.error[0].value
