@@ -10,6 +10,9 @@ from plotly.subplots import make_subplots
 from PIL import Image
 
 SPLIT_COLOURS = {"train": "#4C78A8", "val": "#F58518", "test": "#54A24B"}
+# explicit rgb() stops, not the name "Viridis": the served app's chart theme redrew a named scale's low end wrongly
+VIRIDIS = [[i / (len(px.colors.sequential.Viridis) - 1), "rgb(%d, %d, %d)" % px.colors.hex_to_rgb(c)]
+           for i, c in enumerate(px.colors.sequential.Viridis)]
 
 
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
@@ -89,7 +92,7 @@ def waveform(wave: np.ndarray, sample_rate: int, max_points: int = 4000) -> go.F
 def spectrogram(values: np.ndarray, hop_seconds: float, mel_hz: np.ndarray, title: str, unit: str) -> go.Figure:
     """A (n_mels, frames) spectrogram as a heatmap: time across, mel band (labelled in Hz) up."""
     t = np.arange(values.shape[1]) * hop_seconds
-    fig = go.Figure(go.Heatmap(z=values, x=t, y=np.round(mel_hz).astype(int), colorscale="Viridis",
+    fig = go.Figure(go.Heatmap(z=values, x=t, y=np.round(mel_hz).astype(int), colorscale=VIRIDIS,
                                colorbar=dict(title=unit)))
     fig.update_yaxes(type="category", nticks=8, title="mel band centre (Hz)")
     fig.update_xaxes(title="seconds")

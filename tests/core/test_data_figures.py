@@ -40,6 +40,8 @@ def test_audio_figures_and_a_tone_in_its_mel_band():
     assert abs(view.mel_hz[view.mel[:, 10].argmax()] - 1000) < 60  # the 1 kHz tone lands in the 1 kHz band
     heat = figs.spectrogram(view.log_mel, view.hop_seconds, view.mel_hz, "log-mel", "dB")
     assert np.asarray(heat.data[0].z).shape == (64, rate // 256 + 1)
+    stops = heat.data[0].colorscale  # explicit stops: a named scale was redrawn wrongly in the served app
+    assert stops[0] == (0.0, "rgb(68, 1, 84)") and stops[-1] == (1.0, "rgb(253, 231, 37)")
     assert len(figs.waveform(tone.numpy(), rate, max_points=1000).data[0].x) <= 1001
 
 
