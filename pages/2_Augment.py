@@ -191,6 +191,9 @@ def text_section() -> None:
                                     "but the sound was bad and the seats were small.", key="text_sentence")
         pipeline = validated_or_stop(pipeline_editor("text", "text", DEFAULT_TEXT))
         st.caption(f"Synonyms (offline): {synonyms_source()}")
+    if not sentence.split():
+        right.info("Type a sentence with some words: there is nothing to augment.")
+        return
     with right:
         n, seed = draws_ui("text", 6)
         st.markdown(figs.legend_html(), unsafe_allow_html=True)
@@ -255,6 +258,7 @@ def mixup_inputs():
     c2 = b.selectbox("Second class", bundle.classes, min(1, len(bundle.classes) - 1), key="mix_c2")
     if c1 == c2:
         st.warning("Pick two different classes: mixup blends classes (the soft label shows by how much).")
+        return None
     split = bundle.splits["train"]
     picked = []
     for c in (c1, c2):

@@ -44,6 +44,7 @@ def soft_label_figure(classes: list[str], probs: torch.Tensor) -> go.Figure:
     """The mixed sample's soft label as bars."""
     fig = go.Figure(go.Bar(x=classes, y=probs.tolist(), text=[f"{p:.2f}" for p in probs.tolist()]))
     fig.update_layout(title="soft label", height=260, yaxis_range=[0, 1], margin=dict(l=40, r=10, t=40, b=30))
+    fig.update_xaxes(type="category")  # class names like "0".."9" are labels, not numbers
     return fig
 
 

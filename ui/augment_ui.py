@@ -133,7 +133,8 @@ def pipeline_files_ui(pipeline: Pipeline, key: str) -> None:
         try:
             loaded = Pipeline.from_dict(json.loads(upload.getvalue()))
             if loaded.kind != pipeline.kind:
-                raise AugmentError(f"that file holds a {loaded.kind} pipeline, not an {pipeline.kind} one")
+                raise AugmentError(f"that file holds a {loaded.kind} pipeline; this section edits {pipeline.kind} "
+                                   "pipelines")
         except (AugmentError, ValueError) as err:
             load.error(f"Not loaded: {err}")
         else:

@@ -115,3 +115,26 @@ def test_image_from_a_dataset_sample(app):
     app.radio(key="img_src").set_value("Dataset sample").run()
     assert not app.exception and not app.error
     assert any("8 draws" in m.value for m in app.markdown)
+
+
+def test_a_sentence_without_words_says_so(app):
+    app.radio(key="augment_section").set_value("Text").run()
+    app.text_area(key="text_sentence").input("   ").run()
+    assert not app.exception and "nothing to augment" in app.info[0].value
+    assert not any(m.value.startswith("1. ") for m in app.markdown)  # no empty draws listed
+
+
+def test_mixup_of_a_class_with_itself_is_refused(app):
+    app.radio(key="augment_section").set_value("Mixup").run()
+    app.radio(key="mix_src").set_value("Two images from a dataset").run()
+    app.selectbox(key="mix_c2").select(app.selectbox(key="mix_c1").value).run()
+    assert not app.exception and "two different classes" in app.warning[0].value
+    assert len(app.get("imgs")) == 0  # nothing mixed
+
+
+def test_soft_label_classes_are_categories():
+    import torch
+
+    from ui.augment_figures import soft_label_figure
+
+    assert soft_label_figure(["0", "1"], torch.tensor([0.7, 0.3])).layout.xaxis.type == "category"
