@@ -93,8 +93,10 @@ class Pipeline:
         """The callable a Dataset's ``.transform`` takes (image: a ``v2.Compose``; others: a ``Chain``)."""
         pipe = self.validated()
         ops = registry(self.kind)
-        if self.kind == "image":
+        if self.kind == "image" and pipe.steps:  # v2.Compose refuses an empty list; no steps = unchanged input
             return v2.Compose([_image_step(ops[s.name], s) for s in pipe.steps])
+        if not pipe.steps:
+            return Chain(self.kind, [])
         ctx = {"sample_rate": self.sample_rate or 16000}
         return Chain(self.kind, [(ops[s.name].build(s.params, s.p, **ctx), s.p) for s in pipe.steps])
 
@@ -124,7 +126,7 @@ class Pipeline:
 
         pipe, ops = self.validated(), registry("image")
         used = [ops[s.name].extra["cls"] for s in pipe.steps]
-        lines = [f"    {_step_code(ops[s.name], s)}," for s in pipe.steps]
+        lines = [f"    {_step_code(ops[s.name], s)}," for s in pipe.steps] or ["    v2.Identity(),"]
         classes = [inspect.getsource(c) + "\n" for c in (extra.AddGaussianNoise, extra.RandomColorSpace) if c in used]
         return "\n".join([_CODE_HEADER, *classes, "pipeline = v2.Compose([", *lines, "])", _CODE_FOOTER])
 

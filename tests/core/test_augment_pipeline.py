@@ -156,3 +156,15 @@ def test_built_pipelines_pickle_for_dataloader_workers():
     torch.manual_seed(0)
     copy = pickle.loads(pickle.dumps(EVERYTHING.build()))(x)
     assert torch.equal(copy, EVERYTHING.sample(x, seed=0).output)
+
+
+@pytest.mark.parametrize("kind, x", [("image", torch.rand(3, 8, 8)), ("spectrogram", torch.rand(1, 16, 20)),
+                                     ("audio", torch.rand(1, 800)), ("text", "a short sentence")])
+def test_an_empty_pipeline_leaves_the_input_unchanged(kind, x, tmp_path):
+    empty = Pipeline(kind, [])
+    same = (lambda a: str(a) == x) if kind == "text" else (lambda a: torch.equal(a, x))  # text: tagged Tokens
+    draw = empty.sample(x, seed=0, keep_stages=True)
+    assert draw.records == [] and same(draw.output) and same(empty.build()(x))
+    if kind == "image":  # the exported code runs too (v2.Compose refuses an empty list)
+        (tmp_path / "p.py").write_text(empty.to_code())
+        assert torch.equal(runpy.run_path(str(tmp_path / "p.py"))["pipeline"](x), x)

@@ -138,3 +138,10 @@ def test_soft_label_classes_are_categories():
     from ui.augment_figures import soft_label_figure
 
     assert soft_label_figure(["0", "1"], torch.tensor([0.7, 0.3])).layout.xaxis.type == "category"
+
+
+@pytest.mark.parametrize("section", ["Image", "Batch"])
+def test_an_empty_image_pipeline_shows_the_input_unchanged(app, section):
+    app.session_state["img_steps"] = []  # every step removed
+    app.radio(key="augment_section").set_value(section).run()
+    assert not app.exception and not app.error and len(app.get("imgs")) >= 8
