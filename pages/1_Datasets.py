@@ -11,7 +11,10 @@ st.caption("Look before you train: is every class there, balanced, readable, and
 
 source = data_source_ui("datasets")
 if not source:
-    st.info("Choose a built-in data set, type a folder or file path, or upload a zip.")
+    given = {"Path": (st.session_state.get("datasets_path") or "").strip(), "Upload a zip": st.session_state.get(
+        "datasets_zip")}.get(st.session_state.get("datasets_mode"))
+    if not given:  # something given but refused: the picker already said why
+        st.info("Choose a built-in data set, type a folder or file path, or upload a zip.")
     st.stop()
 reload, verify = False, True
 if not source.startswith("builtin:"):

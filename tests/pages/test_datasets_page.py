@@ -82,6 +82,8 @@ def test_bad_paths_show_one_clear_error(tmp_path, monkeypatch, typed, message):
     at.text_input(key="datasets_path").input(typed).run()
     assert not at.exception
     assert message in at.error[0].value
+    if typed == "nowhere":  # one message: no "choose a data set" hint below the error
+        assert not at.info
 
 
 def test_served_app_refuses_paths_outside_the_data_root(tmp_path, monkeypatch):
@@ -177,3 +179,9 @@ def test_load_bundle_ui_works_inside_columns_and_the_sidebar():
     at = AppTest.from_function(_loads_inside_layout_containers, default_timeout=60).run()
     assert not at.exception
     assert [m.value for m in at.markdown] == ["image", "`True`"] and "does not exist" in at.error[0].value
+
+
+def test_path_mode_with_nothing_typed_says_what_to_do():
+    at = _page()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    assert not at.exception and not at.error and "type a folder or file path" in at.info[0].value
