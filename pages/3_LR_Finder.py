@@ -46,6 +46,8 @@ if st.button("Run the range test", type="primary", disabled=bool(problems), key=
         bar.empty()
     st.session_state["lr_report"] = report
     st.session_state["lr_report_for"] = f"{config.model} on {source}, {config.optimizer}, batch {config.batch_size}"
+    st.session_state["lr_report_settings"] = {"model": config.model, "optimizer": config.optimizer,
+                                              "batch_size": config.batch_size, "data": source}
 
 report = st.session_state.get("lr_report")
 if report is None:
@@ -67,6 +69,7 @@ with chart:
 
 if chosen is not None and st.button("Use for training", type="primary", key="lr-use"):
     st.session_state["lr_for_training"] = float(chosen)
+    st.session_state["lr_for_training_from"] = st.session_state.get("lr_report_settings")
 handed = st.session_state.get("lr_for_training")
 if handed:
     st.success(f"Learning rate {handed:.2e} will be pre-filled on the Train page.")

@@ -28,9 +28,9 @@ def lr_config_ui(data: str, kind: str, key: str = "lr") -> TrainConfig:
     defaults = recommended(choice.model, data)
     batch = st.number_input("Batch size", min_value=1, value=defaults.batch_size, key=f"{key}-bs-{choice.model}",
                             help="the same batch size as training: the best LR depends on it")
-    optim = optimizer_ui(key, choice.model)
-    st.caption("The sweep tries every LR between its start and end; the optimizer, weight decay and momentum are "
-               "what matter here. The learning rate field is what the Train page will start from.")
+    optim = optimizer_ui(key, choice.model, show_lr=False)
+    st.caption("No learning rate to set here: the sweep tries every LR between its start and end. The optimizer, "
+               "weight decay, momentum and batch size are what shape the curve.")
     transfer = transfer_ui(key, choice.model, defaults.epochs)
     return defaults.replace(model_opts=choice.model_opts, batch_size=int(batch), optimizer=optim.optimizer,
                             weight_decay=optim.weight_decay, momentum=optim.momentum,

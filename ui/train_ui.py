@@ -115,7 +115,9 @@ def model_ui(kind: str, key: str) -> ModelChoice:
     if not names:
         st.error(f"no model is registered for {kind} data")
         st.stop()
+    found_for = (st.session_state.get("lr_for_training_from") or {}).get("model")  # the LR Finder's model
     name = st.selectbox("Model", names, key=f"{key}-model", help="models registered for this kind of data",
+                        index=names.index(found_for) if found_for in names else 0,
                         format_func=lambda n: f"{n}  ({models.spec(n).summary})")
     changed = {}
     with st.expander("Model options"):
@@ -126,24 +128,44 @@ def model_ui(kind: str, key: str) -> ModelChoice:
     return ModelChoice(model=name, model_opts=changed)
 
 
-def optimizer_ui(key: str, model: str = "cnn") -> OptimizerChoice:
-    """Optimizer, learning rate (pre-filled from the LR finder's hand-over), weight decay, momentum."""
+def optimizer_ui(key: str, model: str = "cnn", show_lr: bool = True) -> OptimizerChoice:
+    """Optimizer, learning rate (pre-filled from the LR finder's hand-over), weight decay, momentum.
+
+    ``show_lr=False`` leaves the learning rate out (the LR Finder sweeps it; the returned ``lr`` is the default).
+    """
     d = _defaults(model)
-    handed = st.session_state.get("lr_for_training")
+    handed = st.session_state.get("lr_for_training") if show_lr else None
+    found = (st.session_state.get("lr_for_training_from") or {}) if handed else {}
     lr0 = float(handed) if handed else d.lr
+    opt0 = found.get("optimizer") if found.get("model") == model and found.get("optimizer") in OPTIMIZERS \
+        else d.optimizer
     c1, c2, c3 = st.columns(3)
-    optimizer = c1.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(d.optimizer), key=f"{key}-opt-{model}")
-    lr = c2.number_input("Learning rate", min_value=0.0, value=lr0, step=1e-4, format="%.2e",
-                         key=f"{key}-lr-{model}-{handed}",
-                         help="from the LR Finder page when you used 'Use for training' there")
+    optimizer = c1.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(opt0), key=f"{key}-opt-{model}")
+    lr = lr0
+    if show_lr:
+        lr = c2.number_input("Learning rate", min_value=0.0, value=lr0, step=1e-4, format="%.2e",
+                             key=f"{key}-lr-{model}-{handed}",
+                             help="from the LR Finder page when you used 'Use for training' there")
     wd = c3.number_input("Weight decay", min_value=0.0, value=d.weight_decay, step=1e-4, format="%.1e",
                          key=f"{key}-wd-{model}")
     momentum = d.momentum
     if optimizer == "sgd":
         momentum = st.slider("Momentum", 0.0, 0.99, d.momentum, 0.01, key=f"{key}-mom-{model}")
     if handed:
-        st.caption(f"Learning rate {float(handed):.2e} handed over by the LR Finder.")
+        st.caption(handover_caption(float(handed), found, model, optimizer))
     return OptimizerChoice(optimizer=optimizer, lr=float(lr), weight_decay=float(wd), momentum=float(momentum))
+
+
+def handover_caption(lr: float, found: dict, model: str, optimizer: str) -> str:
+    """Where a handed-over LR came from, with a warning when the settings it was found for differ from these."""
+    text = f"Learning rate {lr:.2e} handed over by the LR Finder"
+    if not found:
+        return text + "."
+    text += f" (found for {found.get('model')}, {found.get('optimizer')}, batch {found.get('batch_size')})."
+    if (found.get("model"), found.get("optimizer")) != (model, optimizer):
+        text += (f" ⚠️ You are now setting up {model} with {optimizer}: the best LR depends on both, so run the "
+                 "LR Finder again for these.")
+    return text
 
 
 def scheduler_ui(key: str, model: str = "cnn") -> SchedulerChoice:

@@ -72,6 +72,19 @@ def test_injected_result_shows_chart_suggestions_and_hands_over_the_lr(seeds):
     assert any("pre-filled on the Train page" in s.value for s in at.success)
 
 
+def test_no_learning_rate_field_before_a_sweep_and_the_hand_over_names_its_settings():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    _ok(at)
+    assert not [n for n in at.number_input if n.label == "Learning rate"]  # the sweep sets the LR, not a field
+    at.session_state["lr_report"] = fake_report()
+    at.session_state["lr_report_settings"] = {"model": "mlp", "optimizer": "adamw", "batch_size": 64,
+                                              "data": "builtin:digits"}
+    at.run()
+    at.button(key="lr-use").click().run()
+    _ok(at)
+    assert at.session_state["lr_for_training_from"]["model"] == "mlp"
+
+
 def test_a_typed_value_can_be_handed_over():
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.session_state["lr_report"] = fake_report()

@@ -174,6 +174,20 @@ def test_hand_over_from_lr_finder_and_augment_pages(runs_dir):
     assert any("RandomRotation" in c.value for c in at.caption)
 
 
+def test_lr_hand_over_preselects_the_model_and_optimizer_it_was_found_for(runs_dir):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["lr_for_training"] = 0.02
+    at.session_state["lr_for_training_from"] = {"model": "cnn", "optimizer": "sgd", "batch_size": 64,
+                                                "data": "builtin:digits"}
+    at.run()
+    _no_errors(at)
+    assert at.selectbox(key="train-model").value == "cnn"  # not the menu's first model (mlp)
+    assert at.selectbox(key="train-opt-cnn").value == "sgd"
+    assert any("found for cnn, sgd, batch 64" in c.value and "⚠️" not in c.value for c in at.caption)
+    at.selectbox(key="train-model").set_value("mlp").run()  # another model: the LR may not suit it
+    assert any("⚠️" in c.value and "LR Finder again" in c.value for c in at.caption)
+
+
 @pytest.mark.slow
 def test_start_button_launches_a_worker_with_the_page_settings(runs_dir):
     import time
