@@ -223,7 +223,10 @@ def _probabilities(model, bundle, item, upload):
     with tempfile.NamedTemporaryFile(suffix=Path(upload.name).suffix) as f:  # removed when done
         f.write(upload.getvalue())
         f.flush()
-        return predict_one(model, bundle, f.name)
+        try:
+            return predict_one(model, bundle, f.name)
+        except Exception as err:  # noqa: BLE001 - re-raised with the user's file name, not the temporary one
+            raise ValueError(str(err).replace(f.name, upload.name)) from err
 
 
 def _predict(model, bundle, key: str) -> None:
@@ -239,7 +242,8 @@ def _predict(model, bundle, key: str) -> None:
     try:
         probs = _probabilities(model, bundle, item, upload)
     except Exception as err:  # noqa: BLE001 - an unreadable upload must not break the page
-        st.error(f"Could not read that {bundle.kind}: {err}")
+        what = f"{upload.name} as an {bundle.kind}" if upload else "that"  # image / audio
+        st.error(f"Could not read {what}: {err}")
         return
     top = int(probs.argmax())
     st.markdown(f"Prediction: **{bundle.classes[top]}** ({probs[top]:.1%})")

@@ -185,10 +185,12 @@ def scheduler_ui(key: str, model: str = "cnn") -> SchedulerChoice:
 def length_ui(key: str, model: str = "cnn") -> LengthChoice:
     """Epochs, batch size and an optional step limit; values over the server's limits are refused at launch."""
     d, limits = _defaults(model), load_settings().limits
+    found = st.session_state.get("lr_for_training_from") or {}
+    batch0 = int(found["batch_size"]) if found.get("model") == model and found.get("batch_size") else d.batch_size
     c1, c2, c3 = st.columns(3)
     epochs = c1.number_input("Epochs", min_value=1, value=d.epochs, key=f"{key}-epochs-{model}",
                              help=f"this server allows at most {limits.max_epochs}")
-    batch = c2.number_input("Batch size", min_value=1, value=d.batch_size, key=f"{key}-bs-{model}",
+    batch = c2.number_input("Batch size", min_value=1, value=batch0, key=f"{key}-bs-{model}",
                             help=f"this server allows at most {limits.max_batch_size}")
     max_steps = c3.number_input("Step limit (0 = none)", min_value=0, value=0, key=f"{key}-maxsteps",
                                 help="stop after this many steps: a quick try-out")

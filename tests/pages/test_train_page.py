@@ -177,13 +177,14 @@ def test_hand_over_from_lr_finder_and_augment_pages(runs_dir):
 def test_lr_hand_over_preselects_the_model_and_optimizer_it_was_found_for(runs_dir):
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.session_state["lr_for_training"] = 0.02
-    at.session_state["lr_for_training_from"] = {"model": "cnn", "optimizer": "sgd", "batch_size": 64,
+    at.session_state["lr_for_training_from"] = {"model": "cnn", "optimizer": "sgd", "batch_size": 48,
                                                 "data": "builtin:digits"}
     at.run()
     _no_errors(at)
     assert at.selectbox(key="train-model").value == "cnn"  # not the menu's first model (mlp)
     assert at.selectbox(key="train-opt-cnn").value == "sgd"
-    assert any("found for cnn, sgd, batch 64" in c.value and "⚠️" not in c.value for c in at.caption)
+    assert at.number_input(key="train-bs-cnn").value == 48  # the batch size the LR was found with
+    assert any("found for cnn, sgd, batch 48" in c.value and "⚠️" not in c.value for c in at.caption)
     at.selectbox(key="train-model").set_value("mlp").run()  # another model: the LR may not suit it
     assert any("⚠️" in c.value and "LR Finder again" in c.value for c in at.caption)
 
@@ -332,6 +333,17 @@ def test_uploaded_image_is_predicted_from_a_temporary_copy(runs_dir, tmp_path):
     probs = _probabilities(model, bundle, None, Upload())
     assert probs == pytest.approx(predict_one(model, bundle, path))
     assert set(glob.glob(tempfile.gettempdir() + "/*" + path.suffix)) <= before  # the copy is gone
+
+
+    class NotAnImage(Upload):
+        name = "notes.png"
+
+        def getvalue(self):
+            return b"this is not an image"
+
+    with pytest.raises(ValueError) as err:
+        _probabilities(model, bundle, None, NotAnImage())
+    assert "notes.png" in str(err.value) and tempfile.gettempdir() not in str(err.value)  # the user's name
 
 
 def test_interrupted_run_says_so_with_the_worker_log(runs_dir):
