@@ -101,8 +101,12 @@ def _curves(store: RunStore, key: str) -> None:
         return
     c1, c2 = st.columns(2)
     c1.plotly_chart(tf.loss_figure(steps, epochs, smoothing), key=f"{key}-loss", width="stretch")
-    c2.plotly_chart(tf.accuracy_figure(_one_based(epochs)), key=f"{key}-acc", width="stretch")
     c1.plotly_chart(tf.lr_figure(steps), key=f"{key}-lr", width="stretch")
+    if epochs.empty:  # no empty accuracy chart / table: say when they come
+        c2.info("Accuracy and the per-epoch table appear once the first epoch has been validated."
+                if store.info().status in ACTIVE else "No epoch was completed, so there is no accuracy to show.")
+        return
+    c2.plotly_chart(tf.accuracy_figure(_one_based(epochs)), key=f"{key}-acc", width="stretch")
     c2.dataframe(_one_based(epochs), hide_index=True, key=f"{key}-epochs")
 
 

@@ -82,7 +82,8 @@ def accuracy_figure(epochs: pd.DataFrame) -> go.Figure:
 def lr_figure(steps: pd.DataFrame) -> go.Figure:
     """Learning rate per step (shows the schedule, and the unfreeze step for transfer runs)."""
     fig = go.Figure(go.Scatter(x=thin(steps["step"]), y=thin(steps["lr"]), name="lr", line=dict(color=COLOURS[4])))
-    fig.update_layout(title="Learning rate", xaxis_title="step", yaxis_title="lr", **_LAYOUT)
+    fig.update_layout(title="Learning rate", xaxis_title="step", yaxis_title="lr", yaxis_exponentformat="e",
+                      **_LAYOUT)  # 1e+08, not plotly's SI '100M'; small LRs still read 0.001
     return fig
 
 

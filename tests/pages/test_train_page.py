@@ -80,11 +80,17 @@ def test_text_run_results_and_a_failed_run(runs_dir):
     assert "Class probabilities" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
     failed = RunStore.create(runs_dir, {"data": "builtin:digits", "model": "mlp", "epochs": 1})
     failed.set_status("running")
+    for step in range(3):
+        failed.log_step(step, 0, loss=2.0, lr=1e8)
     failed.set_status("failed", error="loss became NaN at step 3; try a lower learning rate")
+    failed.close()
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     _no_errors(at)
     assert at.selectbox(key="train-view").value == failed.run_dir.name
     assert any("loss became NaN" in e.value for e in at.error)
+    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Loss" in specs and "Accuracy" not in specs  # no empty accuracy chart before any epoch ended
+    assert any("No epoch was completed" in i.value for i in at.info)
 
 
 def test_heatmap_stat_and_smoothing_switch(runs_dir):
