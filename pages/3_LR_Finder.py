@@ -28,6 +28,9 @@ sweep, n_seeds = sweep_ui("lr")
 problems = sweep.problems() + config.problems(bundle.kind)
 for problem in problems:
     st.error(f"Cannot run: {problem}")
+if config.batch_size > len(bundle.splits["train"]):
+    st.warning(f"Check: batch size {config.batch_size} is larger than the {len(bundle.splits['train'])} training "
+               "examples, so every step of the sweep sees the same whole training set.")
 
 if st.button("Run the range test", type="primary", disabled=bool(problems), key="lr-run"):
     bar = st.progress(0.0, text="starting…")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.train.store import ACTIVE, list_runs
-from core.train.worker import launch, launch_problems
+from core.train.worker import launch, launch_problems, launch_warnings
 from ui import runs as runs_ui
 from ui.data_ui import load_bundle_ui
 from ui.train_ui import data_ui, train_config_ui
@@ -33,6 +33,8 @@ def new_run_ui() -> None:
     problems = launch_problems(config, bundle.kind)
     for problem in problems:
         st.error(f"Cannot start: {problem}")
+    for warning in launch_warnings(config, len(bundle.splits["train"])):
+        st.warning(f"Check: {warning}.")
     if st.button("Start training", type="primary", disabled=bool(problems), key="train-start"):
         try:
             st.session_state["train-next-view"] = launch(config, kind=bundle.kind).name  # show the new run below

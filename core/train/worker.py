@@ -60,6 +60,22 @@ def launch_problems(config, kind: str | None = None, limits=None) -> list[str]:
     return out
 
 
+MAX_SENSIBLE_LR = 10.0  # the LR Finder's default end: above it no optimizer here trains (the loss blows up)
+
+
+def launch_warnings(config, train_size: int | None = None) -> list[str]:
+    """Settings that can run but are probably a mistake (the page shows them; nothing is refused):
+    a learning rate above ``MAX_SENSIBLE_LR``, a batch larger than the ``train_size`` training examples."""
+    out = []
+    if config.lr > MAX_SENSIBLE_LR:
+        out.append(f"a learning rate of {config.lr:.3g} is far above anything that trains (the LR Finder sweeps up "
+                   f"to {MAX_SENSIBLE_LR:g}): expect the loss to become NaN within a few steps")
+    if train_size and config.batch_size > train_size:
+        out.append(f"batch size {config.batch_size} is larger than the {train_size} training examples: every step "
+                   f"uses the whole training set, so an epoch is a single step")
+    return out
+
+
 def launch(config, runs_dir: str | os.PathLike | None = None, kind: str | None = None) -> Path:
     """Create a run for ``config`` (a TrainConfig or its dict) and train it in a new process; return the run dir.
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.train import TrainConfig
 from core.train.store import ACTIVE, RunStore, list_runs
-from core.train.worker import launch, launch_problems, log_tail, run_worker
+from core.train.worker import launch, launch_problems, launch_warnings, log_tail, run_worker
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 120  # seconds; the worker imports torch and loads the data first (slow on a busy 2-core machine)
@@ -117,3 +117,11 @@ def test_launch_is_refused_while_the_server_cap_of_runs_is_training(tmp_path, mo
     with pytest.raises(ValueError, match="max_concurrent_runs"):
         launch(TrainConfig(data="builtin:digits", model="mlp", max_steps=1, runs_dir=str(runs)))
     assert len(list_runs(runs)) == 1  # no second run was created
+
+
+def test_launch_warnings_for_an_absurd_lr_and_a_batch_larger_than_the_data():
+    assert launch_warnings(TrainConfig(lr=3e-3, batch_size=64), train_size=1000) == []
+    lr_warning, = launch_warnings(TrainConfig(lr=1e9), train_size=None)
+    assert "1e+09" in lr_warning and "NaN" in lr_warning
+    batch_warning, = launch_warnings(TrainConfig(batch_size=500), train_size=192)
+    assert "500" in batch_warning and "192 training examples" in batch_warning

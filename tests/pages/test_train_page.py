@@ -368,3 +368,18 @@ def test_interrupted_run_says_so_with_the_worker_log(runs_dir):
     assert any("stopped without saying so" in w.value for w in at.warning)
     assert any("out of memory" in c.value for c in at.code)
     assert "interrupted" in " ".join(at.markdown[i].value for i in range(len(at.markdown)))
+
+
+def test_absurd_lr_and_oversized_batch_are_flagged_but_not_refused(runs_dir):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    lr = [n for n in at.number_input if n.label == "Learning rate"][0]
+    lr.set_value(1e9).run()
+    at.number_input(key="train-bs-mlp").set_value(1000).run()  # digits has 1259 training examples: fine
+    _no_errors(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "far above anything that trains" in warnings and "larger than" not in warnings
+    assert not at.button(key="train-start").disabled  # a teacher may want to show a run blowing up
+    at.selectbox(key="train-data_builtin").set_value("builtin:sounds").run()  # 192 training clips
+    at.number_input(key="train-bs-wave_cnn").set_value(500).run()
+    _no_errors(at)
+    assert any("larger than the 192 training examples" in w.value for w in at.warning)
