@@ -107,7 +107,8 @@ def _curves(store: RunStore, key: str) -> None:
                 if store.info().status in ACTIVE else "No epoch was completed, so there is no accuracy to show.")
         return
     c2.plotly_chart(tf.accuracy_figure(_one_based(epochs)), key=f"{key}-acc", width="stretch")
-    c2.dataframe(_one_based(epochs), hide_index=True, key=f"{key}-epochs")
+    c2.dataframe(_one_based(epochs), hide_index=True, key=f"{key}-epochs",
+                 column_config={"lr": st.column_config.NumberColumn(format="%.2e")})  # not 0.0000002
 
 
 def _activations(store: RunStore, key: str) -> None:

@@ -122,6 +122,8 @@ def confusion_figure(matrix: np.ndarray, classes: list[str], normalise: bool = T
     text = [[f"{int(c)}" for c in row] for row in m]
     fig = go.Figure(go.Heatmap(z=shown, x=classes, y=classes, colorscale="Blues", text=text,
                                texttemplate="%{text}", zmin=0, zmax=1 if normalise else None,
+                               colorbar=dict(title=dict(text="share of<br>true class" if normalise else "count",
+                                                        side="right")),
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>"))
     side = min(700, 160 + 36 * len(classes))
     fig.update_layout(title="Confusion matrix (validation)", xaxis_title="predicted", yaxis_title="true",

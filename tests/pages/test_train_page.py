@@ -164,6 +164,7 @@ def test_figures_from_store_frames(runs_dir):
     assert [len(t.x) for t in overlay.data] == [3, 2]
     cm = tf.confusion_figure([[3, 1], [0, 4]], ["0", "1"])
     assert cm.layout.xaxis.type == "category" and cm.data[0].z[0][0] == pytest.approx(0.75)
+    assert "share of" in cm.data[0].colorbar.title.text  # the colour is a row share, the numbers are counts
 
 
 def test_hand_over_from_lr_finder_and_augment_pages(runs_dir):
