@@ -247,7 +247,7 @@ def _predict(model, bundle, key: str) -> None:
     try:
         probs = _probabilities(model, bundle, item, upload)
     except Exception as err:  # noqa: BLE001 - an unreadable upload must not break the page
-        what = f"{upload.name} as an {bundle.kind}" if upload else "that"  # image / audio
+        what = f"{upload.name} as {'an audio clip' if bundle.kind == 'audio' else 'an image'}" if upload else "that"
         st.error(f"Could not read {what}: {err}")
         return
     top = int(probs.argmax())
