@@ -144,7 +144,8 @@ def live_view(run_dir: str | Path, key: str = "live") -> None:
 def overlay_view(runs: list[RunInfo], key: str = "overlay") -> None:
     """Curves of several runs on one chart, metric chosen by the user."""
     metric = st.radio("Compare", ("val_acc", "val_loss", "train_loss", "loss", "lr"), horizontal=True,
-                      key=f"{key}-metric", help="loss / lr: per step; the others per epoch")
+                      key=f"{key}-metric", help="loss / lr: per step; the others per epoch",
+                      format_func=lambda m: tf.METRIC_NAMES.get(m, m))
     stores = {f"{r.name}": RunStore.open(r.run_dir) for r in runs}
     curves = {label: (s.steps() if metric in ("loss", "lr") else _one_based(s.epochs()))
               for label, s in stores.items()}

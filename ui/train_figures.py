@@ -152,6 +152,10 @@ def probabilities_figure(probs, classes: list[str]) -> go.Figure:
     return fig
 
 
+METRIC_NAMES = {"val_acc": "validation accuracy", "val_loss": "validation loss", "train_loss": "training loss",
+                "train_acc": "training accuracy", "loss": "training loss (per step)", "lr": "learning rate"}
+
+
 def overlay_figure(curves: dict[str, pd.DataFrame], metric: str, smoothing: str = "EMA",
                    beta: float = 0.9) -> go.Figure:
     """One curve per run for ``metric``: 'loss' / 'lr' from the steps table, an epoch metric (val_acc...) otherwise.
@@ -168,5 +172,6 @@ def overlay_figure(curves: dict[str, pd.DataFrame], metric: str, smoothing: str 
             else:
                 fig.add_trace(go.Scatter(x=df[x_col], y=df[metric], name=label, mode="lines+markers",
                                          line=dict(color=colour)))
-    fig.update_layout(title=f"{metric} by run", xaxis_title=x_col, yaxis_title=metric, **_LAYOUT)
+    name = METRIC_NAMES.get(metric, metric)
+    fig.update_layout(title=f"{name[0].upper()}{name[1:]} by run", xaxis_title=x_col, yaxis_title=name, **_LAYOUT)
     return fig

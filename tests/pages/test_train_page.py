@@ -162,6 +162,7 @@ def test_figures_from_store_frames(runs_dir):
     assert list(heat.data[0].y) == ["net.0", "head"] and heat.data[0].z.shape == (2, 6)
     overlay = tf.overlay_figure({"a": epochs, "b": epochs.iloc[:2]}, "val_acc")
     assert [len(t.x) for t in overlay.data] == [3, 2]
+    assert overlay.layout.title.text == "Validation accuracy by run"  # words, not the column name val_acc
     cm = tf.confusion_figure([[3, 1], [0, 4]], ["0", "1"])
     assert cm.layout.xaxis.type == "category" and cm.data[0].z[0][0] == pytest.approx(0.75)
     assert "share of" in cm.data[0].colorbar.title.text  # the colour is a row share, the numbers are counts
