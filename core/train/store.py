@@ -28,16 +28,14 @@ import socket
 import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from core.train.run_info import ACTIVE, STALE_AFTER, RunInfo, run_info
+
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
-ACTIVE = ("queued", "running")  # statuses that mean "a worker should be alive"; stale ones read as 'interrupted'
 TERMINAL = ("finished", "stopped", "failed")
-STALE_AFTER = 30.0  # seconds without a heartbeat after which a running/queued run is shown as 'interrupted'
-TRUST_ALIVE_FOR = 600.0  # a live worker process that has been silent this long is taken for gone (pid reuse)
 HEARTBEAT_EVERY = 5.0  # the writer's background thread refreshes the heartbeat this often while a run is active
 STOP_CHECK_EVERY = 0.2  # stop_requested() looks at the database at most this often (seconds); cheap per batch
 DB_NAME, CONFIG_NAME = "metrics.sqlite", "config.json"
@@ -56,36 +54,6 @@ CREATE INDEX IF NOT EXISTS act_step ON activations(step);
 """
 
 
-@dataclass
-class RunInfo:
-    """One run as the runs table shows it (what ``list_runs`` returns)."""
-
-    run_dir: Path  # the run's directory
-    name: str  # directory name: timestamp + model + data
-    status: str  # queued | running | finished | stopped | failed | interrupted (derived: stale heartbeat / dead pid)
-    data: str  # data source of the run
-    model: str  # model name
-    epochs: int  # epochs asked for in the config
-    epochs_done: int  # epochs with recorded metrics
-    last_step: int  # last recorded training step (-1 when none)
-    best_val_acc: float | None  # highest validation accuracy over the epochs (None before the first epoch ends)
-    last_loss: float | None  # last recorded training loss
-    started: float | None  # wall-clock time (time.time()) the run started, None while queued
-    ended: float | None  # wall-clock time it ended (finished / stopped / failed)
-    duration: float | None  # seconds from start to end (or to the last heartbeat for running/interrupted runs)
-    error: str | None  # the error message of a failed run
-    steps_per_epoch: int | None  # batches per epoch, when the trainer announced it (progress within the epoch)
-    total_steps: int | None  # planned training steps in all, when announced
-    stop_requested: bool  # a stop was asked for (the worker stops within a batch)
-    pid: int | None = None  # the worker's process id (on the machine that runs it)
-
-    def to_dict(self) -> dict:
-        """JSON-serialisable dict (run_dir as a string)."""
-        d = asdict(self)
-        d["run_dir"] = str(self.run_dir)
-        return d
-
-
 def _slug(text: str, limit: int = 24) -> str:
     """'builtin:digits' -> 'digits'; '/data/My Photos/' -> 'my-photos' (safe in a directory name)."""
     text = str(text or "").rstrip("/\\").split(":")[-1]
@@ -97,23 +65,6 @@ def _connect(db: Path) -> sqlite3.Connection:
     con = sqlite3.connect(db, timeout=10.0, check_same_thread=False, isolation_level=None)
     con.execute("PRAGMA busy_timeout=10000")
     return con
-
-
-def _pid_state(pid: int | None, host: str | None) -> str:
-    """'alive', 'dead' (gone, or a zombie nobody reaped) or 'unknown' (no pid, another host, no permission)."""
-    if not pid or host != socket.gethostname():
-        return "unknown"
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return "dead"
-    except PermissionError:
-        return "unknown"
-    try:
-        zombie = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        zombie = False
-    return "dead" if zombie else "alive"
 
 
 class RunStore:
@@ -390,7 +341,7 @@ class RunStore:
             config = self.config()
         except (OSError, ValueError):
             config = {}
-        return _info(self.run_dir, meta, config, agg, last_loss, ep, best, stale_after)
+        return run_info(self.run_dir, meta, config, agg, last_loss, ep, best, stale_after)
 
 
 def _plain_steps(rows: list[tuple]) -> list[tuple]:
@@ -409,37 +360,6 @@ def _plain_steps(rows: list[tuple]) -> list[tuple]:
 def _num(value) -> float | None:
     """A Python float from a number or a 0-d tensor (None stays None)."""
     return None if value is None else float(value)
-
-
-def _derive_status(meta: dict, stale_after: float) -> str:
-    """The stored status, or 'interrupted' for an active run whose worker is gone.
-
-    Gone = its process is dead (same host), or -- when the process cannot be checked (another host) -- no
-    heartbeat for ``stale_after`` seconds. A live worker process is trusted (a slow start, importing torch on a
-    busy machine, is not an interruption) unless silent for ``TRUST_ALIVE_FOR`` (its pid may have been reused).
-    """
-    status = meta.get("status") or "queued"
-    if status not in ACTIVE:
-        return status
-    silent = time.time() - (meta.get("heartbeat") or 0)
-    state = _pid_state(meta.get("pid"), meta.get("host"))
-    if state == "dead" or silent > (TRUST_ALIVE_FOR if state == "alive" else stale_after):
-        return "interrupted"
-    return status
-
-
-def _info(run_dir: Path, meta: dict, config: dict, agg, last_loss, epochs_done, best, stale_after) -> RunInfo:
-    status = _derive_status(meta, stale_after)
-    started, ended = meta.get("started"), meta.get("ended")
-    end = ended if ended else (meta.get("heartbeat") if started else None)
-    return RunInfo(
-        run_dir=run_dir, name=run_dir.name, status=status, data=str(config.get("data", "")),
-        model=str(config.get("model", "")), epochs=int(config.get("epochs") or 0), epochs_done=int(epochs_done),
-        last_step=int(agg[0]) if agg[0] is not None else -1, best_val_acc=best,
-        last_loss=last_loss[0] if last_loss else None, started=started, ended=ended,
-        duration=(end - started) if (started and end) else None, error=meta.get("error"),
-        steps_per_epoch=meta.get("steps_per_epoch"), total_steps=meta.get("total_steps"),
-        stop_requested=bool(meta.get("stop_requested")), pid=meta.get("pid"))
 
 
 def list_runs(runs_dir: str | os.PathLike | None = None, stale_after: float = STALE_AFTER) -> list[RunInfo]:

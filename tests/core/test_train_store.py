@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from core.train import run_info as run_info_mod
 from core.train import store as store_mod
 from core.train.store import RunStore, list_runs
 
@@ -113,9 +114,9 @@ def test_stale_heartbeat_reads_as_interrupted(tmp_path, monkeypatch):
     time.sleep(0.05)
     # this (live) process is the worker: a slow but alive worker is trusted...
     assert list_runs(tmp_path, stale_after=0.01)[0].status == "running"
-    monkeypatch.setattr(store_mod, "TRUST_ALIVE_FOR", 0.01)  # ...until silent for very long
+    monkeypatch.setattr(run_info_mod, "TRUST_ALIVE_FOR", 0.01)  # ...until silent for very long
     assert list_runs(tmp_path, stale_after=0.01)[0].status == "interrupted"
-    monkeypatch.setattr(store_mod, "TRUST_ALIVE_FOR", 600)
+    monkeypatch.setattr(run_info_mod, "TRUST_ALIVE_FOR", 600)
     run._update(host="another-machine")  # a worker we cannot check (torchrun on another node): heartbeat decides
     assert list_runs(tmp_path, stale_after=0.01)[0].status == "interrupted"
     assert list_runs(tmp_path, stale_after=60)[0].status == "running"
