@@ -107,7 +107,11 @@ def load_run_target(run_dir: str | Path, bundle=None, device: str | torch.device
     problems = run_problems(run_dir)
     if problems:
         raise AttackRefused("; ".join(problems))
-    model, bundle = load_run_model(run_dir, bundle)
+    try:
+        model, bundle = load_run_model(run_dir, bundle)
+    except RuntimeError as err:  # a checkpoint that does not fit the model its config.json describes
+        raise AttackRefused(f"the run's checkpoint does not fit the model described in its config.json: {err}") \
+            from None
     cfg = RunStore.open(run_dir).config()
     norm = input_normalization(cfg) if bundle.kind == "image" else None
     notes = []
