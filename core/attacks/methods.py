@@ -45,6 +45,15 @@ class Preset:
 PRESETS = {"mnist": Preset("MNIST-scale", 0.3, 0.01, 40), "photo": Preset("photo-scale", 8 / 255, 2 / 255, 10)}
 
 
+def preset_for(kind: str, input_shape) -> Preset | None:
+    """The preset that suits the data: MNIST-scale for small greyscale images, photo-scale for colour images,
+    None for audio (its epsilons are waveform units; see core.attacks.audio)."""
+    if kind != "image":
+        return None
+    c, h = (tuple(input_shape) + (0, 0))[:2]
+    return PRESETS["mnist"] if c == 1 and h <= 32 else PRESETS["photo"]
+
+
 def default_alpha(eps, steps: int):
     """Step size when none is given: 2.5 * eps / steps (Madry et al.: enough to reach the ball's edge and move
     along it). Works per sample when ``eps`` is a tensor."""
