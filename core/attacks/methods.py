@@ -75,11 +75,16 @@ def attack_mode(model: nn.Module):
 
 def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """grad_x of the mean cross-entropy of ``model(x)`` against ``y``; same shape as ``x``. Parameters get no .grad."""
+    return logits_and_gradient(model, x, y)[1]
+
+
+def logits_and_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``model(x)`` (detached) and ``input_gradient`` from the same forward pass."""
     with torch.enable_grad():
         x = x.detach().clone().requires_grad_(True)
-        loss = F.cross_entropy(model(x).float(), y)
-        (grad,) = torch.autograd.grad(loss, x)
-    return grad
+        logits = model(x).float()
+        (grad,) = torch.autograd.grad(F.cross_entropy(logits, y), x)
+    return logits.detach(), grad
 
 
 def per_sample(value, x: torch.Tensor):

@@ -1,7 +1,8 @@
 """Accuracy versus epsilon over a data loader: ``sweep(model, loader, epsilons)`` -> ``SweepResult``.
 
 Batched: per batch the clean predictions are computed once (they are the eps = 0 column, so eps 0 equals clean
-accuracy exactly), and for FGSM the gradient sign once, reused for every epsilon (it does not depend on eps).
+accuracy exactly); for FGSM the same forward pass gives the gradient, whose sign is reused for every epsilon (it
+does not depend on eps): one forward/backward plus one forward per non-zero epsilon.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.attacks.methods import METHODS, PIXEL_BOUNDS, attack, attack_mode, input_gradient
+from core.attacks.methods import METHODS, PIXEL_BOUNDS, attack, attack_mode, logits_and_gradient
 
 Progress = Callable[[int, int, str], None]  # (samples done, total, text)
 
@@ -122,9 +123,13 @@ def sweep(model: nn.Module, loader, epsilons, *, method: str = "fgsm", examples:
 def _batch_preds(model, x, y, eps_list, method, steps, alpha, bounds, generator, keep) -> torch.Tensor:
     """(E, B) predictions at every eps; eps 0 is the clean prediction (no attack is run for it)."""
     with attack_mode(model):
-        with torch.no_grad():
-            clean = model(x).argmax(1)
-        grad_sign = input_gradient(model, x, y).sign() if method == "fgsm" and any(eps_list) else None
+        grad_sign = None
+        if method == "fgsm" and any(eps_list):  # one pass gives the clean logits and the gradient
+            logits, grad = logits_and_gradient(model, x, y)
+            clean, grad_sign = logits.argmax(1), grad.sign()
+        else:
+            with torch.no_grad():
+                clean = model(x).argmax(1)
         out = []
         for i, eps in enumerate(eps_list):
             if eps == 0:
