@@ -13,10 +13,15 @@ The index is a cache of the runs' own databases, never the only copy:
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
+from core.train.run_info import ACTIVE, STALE_AFTER, RunInfo, derive_status, info_from_row, pid_state
+from core.train.run_reader import DB_NAME
+
 INDEX_NAME = "index.sqlite"
+
 
 # column -> SQL type. Every column is a field of RunInfo or of a run's meta row, under the same name.
 COLUMNS = {
@@ -93,3 +98,62 @@ class RunIndex:
             con.execute("DELETE FROM runs WHERE name = ?", (name,))
         finally:
             con.close()
+
+
+def list_runs(runs_dir: str | os.PathLike | None = None, stale_after: float = STALE_AFTER,
+              kind: str | None = None) -> list[RunInfo]:
+    """All runs under ``runs_dir`` (default: the configured runs root), newest first; only job ``kind`` if given.
+
+    One query of the runs index (core.train.run_index), plus a directory listing to pick up runs the index does not
+    know yet and to forget deleted ones. Directories that are not runs, or whose database cannot be read, are skipped.
+    """
+    if runs_dir is None:
+        from core.settings import load_settings
+        runs_dir = load_settings().runs_dir
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    index = RunIndex(runs_dir)
+    rows = {r["name"]: r for r in index.rows()}
+    on_disk = {d.name for d in os.scandir(runs_dir) if d.is_dir() and os.path.isfile(os.path.join(d.path, DB_NAME))}
+    for name in rows.keys() - on_disk:
+        index.delete(name)
+    infos = []
+    for name in on_disk:
+        row = rows.get(name)
+        if row is None or (row.get("status") in ACTIVE and derive_status(row, stale_after) not in ACTIVE):
+            row = _reindex(runs_dir / name, index)  # unknown to the index, or its worker died: the run's own word
+            if row is None:
+                continue
+        if kind is None or (row.get("kind") or "train") == kind:
+            infos.append(info_from_row(runs_dir / name, row, stale_after))
+    return sorted(infos, key=lambda i: i.name, reverse=True)  # names start with the creation time
+
+
+def _reindex(run_dir: Path, index: RunIndex) -> dict | None:
+    """Read a run's summary from its own database into the index; None when it cannot be read (not a run)."""
+    try:
+        row = _store(run_dir).summary_row()
+    except (sqlite3.Error, TypeError, FileNotFoundError):
+        return None  # half-created or foreign database: not a run we can show
+    if row.get("status") in ACTIVE and pid_state(row.get("pid"), row.get("host")) == "dead":
+        row["status"] = "interrupted"  # for good: the index need not ask the run's own database again
+    index.update(run_dir.name, **row)
+    return row
+
+
+def delete_run(run_dir: str | os.PathLike) -> None:
+    """Delete a run directory and its index row. An active (queued or running) run is refused with ValueError:
+    stop it first. Whether this user may delete it is core.access.can_delete's question, asked by the caller."""
+    run_dir = Path(run_dir)
+    info = _store(run_dir).info()
+    if info.status in ACTIVE:
+        raise ValueError(f"{info.name} is {info.status}; stop it before deleting it")
+    shutil.rmtree(run_dir)
+    RunIndex(run_dir.parent).delete(run_dir.name)
+
+
+def _store(run_dir: Path):
+    from core.train.store import RunStore  # the store mirrors into the index; the index reads runs through it
+
+    return RunStore(run_dir)

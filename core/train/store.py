@@ -24,24 +24,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
-import pandas as pd
 
-from core.train.run_index import RunIndex
-from core.train.run_info import (ACTIVE, STALE_AFTER, RunInfo, derive_status, info_from_row, pid_state,
-                                 summary_row)
+from core.train.run_index import RunIndex, delete_run, list_runs  # noqa: F401 - the runs list lives beside the index
+from core.train.run_info import ACTIVE, STALE_AFTER, RunInfo  # noqa: F401 - readers import them from here
+from core.train.run_reader import CONFIG_NAME, DB_NAME, RunReader, _connect
 
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 TERMINAL = ("finished", "stopped", "failed")
 HEARTBEAT_EVERY = 5.0  # the writer's background thread refreshes the heartbeat this often while a run is active
 STOP_CHECK_EVERY = 0.2  # stop_requested() looks at the database at most this often (seconds); cheap per batch
-DB_NAME, CONFIG_NAME = "metrics.sqlite", "config.json"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS steps (step INTEGER, epoch INTEGER, loss REAL, lr REAL, time REAL);
@@ -70,12 +67,6 @@ def _slug(text: str, limit: int = 24) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "run"
 
 
-def _connect(db: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(db, timeout=10.0, check_same_thread=False, isolation_level=None)
-    con.execute("PRAGMA busy_timeout=10000")
-    return con
-
-
 def _migrate(con: sqlite3.Connection) -> None:
     """Bring a run database written by an older version up to the current schema (new tables and meta columns)."""
     con.executescript(_SCHEMA)
@@ -85,7 +76,7 @@ def _migrate(con: sqlite3.Connection) -> None:
             con.execute(f"ALTER TABLE meta ADD COLUMN {name} {kind}")
 
 
-class RunStore:
+class RunStore(RunReader):
     """Writer and reader of one run directory (see the module docstring)."""
 
     def __init__(self, run_dir: str | os.PathLike, *, flush_every: float = 1.0, max_buffer: int = 2000):
@@ -358,75 +349,6 @@ class RunStore:
             self._beat_thread.join(timeout=2)
         self._beat_thread = None
 
-    # ---- reading (any process) -------------------------------------------------------------------------------
-    def _read(self, sql: str, params: tuple = ()) -> pd.DataFrame:
-        con = _connect(self.db_path)
-        try:
-            return pd.read_sql_query(sql, con, params=params)
-        finally:
-            con.close()
-
-    def config(self) -> dict:
-        """The run's config.json as a dict."""
-        return json.loads((self.run_dir / CONFIG_NAME).read_text())
-
-    def steps(self, since_step: int = -1) -> pd.DataFrame:
-        """Training steps after ``since_step``: columns step, epoch, loss, lr, time (ordered by step)."""
-        return self._read("SELECT step, epoch, loss, lr, time FROM steps WHERE step > ? ORDER BY step, rowid",
-                          (int(since_step),))
-
-    def epochs(self) -> pd.DataFrame:
-        """One row per epoch, one column per metric (epoch, train_loss, val_loss, val_acc, ...)."""
-        long = self._read("SELECT epoch, name, value FROM epochs ORDER BY epoch, rowid")
-        if long.empty:
-            return pd.DataFrame({"epoch": pd.Series(dtype="int64")})
-        wide = long.pivot_table(index="epoch", columns="name", values="value", aggfunc="last")
-        wide.columns.name = None
-        return wide.reset_index()
-
-    def activations(self, since_step: int = -1) -> pd.DataFrame:
-        """Activation statistics: columns step, layer, mean, std, frac_zero, grad_norm (ordered by step)."""
-        return self._read("SELECT step, layer, mean, std, frac_zero, grad_norm FROM activations WHERE step > ? "
-                          "ORDER BY step, rowid", (int(since_step),))
-
-    def scalars(self, since_step: int = -1) -> pd.DataFrame:
-        """Named per-step series after ``since_step`` (see ``log_scalars``): one row per step, one column per name."""
-        try:
-            long = self._read("SELECT step, name, value FROM scalars WHERE step > ? ORDER BY step, rowid",
-                              (int(since_step),))
-        except pd.errors.DatabaseError:  # a run database from before scalars existed: it has none
-            long = pd.DataFrame(columns=["step", "name", "value"])
-        if long.empty:
-            return pd.DataFrame({"step": pd.Series(dtype="int64")})
-        wide = long.pivot_table(index="step", columns="name", values="value", aggfunc="last")
-        wide.columns.name = None
-        return wide.reset_index()
-
-    def notes(self) -> pd.DataFrame:
-        """Messages the trainer left for the user: columns time, level, message."""
-        return self._read("SELECT time, level, message FROM notes ORDER BY rowid")
-
-    def info(self, stale_after: float = STALE_AFTER) -> RunInfo:
-        """The run's summary (status with 'interrupted' derived from a stale heartbeat or a dead worker)."""
-        return info_from_row(self.run_dir, self.summary_row(), stale_after)
-
-    def summary_row(self) -> dict:
-        """The run's row of the runs index, read from its own database and config.json (the index's source)."""
-        con = _connect(self.db_path)
-        try:
-            con.row_factory = sqlite3.Row
-            meta = dict(con.execute("SELECT * FROM meta WHERE id = 0").fetchone())
-            last = con.execute("SELECT step, loss FROM steps ORDER BY step DESC, rowid DESC LIMIT 1").fetchone()
-            done, best = con.execute("SELECT COUNT(DISTINCT epoch), MAX(CASE WHEN name = 'val_acc' THEN value END) "
-                                     "FROM epochs").fetchone()
-        finally:
-            con.close()
-        try:
-            config = self.config()
-        except (OSError, ValueError):
-            config = {}
-        return summary_row(self.run_dir.name, meta, config, last, done, best)
-
 
 def _plain_steps(rows: list[tuple]) -> list[tuple]:
     """Step rows with plain floats; tensor losses are fetched in one stacked transfer (one device sync)."""
@@ -460,56 +382,3 @@ def _plain_values(rows: list[tuple]) -> list[tuple]:
 def _num(value) -> float | None:
     """A Python float from a number or a 0-d tensor (None stays None)."""
     return None if value is None else float(value)
-
-
-def list_runs(runs_dir: str | os.PathLike | None = None, stale_after: float = STALE_AFTER,
-              kind: str | None = None) -> list[RunInfo]:
-    """All runs under ``runs_dir`` (default: the configured runs root), newest first; only job ``kind`` if given.
-
-    One query of the runs index (core.train.run_index), plus a directory listing to pick up runs the index does not
-    know yet and to forget deleted ones. Directories that are not runs, or whose database cannot be read, are skipped.
-    """
-    if runs_dir is None:
-        from core.settings import load_settings
-        runs_dir = load_settings().runs_dir
-    runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return []
-    index = RunIndex(runs_dir)
-    rows = {r["name"]: r for r in index.rows()}
-    on_disk = {d.name for d in os.scandir(runs_dir) if d.is_dir() and os.path.isfile(os.path.join(d.path, DB_NAME))}
-    for name in rows.keys() - on_disk:
-        index.delete(name)
-    infos = []
-    for name in on_disk:
-        row = rows.get(name)
-        if row is None or (row.get("status") in ACTIVE and derive_status(row, stale_after) not in ACTIVE):
-            row = _reindex(runs_dir / name, index)  # unknown to the index, or its worker died: the run's own word
-            if row is None:
-                continue
-        if kind is None or (row.get("kind") or "train") == kind:
-            infos.append(info_from_row(runs_dir / name, row, stale_after))
-    return sorted(infos, key=lambda i: i.name, reverse=True)  # names start with the creation time
-
-
-def _reindex(run_dir: Path, index: RunIndex) -> dict | None:
-    """Read a run's summary from its own database into the index; None when it cannot be read (not a run)."""
-    try:
-        row = RunStore(run_dir).summary_row()
-    except (sqlite3.Error, TypeError, FileNotFoundError):
-        return None  # half-created or foreign database: not a run we can show
-    if row.get("status") in ACTIVE and pid_state(row.get("pid"), row.get("host")) == "dead":
-        row["status"] = "interrupted"  # for good: the index need not ask the run's own database again
-    index.update(run_dir.name, **row)
-    return row
-
-
-def delete_run(run_dir: str | os.PathLike) -> None:
-    """Delete a run directory and its index row. An active (queued or running) run is refused with ValueError:
-    stop it first. Whether this user may delete it is core.access.can_delete's question, asked by the caller."""
-    run_dir = Path(run_dir)
-    info = RunStore.open(run_dir).info()
-    if info.status in ACTIVE:
-        raise ValueError(f"{info.name} is {info.status}; stop it before deleting it")
-    shutil.rmtree(run_dir)
-    RunIndex(run_dir.parent).delete(run_dir.name)
