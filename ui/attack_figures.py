@@ -67,7 +67,7 @@ def compare_figure(curves: dict[str, dict], title: str = "Robustness of several 
             fig.add_trace(go.Scatter(x=r.epsilons, y=r.accuracy, name=name, mode="lines+markers", hovertext=hover,
                                      hoverinfo="text", line=dict(color=COLOURS[i % len(COLOURS)],
                                                                  dash=DASHES.get(method, "solid"))))
-    axis = "epsilon (pixel units: 8/255 = 0.031)" if kind == "image" else "epsilon (waveform units)"
+    axis = {"image": "epsilon (pixel units: 8/255 = 0.031)", "audio": "epsilon (waveform units)"}.get(kind, "epsilon")
     fig.update_layout(title=title, xaxis_title=axis, yaxis_title="accuracy", yaxis_range=[0, 1.02], height=380,
                       **_LAYOUT)
     return fig

@@ -8,7 +8,8 @@ import streamlit as st
 import torch
 
 from core.attacks import AttackRefused, AttackTarget, load_run_target, preset_for, run_problems
-from core.attacks.single import AttackSettings, SingleAttack, amplified, png_bytes, top_k
+from core.attacks.single import (AttackSettings, SingleAttack, amplified, attack_one, png_bytes, smallest_eps_one,
+                                 top_k)
 from core.settings import load_settings
 from core.train.evaluate import checkpoint_path
 from core.train.store import ACTIVE, RunStore, list_runs
@@ -29,8 +30,13 @@ class Sample:
 
 
 def attackable_runs(runs_dir=None) -> list:
-    """Runs that are not training any more (finished, stopped, failed, interrupted), newest first."""
-    return [r for r in list_runs(runs_dir) if r.status not in ACTIVE]
+    """Training runs this session may see that are not training any more (finished, stopped, failed,
+    interrupted), newest first."""
+    from core.access import visible_runs
+    from ui.session import current_user, is_teacher
+
+    runs = [r for r in list_runs(runs_dir, kind="train") if r.status not in ACTIVE]
+    return visible_runs(runs, current_user(), teacher=is_teacher())
 
 
 def _session_target(run_dir: Path) -> AttackTarget:
@@ -220,3 +226,34 @@ def single_view(target: AttackTarget, sample: Sample, result: SingleAttack, key:
                     key=f"{key}-before")
     b2.plotly_chart(af.top_k_figure(top_k(result.probs_after, classes), "After: top classes", highlight),
                     key=f"{key}-after")
+
+
+def one_sample_ui(target: AttackTarget, key: str) -> None:
+    """Sample -> settings -> the attack (cheap: one sample, in the page) -> the views; "Find the smallest epsilon"."""
+    sample = sample_ui(target, key)
+    if sample is None:
+        st.info("Upload a file, or pick a sample from the validation set.")
+        return
+    settings = settings_ui(target, key)
+    problems = settings.problems(len(target.classes), target.bounds)
+    for problem in problems:
+        st.error(f"Cannot attack: {problem}")
+    if problems:
+        return
+    x = sample.x.to(target.device)
+    single_view(target, sample, attack_one(target.model, x, sample.label, settings, target.bounds), f"{key}-one")
+    found_key = (target.name, sample.name, settings.method, settings.target_class, settings.steps)
+    if st.button("Find the smallest epsilon", key=f"{key}-find",
+                 help=f"bisection on epsilon with {af.METHOD_NAMES[settings.method]}, to 0.001"):
+        with st.spinner("Bisecting…"):
+            found = smallest_eps_one(target.model, x, sample.label, settings, target.bounds)
+        st.session_state[f"{key}-smallest"] = (found_key, found)
+    found = st.session_state.get(f"{key}-smallest")
+    if found is None or found[0] != found_key:
+        return
+    if found[1] is None:
+        st.info(f"No epsilon up to 1 makes {af.METHOD_NAMES[settings.method]} fool the model on this sample.")
+        return
+    st.success(f"Smallest epsilon that fools the model with {af.METHOD_NAMES[settings.method]}: "
+               f"**{af.eps_text(found[1].settings.eps, target.kind)}**")
+    single_view(target, sample, found[1], f"{key}-min")

@@ -3,6 +3,7 @@ page's job, and the smallest-epsilon statistics over a split."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader, Subset
@@ -28,6 +29,8 @@ class SweepConfig:
     """One accuracy-versus-epsilon job: which run, which attacks, which samples."""
 
     run_dir: str  # the run whose best (else last) checkpoint is attacked
+    data: str = ""  # that run's data source (copied, so the runs list and access rule know it; see jobs.py)
+    model: str = ""  # that run's model name (copied, for the runs list)
     epsilons: list[float] = field(default_factory=default_epsilons)  # input units; 0 = clean accuracy
     methods: list[str] = field(default_factory=lambda: ["fgsm", "pgd"])  # one curve each
     split: str = "val"  # which split of the run's data
@@ -65,21 +68,22 @@ class SweepConfig:
 
 
 def split_samples(target: AttackTarget, split: str = "val", limit: int = 0, seed: int = 0):
-    """The dataset to attack: the run's ``split`` without augmentation, a seeded random subset when ``limit``."""
+    """The dataset to attack: the run's ``split`` without augmentation, in a seeded random order; only the first
+    ``limit`` samples of that order when ``limit``."""
     if target.bundle is None or split not in target.bundle.splits:
         have = ", ".join(target.bundle.splits) if target.bundle is not None else "none"
         raise ValueError(f"no split {split!r} in this run's data (it has: {have})")
     dataset = target.bundle.splits[split]
     dataset.transform = None  # augmentation is for training; attacks see what validation sees
-    if limit and limit < len(dataset):
-        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:limit]
-        dataset = Subset(dataset, sorted(order.tolist()))
-    return dataset
+    # a seeded random order: a subset is a fair sample, and the first few (the sweep's examples) mix the classes
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    return Subset(dataset, order[:limit].tolist() if limit else order.tolist())
 
 
-def run_sweep(config: SweepConfig, callback: Progress | None = None, target: AttackTarget | None = None
-              ) -> dict[str, SweepResult]:
-    """Every method of ``config`` swept over the run's split: method -> SweepResult (progress over all methods)."""
+def run_sweep(config: SweepConfig, callback: Progress | None = None, target: AttackTarget | None = None,
+              on_method: Callable[[str, SweepResult], None] | None = None) -> dict[str, SweepResult]:
+    """Every method of ``config`` swept over the run's split: method -> SweepResult (progress over all methods;
+    ``on_method(method, result)`` as each method finishes)."""
     from core.device import pick_device
 
     target = target or load_run_target(config.run_dir, device=pick_device(config.device))
@@ -95,6 +99,8 @@ def run_sweep(config: SweepConfig, callback: Progress | None = None, target: Att
         out[method] = sweep(target.model, loader, config.epsilons, method=method, examples=config.examples,
                             callback=progress, steps=config.steps, bounds=target.bounds, classes=target.classes,
                             generator=torch.Generator().manual_seed(config.seed))
+        if on_method is not None:
+            on_method(method, out[method])
     return out
 
 

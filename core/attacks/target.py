@@ -67,6 +67,7 @@ class AttackTarget:
     sample_rate: int | None = None  # audio: samples per second
     bundle: Any = None  # the run's DataBundle (validation samples); None for the pretrained model
     notes: list[str] = field(default_factory=list)  # things the user should know (normalisation found, ...)
+    run_dir: str | None = None  # the run it came from (None for the pretrained model)
 
     @property
     def device(self) -> torch.device:
@@ -124,4 +125,4 @@ def load_run_target(run_dir: str | Path, bundle=None, device: str | torch.device
     return AttackTarget(model=wrapped, classes=list(bundle.classes), kind=bundle.kind, name=Path(run_dir).name,
                         bounds=WAVE_BOUNDS if bundle.kind == "audio" else PIXEL_BOUNDS,
                         input_shape=tuple(bundle.input_shape), sample_rate=bundle.sample_rate, bundle=bundle,
-                        notes=notes)
+                        notes=notes, run_dir=str(run_dir))

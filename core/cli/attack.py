@@ -1,6 +1,7 @@
 """``python -m core attack RUN_DIR [...]``: accuracy versus epsilon of a trained run, and the smallest epsilons.
 
-Prints one line per epsilon (as a fraction and in /255 steps) with the accuracy under the attack; ``--minimal``
+Prints one line per epsilon (as a fraction and in /255 steps) with the accuracy under the attack (the sweep is
+recorded as an 'attack_sweep' job next to the run, so the Adversarial page can compare it); ``--minimal``
 adds the distribution of the per-sample smallest epsilon that changes the prediction (median, quartiles, share
 never fooled up to 1). ``--json`` prints the same as one JSON object.
 
@@ -35,29 +36,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Sweep (and bisect); exit code 0 on success, 2 when the run cannot be attacked (with the reason)."""
+    """Sweep (as an 'attack_sweep' job recorded next to the run) and bisect; exit code 0 on success, 2 when the run
+    cannot be attacked (with the reason)."""
+    from pathlib import Path
+
     from core.attacks import AttackRefused, load_run_target
-    from core.attacks.runs import SweepConfig, default_epsilons, minimal_over, run_sweep, split_samples
+    from core.attacks.jobs import KIND, read_sweep, sweep_config_for
+    from core.attacks.runs import default_epsilons, minimal_over, split_samples
     from core.device import pick_device
+    from core.jobs import run_inline
+    from core.models import MODELS
 
     try:
-        config = SweepConfig(run_dir=args.run_dir, epsilons=args.eps or [0.0], methods=[args.method],
-                             split=args.split, limit=args.limit, steps=args.steps, examples=0, device=args.device)
-        problems = config.problems()
-        if problems:
-            raise AttackRefused("; ".join(problems))
-        target = load_run_target(args.run_dir, device=pick_device(args.device))
-        config.epsilons = args.eps or default_epsilons(target.kind)
-        result = run_sweep(config, target=target)[args.method]
+        config = sweep_config_for(args.run_dir, methods=[args.method], split=args.split, limit=args.limit,
+                                  steps=args.steps, device=args.device)
+        kind = MODELS[config.model].kind if config.model in MODELS else "image"
+        config.epsilons = args.eps or default_epsilons(kind)
+        sweep_dir = run_inline(KIND, config.to_dict(), runs_dir=Path(args.run_dir).resolve().parent)
+        result = read_sweep(sweep_dir)[args.method]
         minimal = None
         if args.minimal:
+            target = load_run_target(args.run_dir, device=pick_device(args.device))
             dataset = split_samples(target, args.split, args.limit)
             minimal = minimal_over(target, dataset, method=args.method, steps=args.steps)[1]
     except (AttackRefused, ValueError, FileNotFoundError) as err:
         print(json.dumps({"status": "refused", "error": str(err)}) if args.json else f"refused: {err}")
         return 2
-    out = {"run_dir": str(args.run_dir), "method": args.method, "split": args.split, "n": result.n,
-           "steps": result.steps, "rows": result.table(), "seconds": round(result.seconds, 3),
+    out = {"run_dir": str(args.run_dir), "sweep_run": str(sweep_dir), "method": args.method, "split": args.split,
+           "n": result.n, "steps": result.steps, "rows": result.table(), "seconds": round(result.seconds, 3),
            "minimal": minimal.to_dict() if minimal else None}
     print(json.dumps(out) if args.json else format_report(out))
     return 0
@@ -69,6 +75,7 @@ def format_report(out: dict) -> str:
     lines = [f"{out['method']}{steps} on {out['n']} {out['split']} samples of {out['run_dir']}",
              f"{'eps':>8} {'eps x255':>9} {'accuracy':>9}"]
     lines += [f"{r['eps']:>8.4g} {r['eps_255']:>9.3g} {r['accuracy']:>9.1%}" for r in out["rows"]]
+    lines.append(f"recorded as {out['sweep_run']} (the Adversarial page's comparison shows it)")
     m = out["minimal"]
     if m:
         if m["median"] is None:

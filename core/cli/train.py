@@ -65,18 +65,13 @@ def config_from_args(args: argparse.Namespace):
     if unknown:
         raise SystemExit(f"this version of TrainConfig has no field(s) {', '.join(unknown)}")
     if getattr(args, "adversarial_eps", None) is not None:
+        from core.train.adversarial import adversarial_settings
+
         values["adversarial"] = adversarial_settings(args.adversarial_eps, args.adversarial_method)
     try:
         return recommended(**values)
     except KeyError as err:  # unknown model: the registry's message lists the known ones
         raise ValueError(err.args[0]) from None
-
-
-def adversarial_settings(eps: float, method: str = "fgsm") -> dict:
-    """``TrainConfig.adversarial`` for ``--adversarial-eps``: fast FGSM (random start, step 1.25 eps) or PGD."""
-    if method == "fgsm":
-        return {"method": "fgsm", "eps": eps, "alpha": 1.25 * eps, "random_start": True}
-    return {"method": "pgd", "eps": eps, "steps": 7, "random_start": True}
 
 
 def summarise(run_dir) -> dict:

@@ -58,6 +58,14 @@ class AdversarialConfig:
         return 1.25 * self.eps if self.method == "fgsm" else 2.5 * self.eps / max(1, self.steps)
 
 
+def adversarial_settings(eps: float, method: str = "fgsm") -> dict:
+    """``TrainConfig.adversarial`` for the usual recipes: fast FGSM (random start, step 1.25 eps; Wong et al.) or
+    PGD with 7 steps of 2.5 eps / 7 (Madry et al.). The command line's --adversarial-eps and the Train page use it."""
+    if method == "fgsm":
+        return {"method": "fgsm", "eps": eps, "alpha": 1.25 * eps, "random_start": True}
+    return {"method": "pgd", "eps": eps, "steps": 7, "random_start": True}
+
+
 def adversarial_problems(settings: dict | None, kind: str | None = None) -> list[str]:
     """Why ``TrainConfig.adversarial`` cannot be used (empty when fine or off)."""
     if not settings:

@@ -80,4 +80,4 @@ def test_cli_adversarial_eps(tmp_path, capsys):
     code = main(["train", "--data", "builtin:reviews", "--model", "lstm", "--adversarial-eps", "0.1",
                  "--runs-dir", str(tmp_path), "--json"])
     assert code == 2 and "not available for text" in json.loads(capsys.readouterr().out)["error"]
-    assert len(list(tmp_path.iterdir())) == 1  # refused before anything was recorded (the model says: text)
+    assert len(list(tmp_path.glob("*/config.json"))) == 1  # refused before anything was recorded (model: text)

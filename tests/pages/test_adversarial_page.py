@@ -15,10 +15,20 @@ PAGE = str(ROOT / "pages/6_Adversarial.py")
 
 @pytest.fixture(scope="module")
 def shared_runs(tmp_path_factory):
-    """One trained digits run (and nothing else), made once for the module."""
+    """Two trained digits runs, each with a finished FGSM + PGD sweep, made once for the module."""
     runs = tmp_path_factory.mktemp("adv-runs")
-    trained_run(runs, steps=60)
+    for steps in (10, 60):  # the newer (60 steps) is the one the page selects first
+        _sweep(trained_run(runs, steps=steps), methods=["fgsm", "pgd"])
     return runs
+
+
+def _sweep(run: Path, **settings) -> Path:
+    from core.attacks.jobs import KIND, sweep_config_for
+    from core.jobs import run_inline
+
+    config = sweep_config_for(run, **{"epsilons": [0.0, 0.1, 0.3], "limit": 30, "steps": 2, "examples": 4,
+                                      **settings})
+    return run_inline(KIND, config.to_dict(), runs_dir=run.parent)
 
 
 def _app(monkeypatch, runs: Path) -> AppTest:
@@ -48,7 +58,7 @@ def test_one_sample_slider_method_target_and_smallest_eps(monkeypatch, shared_ru
     at = _app(monkeypatch, shared_runs)
     _no_errors(at)
     captions = _image_captions(at)
-    assert len(captions) == 12 + 3 and captions[-1] == "Adversarial"  # the validation grid and the three views
+    assert captions[14] == "Adversarial" and "#" in captions[11]  # the validation grid and the three views
     assert at.slider(key="adv-eps-255").value == 76.5  # MNIST-scale preset for 8x8 grey digits: 0.3
     at.slider(key="adv-eps-255").set_value(0.0).run()
     _no_errors(at)
@@ -95,3 +105,63 @@ def test_audio_run_plays_both_clips_and_states_the_snr(monkeypatch, tmp_path):
     assert len(at.get("audio")) == 2
     assert any("SNR" in m.value and "dB" in m.value for m in at.markdown)
     assert "Waveform and perturbation" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
+
+
+def test_sweep_tab_shows_curves_examples_and_refuses_bad_epsilons(monkeypatch, shared_runs):
+    at = _app(monkeypatch, shared_runs)
+    _no_errors(at)
+    charts = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Accuracy versus epsilon (30 samples)" in charts and "Accuracy per class under FGSM" in charts
+    assert '"name":"PGD"' in charts.replace(" ", "")  # both methods on the one chart
+    assert any("eps 0.3 (76.5/255)" in m.value for m in at.markdown)  # a row of the example strip
+    captions = [c for c in _image_captions(at) if "→" in c]
+    assert len(captions) == 3 * 4  # 3 epsilons x 4 examples
+    at.text_input(key="adv-sweep-eps").input("0, 8/255, 1.5").run()
+    _no_errors(at)
+    assert any("Cannot run the sweep" in e.value and "between 0 and 1" in e.value for e in at.error)
+    assert at.button(key="adv-sweep-start").disabled
+
+
+def test_sweep_button_launches_a_job_for_this_run(monkeypatch, shared_runs):
+    """The page hands the job to core.jobs.launch (tested with a real worker in tests/core/test_attacks_runs.py)."""
+    import ui.attack_jobs_ui
+    from core.train.store import list_runs
+
+    calls = []
+    monkeypatch.setattr(ui.attack_jobs_ui, "launch", lambda kind, config, owner=None: calls.append((kind, config)))
+    at = _app(monkeypatch, shared_runs)
+    at.multiselect(key="adv-sweep-methods").set_value(["fgsm"])
+    at.text_input(key="adv-sweep-eps").input("0, 4/255, 0.1")
+    at.number_input(key="adv-sweep-limit").set_value(20).run()
+    at.button(key="adv-sweep-start").click().run()
+    _no_errors(at)
+    [(kind, config)] = calls
+    newest = list_runs(shared_runs, kind="train")[0].run_dir  # the run the page selects first
+    assert kind == "attack_sweep" and config["run_dir"] == str(newest) and config["methods"] == ["fgsm"]
+    assert config["epsilons"] == [0.0, 4 / 255, 0.1] and config["limit"] == 20 and config["data"] == "builtin:digits"
+
+
+def test_compare_tab_overlays_runs_fgsm_solid_pgd_dashed(monkeypatch, shared_runs):
+    at = _app(monkeypatch, shared_runs)
+    _no_errors(at)
+    fig = next(c for c in at.get("plotly_chart") if "Robustness of several runs" in c.proto.spec)
+    import json
+
+    traces = json.loads(fig.proto.spec)["data"]
+    assert len(traces) == 4 and sorted(t["line"]["dash"] for t in traces) == ["dash", "dash", "solid", "solid"]
+    assert any("masking its gradients" in c.value for c in at.caption)
+
+
+def test_train_page_offers_adversarial_training(monkeypatch):
+    """The Train page's option (a small addition to ui/train_ui.py) puts TrainConfig.adversarial in the run."""
+    import core.train.worker
+
+    launched = []
+    monkeypatch.setattr(core.train.worker, "launch", lambda config, **kw: launched.append(config) or Path("x"))
+    at = AppTest.from_file(str(ROOT / "pages/4_Train.py"), default_timeout=90).run()
+    at.checkbox(key="train-adv").check().run()
+    at.radio(key="train-adv-method").set_value("pgd")
+    at.number_input(key="train-adv-eps").set_value(0.2).run()
+    at.button(key="train-start").click().run()
+    _no_errors(at)
+    assert launched and launched[0].adversarial == {"method": "pgd", "eps": 0.2, "steps": 7, "random_start": True}
