@@ -21,11 +21,11 @@ def to_pil(x: np.ndarray, min_size: int = 160) -> Image.Image:
 
 
 def eps_text(eps: float, kind: str = "image") -> str:
-    """Epsilon as a fraction and, for images, in /255 steps: '0.0314 (8/255)'."""
+    """Epsilon as a fraction and, for images, in /255 steps to one decimal: '0.03137 (8/255)'."""
     if kind != "image":
         return f"{eps:.4g}"
-    steps = eps * 255
-    return f"{eps:.4g} ({steps:.3g}/255)"
+    steps = f"{eps * 255:.1f}".rstrip("0").rstrip(".")  # 8/255, 76.5/255
+    return f"{eps:.4g} ({steps}/255)"
 
 
 def top_k_figure(pairs: list[tuple[str, float]], title: str, highlight: str | None = None) -> go.Figure:
