@@ -7,6 +7,7 @@ environment variables, so a teacher can cap a shared server without touching cod
     runs_dir = "runs"
     data_root = "/srv/datasets"
     served = true            # typed paths must stay inside data_root
+    allow_downloads = false  # never download pretrained weights (default: true, on first use)
     [limits]
     max_epochs = 20
     max_batch_size = 256
@@ -35,10 +36,13 @@ class Settings:
     cache_dir: Path = Path.home() / ".cache" / "dllab"  # built-in datasets are written here on first use
     data_root: Path = Path.cwd()  # where typed paths are looked up; the only place they may point when served
     served: bool = False  # True when the app is shared: typed paths are confined to data_root
+    allow_downloads: bool = True  # pretrained weights not on disk may be downloaded on first use (torchvision's)
     limits: Limits = field(default_factory=Limits)
 
 
-_ENV = {"runs_dir": "DLLAB_RUNS", "cache_dir": "DLLAB_CACHE", "data_root": "DLLAB_DATA_ROOT", "served": "DLLAB_SERVED"}
+_ENV = {"runs_dir": "DLLAB_RUNS", "cache_dir": "DLLAB_CACHE", "data_root": "DLLAB_DATA_ROOT", "served": "DLLAB_SERVED",
+        "allow_downloads": "DLLAB_ALLOW_DOWNLOADS"}
+_FLAGS = ("served", "allow_downloads")  # true/false settings; the others are paths
 
 
 def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
@@ -51,8 +55,8 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         value = os.environ.get(env, raw.get(name))
         if value is None:
             continue
-        if name == "served":
-            s.served = str(value).lower() in ("1", "true", "yes", "on")
+        if name in _FLAGS:
+            setattr(s, name, str(value).lower() in ("1", "true", "yes", "on"))
         else:
             setattr(s, name, Path(value).expanduser())
     return s
