@@ -21,5 +21,8 @@ with one:
 with curve:
     if target is not None and target.run_dir:
         sweep_ui(target, target.run_dir, "adv-sweep")
+    elif target is not None:
+        st.info("The sweep measures accuracy over a run's validation split; the pretrained model has none here. "
+                "Pick a run trained in the lab.")
 with compare:
     compare_ui("adv-compare")

@@ -56,12 +56,40 @@ def _session_target(run_dir: Path) -> AttackTarget:
     return target
 
 
+PRETRAINED = "pretrained ImageNet model (EfficientNet-Lite0)"
+SOURCES = ("a run trained here", PRETRAINED)
+
+
+@st.cache_resource(show_spinner="Loading the pretrained ImageNet model…")
+def _pretrained() -> AttackTarget:
+    """Shared by every session: read-only (attacks leave models exactly as they found them)."""
+    from core.attacks import load_pretrained_target
+
+    return load_pretrained_target("efficientnet_lite0")
+
+
 def target_ui(key: str) -> AttackTarget | None:
-    """Pick a run to attack; a run that cannot be attacked is refused with the reason (None returned)."""
+    """Pick what to attack: a run (a run that cannot be attacked is refused with the reason: None returned) or the
+    pretrained ImageNet model."""
+    source = st.radio("What to attack", SOURCES, horizontal=True, key=f"{key}-source")
+    if source == PRETRAINED:
+        try:
+            target = _pretrained()
+        except (OSError, RuntimeError, ValueError) as err:
+            st.error(f"The pretrained model cannot be loaded: {err}")
+            return None
+    else:
+        target = _run_target_ui(key)
+    for note in target.notes if target is not None else []:
+        st.caption(f"ℹ️ {note}")
+    return target
+
+
+def _run_target_ui(key: str) -> AttackTarget | None:
     runs = attackable_runs()
     if not runs:
         st.info("No finished runs yet. Train a model on the Train page (or with `./lab core train`), then attack "
-                "it here.")
+                "it here, or attack the pretrained ImageNet model.")
         return None
     by_name = {r.name: r for r in runs}
     name = st.selectbox("Model to attack", list(by_name), key=f"{key}-run",
@@ -73,13 +101,10 @@ def target_ui(key: str) -> AttackTarget | None:
             st.error(f"Cannot attack this run: {p}.")
         return None
     try:
-        target = _session_target(by_name[name].run_dir)
+        return _session_target(by_name[name].run_dir)
     except (AttackRefused, OSError, ValueError) as err:
         st.error(f"Cannot attack this run: {err}")
         return None
-    for note in target.notes:
-        st.caption(f"ℹ️ {note}")
-    return target
 
 
 def _validation_sample(target: AttackTarget, key: str) -> Sample:
@@ -122,6 +147,11 @@ def _uploaded_sample(target: AttackTarget, key: str) -> Sample | None:
 def _read_upload(target: AttackTarget, upload) -> torch.Tensor:
     from core.attacks.single import image_input
 
+    if target.prepare is not None:  # the pretrained model: its own resize and centre crop
+        from PIL import Image
+
+        with Image.open(upload) as img:
+            return target.prepare(img.convert("RGB"))
     if target.kind == "image":
         return image_input(upload, target.input_shape)
     import tempfile
@@ -134,12 +164,23 @@ def _read_upload(target: AttackTarget, upload) -> torch.Tensor:
         return prepare_input(target.bundle, f.name)
 
 
+def _photo_sample(target: AttackTarget, key: str) -> Sample:
+    from core.data.photos import sample_photos
+
+    photos = sample_photos()  # scikit-image's bundled photos (cached in core)
+    for col, (name, img) in zip(st.columns(len(photos)), photos.items()):
+        col.image(img, caption=name, width=120)
+    name = st.selectbox("Photo", list(photos), key=f"{key}-photo", help="scikit-image's sample photos")
+    return Sample(target.prepare(photos[name]), None, name)
+
+
 def sample_ui(target: AttackTarget, key: str) -> Sample | None:
-    """One input: from the validation set (a grid to pick from) or an upload."""
-    where = st.radio("Sample from", ("validation set", "upload"), horizontal=True, key=f"{key}-from")
+    """One input: from the validation set (a grid to pick from), a sample photo (pretrained model) or an upload."""
+    first = "sample photo" if target.bundle is None else "validation set"
+    where = st.radio("Sample from", (first, "upload"), horizontal=True, key=f"{key}-from")
     if where == "upload":
         return _uploaded_sample(target, key)
-    return _validation_sample(target, key)
+    return _photo_sample(target, key) if target.bundle is None else _validation_sample(target, key)
 
 
 def eps_ui(target: AttackTarget, key: str, default: float) -> float:

