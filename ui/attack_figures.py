@@ -68,8 +68,11 @@ def compare_figure(curves: dict[str, dict], title: str = "Robustness of several 
                                      hoverinfo="text", line=dict(color=COLOURS[i % len(COLOURS)],
                                                                  dash=DASHES.get(method, "solid"))))
     axis = {"image": "epsilon (pixel units: 8/255 = 0.031)", "audio": "epsilon (waveform units)"}.get(kind, "epsilon")
-    fig.update_layout(title=title, xaxis_title=axis, yaxis_title="accuracy", yaxis_range=[0, 1.02], height=380,
-                      **_LAYOUT)
+    rows = len(fig.data) if len(curves) > 1 else 1  # several runs: one legend line per curve, under the chart
+    # the plot area stays 240 px high; the margin under it grows with the legend (y: paper units of that area)
+    fig.update_layout(title=title, xaxis_title=axis, yaxis_title="accuracy", yaxis_range=[0, 1.02],
+                      height=360 + 22 * rows, margin=dict(l=50, r=20, t=50, b=70 + 22 * rows),
+                      legend=dict(orientation="v" if rows > 1 else "h", yanchor="top", y=-0.25, x=0))
     return fig
 
 

@@ -160,7 +160,7 @@ def compare_ui(key: str) -> None:
         st.info("No finished sweeps yet: sweep a few runs (e.g. a plain, a label-smoothed and an adversarially "
                 "trained model), then compare them here.")
         return
-    labels = {a: f"{Path(a).name} ({run_label(a)})" for a in finished}
+    labels = {a: f"{run_label(a)} · run {Path(a).name}" for a in finished}
     chosen = st.multiselect("Runs to compare", list(finished), default=list(finished)[:4], key=f"{key}-runs",
                             format_func=labels.get)
     if not chosen:
