@@ -236,8 +236,9 @@ def single_view(target: AttackTarget, sample: Sample, result: SingleAttack, key:
     classes, s = target.classes, result.settings
     verdict = "fooled ✅" if result.fooled else "not fooled"
     goal = f"target {classes[s.target_class]}" if s.target_class is not None else "untargeted"
+    change = f"{_prediction(classes, result.probs_before)} → {_prediction(classes, result.probs_after)}"
     st.markdown(f"{af.METHOD_NAMES[s.method]} at eps {af.eps_text(s.eps, target.kind)}, {goal}: the model is "
-                f"**{verdict}** — {_prediction(classes, result.probs_before)} → {_prediction(classes, result.probs_after)}")
+                f"**{verdict}** — {change}")
     if target.kind == "image":
         view, factor = amplified(result.x, result.x_adv)
         c1, c2, c3 = st.columns(3)

@@ -21,6 +21,7 @@ from core.attacks.target import (AttackRefused, AttackTarget, PixelModel, input_
                                  load_pretrained_target, load_run_target, run_problems)
 
 __all__ = ["fgsm", "bim", "pgd", "attack", "minimal_eps", "sweep", "SweepResult", "SweepExamples", "PixelModel",
-           "AttackTarget", "AttackRefused", "load_run_target", "load_pretrained_target", "run_problems", "input_normalization", "snr_db",
-           "eps_for_snr", "distribution", "EpsDistribution", "PRESETS", "Preset", "METHODS", "PIXEL_BOUNDS",
-           "WAVE_BOUNDS", "attack_mode", "input_gradient", "predict", "project", "default_alpha", "eps_problems", "preset_for"]
+           "AttackTarget", "AttackRefused", "load_run_target", "load_pretrained_target", "run_problems",
+           "input_normalization", "snr_db", "eps_for_snr", "distribution", "EpsDistribution", "PRESETS", "Preset",
+           "METHODS", "PIXEL_BOUNDS", "WAVE_BOUNDS", "attack_mode", "input_gradient", "predict", "project",
+           "default_alpha", "eps_problems", "preset_for"]

@@ -98,7 +98,7 @@ def test_waveform_bounds():
 
 
 def test_targeted_attacks_move_toward_the_target():
-    model, (x, y) = _model(2), _batch(2, n=32)
+    model, (x, _) = _model(2), _batch(2, n=32)
     target = (model(x).argmax(1) + 1) % 3
 
     def target_prob(z):

@@ -1,7 +1,6 @@
 """AppTest of the Adversarial page with trained runs injected into a runs root."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
