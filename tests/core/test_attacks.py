@@ -270,3 +270,23 @@ def test_snr_matches_its_definition():
         want = 10 * math.log10((xs[i] ** 2).sum() / (ns[i] ** 2).sum())
         assert got[i].item() == pytest.approx(want, rel=1e-5)
     assert math.isinf(got[2].item())
+
+
+def test_single_sample_helpers_png_upload_amplification_and_top_k():
+    import io
+
+    from core.attacks.single import AttackSettings, amplified, attack_one, image_input, png_bytes, top_k
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 8, 8, generator=g)
+    data = png_bytes(x[0].numpy())  # an 8-bit PNG: values rounded to /255 steps
+    back = image_input(io.BytesIO(data), (3, 8, 8))  # read like an upload, at the run's size
+    assert torch.equal(back, torch.round(x * 255) / 255)
+    view, factor = amplified(x[0].numpy(), (x[0] + 0.01).numpy())
+    assert factor == pytest.approx(50, rel=1e-4) and np.allclose(view, 1.0, atol=1e-4)  # +0.01 everywhere: white
+    assert amplified(x[0].numpy(), x[0].numpy())[1] == 0.0
+    assert top_k(np.array([0.1, 0.6, 0.3]), ["a", "b", "c"], 2) == [("b", 0.6), ("c", pytest.approx(0.3))]
+    model = _model(6)
+    xs, _ = _batch(6, n=1)
+    out = attack_one(model, xs, None, AttackSettings(eps=0.0))  # an upload: attacked away from its prediction
+    assert out.label == out.pred_before == out.pred_after and not out.fooled and math.isinf(out.snr_db)
