@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from core.attacks.audio import eps_for_snr, snr_db
 from core.attacks.methods import (METHODS, PIXEL_BOUNDS, PRESETS, WAVE_BOUNDS, Preset, attack, attack_mode, bim,
-                                  default_alpha, eps_problems, fgsm, input_gradient, pgd, predict, preset_for,
+                                  default_alpha, eps_problems, fgsm, input_gradient, pgd, preset_for,
                                   project)
 from core.attacks.minimal import EpsDistribution, distribution, minimal_eps
 from core.attacks.sweep import SweepExamples, SweepResult, sweep
@@ -23,5 +23,5 @@ from core.attacks.target import (AttackRefused, AttackTarget, PixelModel, input_
 __all__ = ["fgsm", "bim", "pgd", "attack", "minimal_eps", "sweep", "SweepResult", "SweepExamples", "PixelModel",
            "AttackTarget", "AttackRefused", "load_run_target", "load_pretrained_target", "run_problems",
            "input_normalization", "snr_db", "eps_for_snr", "distribution", "EpsDistribution", "PRESETS", "Preset",
-           "METHODS", "PIXEL_BOUNDS", "WAVE_BOUNDS", "attack_mode", "input_gradient", "predict", "project",
+           "METHODS", "PIXEL_BOUNDS", "WAVE_BOUNDS", "attack_mode", "input_gradient", "project",
            "default_alpha", "eps_problems", "preset_for"]

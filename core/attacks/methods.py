@@ -172,10 +172,3 @@ def eps_problems(eps, bounds=PIXEL_BOUNDS) -> list[str]:
         return []
     unit = "pixel values run from 0 to 1" if tuple(bounds) == PIXEL_BOUNDS else "waveforms run from -1 to 1"
     return [f"epsilon must be between 0 and 1 ({unit}), got {', '.join(map(str, bad))}"]
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Class ids the model predicts for a batch (eval mode, restored afterwards)."""
-    with attack_mode(model):
-        return model(x).argmax(1)
