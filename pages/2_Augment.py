@@ -133,13 +133,10 @@ def spectrogram_section() -> None:
         original, rebuilt, masked = st.columns(3)
         original.markdown("original")
         original.audio(clip.x[0].numpy(), sample_rate=clip.sample_rate)
-        with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(0)  # Griffin-Lim starts from random phase: fixed, replayable
-            rebuilt.markdown("Griffin-Lim of the mel")  # what the inversion itself costs, before masking
-            rebuilt.audio(griffin_lim(spec, clip.x.shape[-1], settings)[0].numpy(), sample_rate=clip.sample_rate)
-            masked.markdown("Griffin-Lim, **masked**")
-            masked.audio(griffin_lim(draw.output, clip.x.shape[-1], settings)[0].numpy(),
-                         sample_rate=clip.sample_rate)
+        rebuilt.markdown("Griffin-Lim of the mel")  # what the inversion itself costs, before masking
+        rebuilt.audio(griffin_lim(spec, clip.x.shape[-1], settings)[0].numpy(), sample_rate=clip.sample_rate)
+        masked.markdown("Griffin-Lim, **masked**")
+        masked.audio(griffin_lim(draw.output, clip.x.shape[-1], settings)[0].numpy(), sample_rate=clip.sample_rate)
     pipeline_files_ui(pipeline, "spec")
 
 

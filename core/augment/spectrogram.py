@@ -46,7 +46,8 @@ def griffin_lim(log_mel_db: torch.Tensor, length: int, settings: MelSettings = M
     """Log-mel in dB (1, n_mels, T) -> a waveform (1, length) whose spectrogram approximates it.
 
     Inverts the mel filter bank (torchaudio ``InverseMelScale``, least squares) and recovers a phase with
-    ``GriffinLim``; masked bands come out as what the mask value means in dB (0 dB = power 1).
+    ``GriffinLim``; masked bands come out as what the mask value means in dB (0 dB = power 1). The phase search
+    starts from zero phase, not a random one: the result is the same every time and draws no random numbers.
     """
     power = torch.pow(10.0, log_mel_db / 10.0)  # dB -> power
     kw = settings.mel_kwargs()
@@ -54,9 +55,8 @@ def griffin_lim(log_mel_db: torch.Tensor, length: int, settings: MelSettings = M
                                                     sample_rate=kw["sample_rate"], f_min=kw["f_min"],
                                                     f_max=kw["f_max"])
     linear = inverse(power).clamp_min(0)  # (1, n_mels, T) -> (1, n_fft // 2 + 1, T)
-    # GriffinLim starts from a random phase: callers seed (or fork the RNG) for a replayable result
     gl = torchaudio.transforms.GriffinLim(n_fft=settings.n_fft, hop_length=settings.hop_length, power=2.0,
-                                          n_iter=n_iter)
+                                          n_iter=n_iter, rand_init=False)
     wave = gl(linear)  # (1, (T - 1) * hop): then cropped or zero-padded to the clip's length
     wave = torch.nn.functional.pad(wave, (0, max(0, length - wave.shape[-1])))[..., :length]
     return wave / wave.abs().max().clamp_min(1e-8) * 0.9  # avoid clipping when played
@@ -70,12 +70,12 @@ class _Masking:
     def __init__(self, max_width: int = 10, n_masks: int = 1, fill: str = "zero"):
         self.max_width, self.n_masks, self.fill = int(max_width), int(n_masks), fill
 
-    def make_params(self, spec: torch.Tensor) -> dict:
+    def make_params(self, spec: torch.Tensor, generator: torch.Generator | None = None) -> dict:
         size = spec.shape[self.axis]
         bands = []
-        for _ in range(self.n_masks):
-            width = torch.rand(1) * self.max_width  # torchaudio.functional.mask_along_axis's draws, in its order
-            start = torch.rand(1) * (size - width)
+        for _ in range(self.n_masks):  # torchaudio.functional.mask_along_axis's draws, in its order
+            width = torch.rand(1, generator=generator) * self.max_width
+            start = torch.rand(1, generator=generator) * (size - width)
             bands.append((int(start.long()), int(start.long() + width.long())))  # [start, end)
         return {"bands": bands, "fill": float(spec.mean()) if self.fill == "mean" else 0.0}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import torch
 from torch import nn
 
 
@@ -49,8 +50,11 @@ def names(kind: str | None = None) -> list[str]:
     return [n for n, s in MODELS.items() if kind is None or s.kind == kind]
 
 
-def build(name: str, num_classes: int, **opts) -> nn.Module:
+def build(name: str, num_classes: int, generator: torch.Generator | None = None, **opts) -> nn.Module:
     """Build the registered model ``name`` with ``num_classes`` outputs; ``opts`` go to its constructor.
+
+    With ``generator`` the initial weights are drawn from it (``core.models.init.init_weights``; pretrained
+    weights kept), so the same seed gives the same model whatever else the process draws meanwhile.
 
     >>> build("mlp", 10, input_shape=(1, 8, 8))(torch.zeros(2, 1, 8, 8)).shape
     torch.Size([2, 10])
@@ -58,6 +62,9 @@ def build(name: str, num_classes: int, **opts) -> nn.Module:
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
     model = spec(name).build(num_classes, **opts)
+    if generator is not None:
+        from core.models.init import init_weights
+        init_weights(model, generator)
     model.model_name = name
     model.build_opts = dict(opts)  # with num_classes, enough to rebuild the model for a checkpoint
     model.num_classes = num_classes
@@ -77,12 +84,12 @@ def bundle_opts(bundle, name: str) -> dict[str, Any]:
     return {"vocab_size": len(bundle.vocab), "pad_index": int(getattr(bundle.vocab, "pad_index", 0))}
 
 
-def build_for(bundle, name: str, **opts) -> nn.Module:
+def build_for(bundle, name: str, generator: torch.Generator | None = None, **opts) -> nn.Module:
     """Build ``name`` for a DataBundle: number of classes and input options come from the bundle.
 
-    ``opts`` override what the bundle implies (e.g. ``hidden=128``).
+    ``opts`` override what the bundle implies (e.g. ``hidden=128``); ``generator`` as in ``build``.
     """
-    return build(name, len(bundle.classes), **{**bundle_opts(bundle, name), **opts})
+    return build(name, len(bundle.classes), generator, **{**bundle_opts(bundle, name), **opts})
 
 
 def unwrap(model: nn.Module) -> nn.Module:

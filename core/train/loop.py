@@ -313,7 +313,8 @@ def _open_run(config: TrainConfig, run, info: DistInfo):
 
 
 def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> Loop:
-    model = build_for(bundle, config.model, **config.model_opts)
+    # initial weights from the seed's own generator: the LR finder starts from the same model (find_lr_for)
+    model = build_for(bundle, config.model, torch.Generator().manual_seed(config.seed), **config.model_opts)
     notices = [model.notice] if getattr(model, "notice", None) else []
     train, val, more = prepare_splits(config, bundle, model)
     notices += more

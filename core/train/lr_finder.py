@@ -114,19 +114,24 @@ def find_lr(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: to
                           record.stopped_because, record.stop_lr, settings)
 
 
-def find_lr_seeds(build: Callable[[], tuple[nn.Module, torch.optim.Optimizer]], loader: Iterable,
-                  loss_fn: Callable, seeds: Sequence[int], **kwargs) -> tuple[list[LRFinderResult], SeedSpread]:
-    """Run ``find_lr`` once per seed (``torch.manual_seed(seed)``, then ``build()`` makes the model and optimizer, so
-    the seed drives initialisation, shuffling and dropout) and summarise the spread. The global RNG state is
-    restored afterwards. ``kwargs`` go to ``find_lr``; a ``callback`` gets the seed index as a fifth argument."""
+def find_lr_seeds(build: Callable[[torch.Generator], tuple[nn.Module, torch.optim.Optimizer]],
+                  loader: Iterable | Callable[[torch.Generator], Iterable], loss_fn: Callable, seeds: Sequence[int],
+                  **kwargs) -> tuple[list[LRFinderResult], SeedSpread]:
+    """Run ``find_lr`` once per seed and summarise the spread.
+
+    Each seed gets its own ``torch.Generator``: ``build(generator)`` makes the model and optimizer from it
+    (initial weights, dropout masks) and ``loader`` is either a fixed iterable of batches or a function of the
+    generator (its shuffles and augmentation draws). torch's global generator is neither used nor changed, so
+    sweeps in other threads do not disturb each other. ``kwargs`` go to ``find_lr``; a ``callback`` gets the seed
+    index as a fifth argument."""
     callback = kwargs.pop("callback", None)
     results = []
-    with torch.random.fork_rng():
-        for i, seed in enumerate(seeds):
-            torch.manual_seed(seed)
-            model, optimizer = build()
-            cb = None if callback is None else (lambda *a, _i=i: callback(*a, _i))
-            results.append(find_lr(model, loader, loss_fn, optimizer, callback=cb, **kwargs))
+    for i, seed in enumerate(seeds):
+        generator = torch.Generator().manual_seed(seed)
+        model, optimizer = build(generator)
+        batches = loader(generator) if callable(loader) else loader
+        cb = None if callback is None else (lambda *a, _i=i: callback(*a, _i))
+        results.append(find_lr(model, batches, loss_fn, optimizer, callback=cb, **kwargs))
     spread = seed_spread([(r.lrs, r.smoothed) for r in results], [r.suggestions for r in results])
     return results, spread
 
@@ -177,9 +182,10 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
     its optimizer with the config's layer-group LR ratios, the backbone frozen when training starts frozen, the
     training split with its augmentation, cross-entropy with the config's label smoothing.
 
-    ``seeds`` (default: the config's seed) repeats the sweep, each seed driving initialisation, shuffling and
-    dropout. ``callback(steps_done, num_iter, lr, smoothed_loss, seed_index)`` reports progress. The global RNG state
-    and the bundle are left as they were (the bundle is never changed, so a page may share it between sessions).
+    ``seeds`` (default: the config's seed) repeats the sweep, each seed's own generator driving initialisation,
+    shuffling, augmentation and dropout. ``callback(steps_done, num_iter, lr, smoothed_loss, seed_index)`` reports
+    progress. torch's global generator is not used, and the bundle is left as it was (the bundle is never changed,
+    so a page may share it between sessions).
 
         >>> from core.train import TrainConfig
         >>> config, sweep = TrainConfig(data="builtin:digits", model="mlp"), SweepSettings(num_iter=30)
@@ -187,6 +193,7 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
     """
     from core.device import pick_device
     from core.models import build_for
+    from core.models.init import seeded_dropout
     from core.train.data import prepare_splits
     from core.train.optim import make_optimizer, set_frozen
 
@@ -204,20 +211,30 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
         notices.append(f"the backbone is frozen, as in the first {config.freeze_epochs} epoch(s) of training: "
                        "this is the LR for the head while frozen")
 
-    def build():
-        model = build_for(bundle, config.model, **config.model_opts)
+    augment = torch.Generator()  # the training split's augmentation draws; reseeded from each seed's generator
+    unseeded: list[str] = []
+
+    def build(generator):
+        model = build_for(bundle, config.model, generator, **config.model_opts)  # fit's initial weights
+        unseeded[:] = seeded_dropout(model, generator)
         if config.freeze_epochs > 0:
             set_frozen(model, True, config.train_bn)
         model.to(device)
+        augment.manual_seed(int(torch.randint(1 << 62, (), generator=generator)))
         return model, make_optimizer(model, config)
 
-    with torch.random.fork_rng():
-        probe = build_for(bundle, config.model, **config.model_opts)  # how the data must be prepared
+    probe = build_for(bundle, config.model, **config.model_opts)  # how the data must be prepared
     notices += [probe.notice] if getattr(probe, "notice", None) else []
-    train, _, more = prepare_splits(config, _own_train_split(bundle), probe)
-    loader = _train_loader(train, config.batch_size, bundle.collate_fn, device)
+    train, _, more = prepare_splits(config, _own_train_split(bundle), probe, generator=augment)
+
+    def loader(generator):
+        return _train_loader(train, config.batch_size, bundle.collate_fn, device, generator)
+
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     results, spread = find_lr_seeds(build, loader, loss_fn, seeds, callback=callback, **asdict(sweep))
+    if unseeded:
+        notices.append(f"{', '.join(unseeded)} draw dropout from torch's global generator (PyTorch offers no "
+                       "other): in a shared process the sweep may not replay exactly")
     return LRFinderReport(results, seeds, spread, notices + more)
 
 
@@ -229,12 +246,12 @@ def _own_train_split(bundle):
     return own
 
 
-def _train_loader(train, batch_size: int, collate_fn, device: torch.device):
-    """Shuffled batches drawn from the global RNG (so each seed shuffles differently); a last batch of one sample
-    is dropped (batch-norm cannot train on it)."""
+def _train_loader(train, batch_size: int, collate_fn, device: torch.device, generator: torch.Generator):
+    """Batches shuffled by ``generator`` (each seed shuffles differently); a last batch of one sample is dropped
+    (batch-norm cannot train on it)."""
     from torch.utils.data import DataLoader
 
-    return DataLoader(train, batch_size=batch_size, shuffle=True, collate_fn=collate_fn,
+    return DataLoader(train, batch_size=batch_size, shuffle=True, collate_fn=collate_fn, generator=generator,
                       drop_last=len(train) % batch_size == 1, pin_memory=device.type == "cuda")
 
 

@@ -127,3 +127,11 @@ def test_audio_params_are_validated():
         Pipeline("audio", [Step("TimeStretch", {"rate": [0.0, 1.0]})]).validated()
     with pytest.raises(AugmentError, match="FrequencyMasking.fill must be one of"):
         Pipeline("spectrogram", [Step("FrequencyMasking", {"fill": "noise"})]).validated()
+
+
+def test_griffin_lim_is_deterministic_and_leaves_the_global_generator_alone(spec, tone):
+    state = torch.get_rng_state()
+    first = griffin_lim(spec, tone.shape[-1], n_iter=4)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(99)  # whatever the global generator holds, the same reconstruction
+    assert torch.equal(griffin_lim(spec, tone.shape[-1], n_iter=4), first)
