@@ -18,6 +18,12 @@ class ModelSpec:
     build: Callable[..., nn.Module]  # constructor(num_classes, **opts)
     summary: str  # one line for menus and --help
     transfer: bool = False  # True when a pretrained backbone makes freezing / differential LRs meaningful
+    # constructor options that keep it from loading pretrained weights (used when the weights come from a
+    # checkpoint, see ``rebuild``); empty: the model never loads pretrained weights
+    no_pretrained: dict[str, Any] = field(default_factory=dict)
+    # 'logmel': the model reads log-mel spectrograms (the trainer caches them; spectrogram augmentation applies);
+    # None: it reads the data's samples as they are
+    input_features: str | None = None
     # training settings that work without tuning on the built-in data of this kind (TrainConfig field -> value)
     defaults: dict[str, Any] = field(default_factory=dict)
     # per data source refinements of ``defaults`` (source -> TrainConfig fields), e.g. a smaller CNN for 8x8 digits
@@ -69,6 +75,12 @@ def build(name: str, num_classes: int, generator: torch.Generator | None = None,
     model.build_opts = dict(opts)  # with num_classes, enough to rebuild the model for a checkpoint
     model.num_classes = num_classes
     return model
+
+
+def rebuild(name: str, num_classes: int, **opts) -> nn.Module:
+    """The model ``name`` to load saved weights into: built as ``build`` does, without looking for pretrained
+    weights (the registry's ``no_pretrained`` options), since the checkpoint holds the weights."""
+    return build(name, num_classes, **{**opts, **spec(name).no_pretrained})
 
 
 def bundle_opts(bundle, name: str) -> dict[str, Any]:

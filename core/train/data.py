@@ -5,7 +5,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from core.models import CachedFeatures, unwrap
+from core.models import CachedFeatures, spec, unwrap
 
 
 def augmentation(config, kind: str, spectrogram: bool, generator: torch.Generator | None = None):
@@ -16,7 +16,11 @@ def augmentation(config, kind: str, spectrogram: bool, generator: torch.Generato
     torch's global generator (a training worker's, seeded by ``fit``, with DataLoader workers seeded from it).
     """
     from core.augment import Pipeline, preset
+    from core.train.checks import augment_problems
 
+    problems = augment_problems(config, kind, spectrogram)  # the same check the launch form runs
+    if problems:
+        raise ValueError("; ".join(problems))
     if config.augment:
         pipe = Pipeline.from_dict(config.augment)
     elif config.augment_preset:
@@ -25,11 +29,6 @@ def augmentation(config, kind: str, spectrogram: bool, generator: torch.Generato
         pipe = None
     if pipe is None or not pipe.steps:
         return None, "sample"
-    allowed = {"image": ("image",), "text": ("text",),
-               "audio": ("spectrogram", "audio") if spectrogram else ("audio",)}[kind]
-    if pipe.kind not in allowed:
-        raise ValueError(f"a {pipe.kind} augmentation pipeline cannot be used with this {kind} model; "
-                         f"it takes pipelines of kind {' or '.join(allowed)}")
     transform = pipe.build() if generator is None else pipe.drawing_from(generator)
     return transform, ("features" if pipe.kind == "spectrogram" else "sample")
 
@@ -39,7 +38,7 @@ def prepare_splits(config, bundle, model, generator: torch.Generator | None = No
     """Train and val datasets ready for the model (features cached for spectrogram models) and notices.
     ``generator``: where the augmentation draws come from (see ``augmentation``)."""
     train, val = bundle.splits["train"], bundle.splits["val"]
-    spectrogram = getattr(unwrap(model), "input_features", None) == "logmel"
+    spectrogram = spec(config.model).input_features == "logmel"
     transform, target = augmentation(config, bundle.kind, spectrogram, generator)
     notices = []
     train.transform = transform if target == "sample" else None

@@ -194,6 +194,7 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
     from core.device import pick_device
     from core.models import build_for
     from core.models.init import seeded_dropout
+    from core.train.checks import check
     from core.train.data import prepare_splits
     from core.train.optim import make_optimizer, set_frozen
 
@@ -204,7 +205,7 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
     if bundle is None:
         from core.data import load
         bundle = load(config.data, **config.data_opts)
-    config.check(bundle.kind)
+    check(config, bundle.kind)
     device, seeds = pick_device(config.device), list(seeds) if seeds else [config.seed]
     notices = [] if config.mixup_alpha == 0 else ["mixup is not applied during the sweep (plain batches)"]
     if config.freeze_epochs > 0:
