@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 
+import pytest
+
 from core.data import builtin
 from core.data.photos import sample_photos
 
@@ -44,10 +46,8 @@ def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(builtin, "_generator", lambda name: broken)
-    try:
+    with pytest.raises(RuntimeError, match="disk full"):  # the generator's error reaches the caller
         builtin.ensure("shapes", cache_dir=tmp_path)
-    except RuntimeError:
-        pass
     assert not builtin.is_ready("shapes", tmp_path) and list((tmp_path / "builtin").iterdir()) == []
 
 

@@ -95,10 +95,28 @@ def test_mixup_beta_draw_and_soft_label(app):
 
 
 def test_text_highlights_changes(app):
+    """Each of the draws (not the colour legend) marks the words that changed, and only those."""
+    import html
+    import re
+
     app.radio(key="augment_section").set_value("Text").run()
     app.slider(key="text_n").set_value(3).run()
-    html = " ".join(m.value for m in app.markdown)
-    assert "background:" in html and not app.exception
+    assert not app.exception
+    sentence = app.text_area(key="text_sentence").value
+    draws = [m.value for m in app.markdown if re.match(r"\d+\. ", m.value)]
+    assert [d.split(".")[0] for d in draws] == ["1", "2", "3"]
+    marked = 0
+    for draw in draws:
+        spans = re.findall(r'<span title="(\w+)(?: \(was ([^)]*)\))?"[^>]*>([^<]*)</span>', draw)
+        marked += len(spans)
+        for tag, was, word in spans:
+            assert tag in ("synonym", "inserted", "swapped")
+            if tag == "synonym":
+                assert html.unescape(was) in sentence.split() and html.unescape(word) != html.unescape(was)
+        plain = re.sub(r"<span[^>]*>[^<]*</span>", "", draw.split(" <span style=\"color:#b91c1c\">")[0])
+        unmarked = [w for w in html.unescape(plain[3:]).split()]
+        assert all(w in sentence.split() for w in unmarked), unmarked  # what is not marked is unchanged
+    assert marked > 0  # the default pipeline changes something in three draws of a 25-word sentence
 
 
 @pytest.mark.parametrize("inputs, images, charts", [("Two images from a dataset", 3, 2),

@@ -106,6 +106,7 @@ def test_impossible_settings_are_refused(runs_dir, monkeypatch, tmp_path):
     cfg = tmp_path / "lab.toml"
     cfg.write_text("[limits]\nmax_epochs = 2\n")
     monkeypatch.setenv("DLLAB_CONFIG", str(cfg))
+    runs_dir.mkdir(parents=True)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     epochs = [n for n in at.number_input if n.label == "Epochs"][0]
     epochs.set_value(5).run()
@@ -113,7 +114,7 @@ def test_impossible_settings_are_refused(runs_dir, monkeypatch, tmp_path):
     errors = " ".join(e.value for e in at.error)
     assert "over this server's limit of 2" in errors
     assert at.button(key="train-start").disabled
-    assert not list(runs_dir.glob("*")) if runs_dir.exists() else True  # nothing was launched
+    assert list(runs_dir.iterdir()) == []  # nothing was launched
 
 
 # ---- the figure and progress helpers the page is made of -------------------------------------------------------
@@ -321,8 +322,7 @@ def test_polling_reads_only_new_rows_and_loses_none(runs_dir):
     run.close()
 
 
-def test_uploaded_image_is_predicted_from_a_temporary_copy(runs_dir, tmp_path):
-    import glob
+def test_uploaded_image_is_predicted_from_a_temporary_copy(runs_dir, tmp_path, monkeypatch):
     import tempfile
 
     from core.train.evaluate import load_run_model, predict_one
@@ -337,10 +337,17 @@ def test_uploaded_image_is_predicted_from_a_temporary_copy(runs_dir, tmp_path):
         def getvalue(self):
             return path.read_bytes()
 
-    before = set(glob.glob(tempfile.gettempdir() + "/*"))
+    temp = tmp_path / "temp"  # this test's own temporary folder: nothing else writes there
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    seen = []
+    real_predict = predict_one
+    monkeypatch.setattr("core.train.evaluate.predict_one",
+                        lambda m, b, item: seen.append(Path(item)) or real_predict(m, b, item))
     probs = _probabilities(model, bundle, None, Upload())
     assert probs == pytest.approx(predict_one(model, bundle, path))
-    assert set(glob.glob(tempfile.gettempdir() + "/*" + path.suffix)) <= before  # the copy is gone
+    assert seen and seen[0].parent == temp and seen[0].suffix == path.suffix  # predicted from a copy there
+    assert list(temp.iterdir()) == []  # and the copy is gone
 
 
     class NotAnImage(Upload):
