@@ -17,9 +17,6 @@ import torch
 from core.augment import AugmentError, Pipeline, Step, registry
 from core.augment.image import to_tensor
 
-BUILTIN_BY_KIND = {"image": ("builtin:shapes", "builtin:digits"), "audio": ("builtin:sounds",),
-                   "text": ("builtin:reviews",)}
-
 
 @dataclass
 class Sample:
@@ -192,12 +189,8 @@ def dataset_ui(key: str, kind: str):
 
 
 def _source_picker(key: str, kind: str) -> str | None:
-    try:
-        from ui.data_ui import data_source_ui
-    except ImportError:  # the Datasets page's picker not there: built-ins or a typed path
-        options = list(BUILTIN_BY_KIND[kind]) + ["a folder path"]
-        choice = st.selectbox("Dataset", options, key=f"{key}_builtin")
-        return choice if choice != "a folder path" else st.text_input("Folder", key=f"{key}_path") or None
+    from ui.data_ui import data_source_ui
+
     return data_source_ui(key, kinds=(kind,))
 
 

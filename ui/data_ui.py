@@ -11,17 +11,16 @@ import soundfile as sf
 import streamlit as st
 from PIL import Image
 
-from core.data import BUILTINS, DataError, load
+from core.data import BUILTINS, DataError, builtin_sources, load
 from core.data.archive import save_upload
 from core.settings import load_settings, resolve_user_path
 
 MODES = ("Built-in", "Path", "Upload a zip")
-KIND_OF = {"digits": "image", "shapes": "image", "sounds": "audio", "reviews": "text"}
 OWN_UPLOADS = "data_own_uploads"  # session_state key: folders (or files) unpacked from this session's zip uploads
 
 
 def _builtin_ui(key: str, kinds: tuple[str, ...] | None) -> str:
-    names = [f"builtin:{n}" for n in BUILTINS if kinds is None or KIND_OF.get(n) in kinds]
+    names = builtin_sources(kinds)
     last = st.session_state.get("data_source")
     return st.selectbox("Built-in data set", names, index=names.index(last) if last in names else 0,
                         format_func=lambda s: f"{s} — {BUILTINS[s.split(':', 1)[1]]}", key=f"{key}_builtin")

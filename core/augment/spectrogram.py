@@ -1,44 +1,21 @@
 """Spectrogram augmentation (SpecAugment masking) on log-mel features, and Griffin-Lim to listen to the result.
 
-The log-mel settings mirror the spectrogram models' front end (core.models.audio.LogMel: 25 ms windows, 10 ms hop,
-power mel in dB), so what the page shows is what the model sees. Masks are drawn exactly as torchaudio's
+The log-mel settings are the spectrogram models' front end's (core.models.audio.MelSettings: 25 ms windows, 10 ms
+hop, power mel in dB), so what the page shows is what the model sees. Masks are drawn exactly as torchaudio's
 ``FrequencyMasking`` / ``TimeMasking`` draw them (same formula, same random calls), but the drawn bands are recorded.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 import torchaudio
 
 from core.augment.specs import OpSpec, ParamSpec as P
-
-
-@dataclass(frozen=True)
-class MelSettings:
-    sample_rate: int = 16000  # Hz of the waveform
-    n_mels: int = 64  # mel bands (rows of the spectrogram)
-    top_db: float = 80.0  # dynamic range kept below the loudest bin
-
-    @property
-    def n_fft(self) -> int:
-        """Next power of two >= 25 ms of samples (as the models' front end)."""
-        return 1 << max(6, round(0.025 * self.sample_rate - 1).bit_length())
-
-    @property
-    def hop_length(self) -> int:
-        return max(1, self.sample_rate // 100)  # 10 ms
-
-    def mel_kwargs(self) -> dict:
-        return {"sample_rate": self.sample_rate, "n_mels": min(self.n_mels, self.n_fft // 2 + 1), "f_min": 20.0,
-                "f_max": self.sample_rate / 2}
+from core.models.audio import LogMel, MelSettings  # the models' front end: what is shown here is what the model sees
 
 
 def log_mel(wave: torch.Tensor, settings: MelSettings = MelSettings()) -> torch.Tensor:
-    """Waveform (1, N) -> log-mel power in dB (1, n_mels, T)."""
-    mel = torchaudio.transforms.MelSpectrogram(n_fft=settings.n_fft, hop_length=settings.hop_length,
-                                               **settings.mel_kwargs())
-    return torchaudio.transforms.AmplitudeToDB(stype="power", top_db=settings.top_db)(mel(wave) + 1e-10)
+    """Waveform (1, N) -> log-mel power in dB (1, n_mels, T): the spectrogram models' own front end."""
+    return LogMel(settings.sample_rate, settings.n_mels, settings.top_db)(wave)
 
 
 def griffin_lim(log_mel_db: torch.Tensor, length: int, settings: MelSettings = MelSettings(),

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator, Literal, Sequence
 import torch
 from torch import nn
 
-from core.train.suggest import seed_spread, SeedSpread, suggest
+from core.train.suggest import DebiasedEMA, seed_spread, SeedSpread, suggest
 
 StopReason = Literal["completed", "diverged", "non-finite loss"]
 # callback(steps_done, num_iter, lr, smoothed_loss): called whenever losses have been fetched (see ``check_every``).
@@ -80,7 +80,9 @@ def find_lr(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: to
     >>> result.lrs[0], len(result.lrs) <= 30, sorted(result.suggestions) <= ["minimum/10", "steepest", "valley"]
     (1e-07, True, True)
     """
-    _check_args(start_lr, end_lr, num_iter, step_mode, beta, diverge)
+    problems = sweep_problems(start_lr, end_lr, num_iter, step_mode, beta, diverge)
+    if problems:
+        raise ValueError("; ".join(problems))
     home = _model_device(model)
     device = torch.device(device) if device is not None else home
     check_every = check_every or (1 if device.type == "cpu" else 16)
@@ -151,19 +153,28 @@ class SweepSettings:
         """Reasons these settings cannot run (empty when fine), including the server's iteration cap."""
         from core.settings import load_settings
 
-        out, cap = [], load_settings().limits.max_lr_iters
-        if not 0 < self.start_lr < self.end_lr:
-            out.append(f"the start LR must be positive and below the end LR (got {self.start_lr:g} .. {self.end_lr:g})")
-        if not 2 <= self.num_iter <= cap:
-            out.append(f"the number of iterations must be between 2 and {cap} (this server's limit), "
-                       f"not {self.num_iter}")
-        if self.step_mode not in ("exp", "linear"):
-            out.append(f"step mode must be 'exp' or 'linear', not {self.step_mode!r}")
-        if not 0 <= self.beta < 1:
-            out.append(f"the smoothing beta must be in [0, 1), not {self.beta:g}")
-        if self.diverge <= 1:
-            out.append(f"the divergence threshold must be above 1 (x the best loss), not {self.diverge:g}")
-        return out
+        return sweep_problems(**asdict(self), max_iter=load_settings().limits.max_lr_iters)
+
+
+def sweep_problems(start_lr: float, end_lr: float, num_iter: int, step_mode: str, beta: float, diverge: float,
+                   max_iter: int | None = None) -> list[str]:
+    """Why ``find_lr`` cannot sweep with these arguments (empty when it can); ``max_iter``: a server's cap on
+    ``num_iter``. The one check behind ``find_lr`` and ``SweepSettings.problems`` (the page and the CLI)."""
+    out = []
+    if not 0 < start_lr < end_lr:
+        out.append(f"the start LR must be positive and below the end LR (got {start_lr:g} .. {end_lr:g})")
+    if max_iter is not None and not 2 <= num_iter <= max_iter:
+        out.append(f"the number of iterations must be between 2 and {max_iter} (this server's limit), "
+                   f"not {num_iter}")
+    elif num_iter < 2:
+        out.append(f"the number of iterations must be at least 2, not {num_iter}")
+    if step_mode not in ("exp", "linear"):
+        out.append(f"step mode must be 'exp' or 'linear', not {step_mode!r}")
+    if not 0 <= beta < 1:
+        out.append(f"the smoothing beta must be in [0, 1), not {beta:g}")
+    if not diverge > 1:
+        out.append(f"the divergence threshold must be above 1 (x the best loss), not {diverge:g}")
+    return out
 
 
 @dataclass
@@ -260,11 +271,11 @@ class _Record:
     """Raw and smoothed losses as they are fetched, with the stop rule applied step by step."""
 
     def __init__(self, beta: float, diverge: float):
-        self.beta, self.diverge = beta, diverge
+        self.ema, self.diverge = DebiasedEMA(beta), diverge
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.smoothed: list[float] = []
-        self.avg, self.best = 0.0, math.inf
+        self.best = math.inf
         self.stopped_because: StopReason = "completed"
         self.stop_lr: float | None = None
 
@@ -275,8 +286,7 @@ class _Record:
             if not math.isfinite(loss):
                 self.stopped_because, self.stop_lr = "non-finite loss", lr
                 return True
-            self.avg = self.beta * self.avg + (1 - self.beta) * loss
-            smoothed = self.avg / (1 - self.beta ** (len(self.losses) + 1))
+            smoothed = self.ema.add(loss)
             self.lrs.append(lr)
             self.losses.append(loss)
             self.smoothed.append(smoothed)
@@ -358,16 +368,3 @@ def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: dict) ->
         module.training = training
     optimizer.zero_grad(set_to_none=True)
     optimizer.load_state_dict(saved["optimizer"])  # may keep the snapshot's tensors: fine, it is not used again
-
-
-def _check_args(start_lr, end_lr, num_iter, step_mode, beta, diverge) -> None:
-    if not 0 < start_lr < end_lr:
-        raise ValueError(f"need 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}")
-    if num_iter < 2:
-        raise ValueError(f"num_iter must be at least 2, got {num_iter}")
-    if step_mode not in ("exp", "linear"):
-        raise ValueError(f"step_mode must be 'exp' or 'linear', got {step_mode!r}")
-    if not 0 <= beta < 1:
-        raise ValueError(f"beta must be in [0, 1), got {beta}")
-    if diverge <= 1:
-        raise ValueError(f"diverge must be > 1 (a multiple of the best loss), got {diverge}")

@@ -72,3 +72,16 @@ def test_datasets_pickle_for_dataloader_workers():
         x, y = ds[0]
         assert torch.equal(x, b.splits["val"][0][0]) and y == b.splits["val"][0][1]
         assert pickle.loads(pickle.dumps(b.collate_fn)) is b.collate_fn
+
+
+def test_the_builtin_kind_map_agrees_with_the_files_and_drives_the_menus():
+    """Reference: format detection from the generated files (core.data.load.detect_kind), not the map itself."""
+    from core.data import BUILTINS, builtin_sources
+    from core.data.load import _resolve, detect_kind
+
+    for name in BUILTINS:
+        path, implied = _resolve(f"builtin:{name}")
+        assert implied == detect_kind(path), name
+        assert f"builtin:{name}" in builtin_sources((implied,))
+    assert builtin_sources() == [f"builtin:{n}" for n in BUILTINS]
+    assert builtin_sources(("image",)) == ["builtin:digits", "builtin:shapes"] and builtin_sources(("nope",)) == []

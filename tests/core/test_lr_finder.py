@@ -108,9 +108,9 @@ def test_empty_loader_and_bad_arguments_are_refused_with_a_reason():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="no batches"):
         find_lr(model, [], nn.CrossEntropyLoss(), opt)
-    for kwargs, message in [(dict(start_lr=1.0, end_lr=0.1), "start_lr < end_lr"), (dict(num_iter=1), "num_iter"),
-                            (dict(step_mode="cos"), "step_mode"), (dict(beta=1.0), "beta"),
-                            (dict(diverge=1.0), "diverge")]:
+    for kwargs, message in [(dict(start_lr=1.0, end_lr=0.1), "below the end LR"),
+                            (dict(num_iter=1), "at least 2, not 1"), (dict(step_mode="cos"), "step mode"),
+                            (dict(beta=1.0), "smoothing beta"), (dict(diverge=1.0), "divergence threshold")]:
         with pytest.raises(ValueError, match=message):
             find_lr(model, batches(), nn.CrossEntropyLoss(), opt, **kwargs)
 

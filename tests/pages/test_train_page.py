@@ -138,12 +138,12 @@ def test_ema_and_thinning():
     import numpy as np
     import pandas as pd
 
+    from core.train.suggest import smooth
     from ui.train_figures import ema, thin
 
-    y = pd.Series([1.0, 3.0, 2.0])
-    beta = 0.9  # debiased EMA by hand: sum(beta^k y_{t-k}) / sum(beta^k)
-    hand = [(1.0), (3 + 0.9 * 1) / 1.9, (2 + 0.9 * 3 + 0.81 * 1) / (1 + 0.9 + 0.81)]
-    assert list(ema(y, beta)) == pytest.approx(hand)
+    y = pd.Series([1.0, 3.0, 2.0], index=[5, 6, 7])
+    smoothed = ema(y, 0.9)  # the one debiased EMA (tested against pandas in test_lr_suggest)
+    assert list(smoothed) == smooth(list(y), 0.9) and list(smoothed.index) == [5, 6, 7]
     s = pd.Series(np.arange(10_001))
     t = thin(s, 1000)
     assert len(t) <= 1001 and t.iloc[0] == 0 and t.iloc[-1] == 10_000
