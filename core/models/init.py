@@ -65,7 +65,7 @@ _DEFAULTS: dict[type, Rule] = {
 def default_rule(module: nn.Module, g: torch.Generator) -> None:
     """PyTorch's own initialisation of ``module``'s direct parameters, drawn from ``g``; ``TypeError`` for a layer
     type not known here (add its rule to ``_DEFAULTS``)."""
-    rule = _DEFAULTS.get(type(module))
+    rule = next((_DEFAULTS[t] for t in type(module).__mro__ if t in _DEFAULTS), None)  # subclasses: their base's
     if rule is None:
         raise TypeError(f"no seeded initialisation for {type(module).__name__}: add one to core.models.init")
     rule(module, g)
