@@ -185,3 +185,39 @@ def test_path_mode_with_nothing_typed_says_what_to_do():
     at = _page()
     at.radio(key="datasets_mode").set_value("Path").run()
     assert not at.exception and not at.error and "type a folder or file path" in at.info[0].value
+
+
+def test_the_shared_bundle_store_is_bounded_by_memory_not_count():
+    import threading
+    from collections import OrderedDict
+
+    from ui.data_ui import keep_within
+
+    store, lock, mb = OrderedDict(), threading.Lock(), 2**20
+    for name, size in [("a", 400), ("b", 300), ("c", 200)]:
+        keep_within(store, lock, name, name.upper(), size * mb // 1000, mb)
+    assert list(store) == ["a", "b", "c"]  # 0.9 MB in a 1 MB budget
+    store.move_to_end("a")  # 'a' used again: 'b' is now the least recently used
+    keep_within(store, lock, "d", "D", 250 * mb // 1000, mb)
+    assert list(store) == ["c", "a", "d"] and sum(s for _, s in store.values()) <= mb
+    keep_within(store, lock, "huge", "H", 2 * mb, mb)  # larger than the whole budget: used, not kept
+    assert "huge" not in store and list(store) == ["c", "a", "d"]
+
+
+def test_load_bundle_ui_keeps_what_fits_in_bundle_cache_mb(tmp_path, monkeypatch):
+    (tmp_path / "lab.toml").write_text("[limits]\nbundle_cache_mb = 3\n")  # digits (~2 MB) fits, shapes (~7) not
+    monkeypatch.setenv("DLLAB_CONFIG", str(tmp_path / "lab.toml"))
+
+    def script():
+        import streamlit as st
+
+        from ui.data_ui import _bundle_store, load_bundle_ui
+
+        store, _ = _bundle_store()
+        store.clear()
+        load_bundle_ui("builtin:digits")
+        load_bundle_ui("builtin:shapes")
+        st.markdown(f"{sorted(k[0] for k in store)} {sum(size for _, size in store.values()) <= 3 * 2**20}")
+
+    at = AppTest.from_function(script, default_timeout=120).run()
+    assert not at.exception and at.markdown[0].value == "['builtin:digits'] True"

@@ -392,3 +392,16 @@ def test_absurd_lr_and_oversized_batch_are_flagged_but_not_refused(runs_dir):
     at.number_input(key="train-bs-wave_cnn").set_value(500).run()
     _no_errors(at)
     assert any("larger than the 192 training examples" in w.value for w in at.warning)
+
+
+def test_the_form_shows_counts_without_decoding_any_data(runs_dir, monkeypatch):
+    """The server stays light: counts and kind come from the file index (the worker loads the data itself)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the Train page decoded data")
+
+    monkeypatch.setattr("core.data.images.decode", refuse)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    _no_errors(at)
+    caption = " ".join(c.value for c in at.caption)
+    bundle = data.load("builtin:digits", verify=False)
+    assert f"{len(bundle.splits['train'])} training / {len(bundle.splits['val'])} validation examples" in caption
