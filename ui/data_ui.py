@@ -178,6 +178,8 @@ def _with_progress(source: str, read):
             return read(progress)
     except (DataError, OSError) as err:
         st.error(f"Cannot use {source}: {err}")
+        if getattr(err, "skipped", None):  # e.g. every image is broken: say which files and why
+            skipped_table(err.skipped, source)
         return None
     except Exception as err:  # a bug, not bad data: say so, keep the page alive, show the details
         st.error(f"Loading {source} failed unexpectedly ({type(err).__name__}: {err}). Please report it.")
@@ -186,6 +188,22 @@ def _with_progress(source: str, read):
         return None
     finally:
         bar.empty()
+
+
+def skipped_table(skipped: list, source: str) -> None:
+    """The files that could not be read, with the reason for each (paths relative to the data set's folder)."""
+    st.dataframe([{"file": short_path(s.path, source), "reason": s.reason} for s in skipped], hide_index=True)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def source_kind(source: str) -> str | None:
+    """'image', 'audio' or 'text' for a source, from its file names (nothing read); None when it cannot be told."""
+    from core.data.load import locate
+
+    try:
+        return locate(source)[1]
+    except (DataError, OSError):
+        return None
 
 
 def short_path(path: str | Path, root: str | Path | None = None) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
-from core.augment.specs import OpSpec, ParamSpec as P
+from core.augment.specs import OpSpec, ParamSpec as P, summary_line
 
 
 def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:
@@ -103,7 +103,7 @@ class TimeStretch:
 
 
 def _entry(cls: type, params: tuple, default_p: float = 1.0) -> OpSpec:
-    return OpSpec(cls.__name__, cls.__doc__.strip().splitlines()[0], params,
+    return OpSpec(cls.__name__, summary_line(cls), params,
                   lambda params, p, **ctx: cls(**params, sample_rate=ctx.get("sample_rate", 16000)),
                   default_p=default_p)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torchaudio
 
-from core.augment.specs import OpSpec, ParamSpec as P
+from core.augment.specs import OpSpec, ParamSpec as P, summary_line
 from core.models.audio import LogMel, MelSettings  # the models' front end: what is shown here is what the model sees
 
 
@@ -87,7 +87,7 @@ def _mask_params(what: str, default_width: int) -> tuple:
 
 
 def _masking_entry(cls: type, what: str, default_width: int) -> OpSpec:
-    return OpSpec(cls.__name__, cls.__doc__.strip().splitlines()[0], _mask_params(what, default_width),
+    return OpSpec(cls.__name__, summary_line(cls), _mask_params(what, default_width),
                   lambda params, p, **ctx: cls(**params))
 
 

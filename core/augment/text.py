@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from core.augment.specs import OpSpec, ParamSpec as P
+from core.augment.specs import OpSpec, ParamSpec as P, summary_line
 
 SYNONYMS_FILE = Path(__file__).resolve().parents[2] / "assets" / "synonyms.json"
 _AFFIX = re.compile(r"^(\W*)(.*?)(\W*)$", re.DOTALL)
@@ -165,7 +165,7 @@ class RandomSwap:
 
 
 def _entry(cls: type, param: P, default_p: float = 1.0) -> OpSpec:
-    return OpSpec(cls.__name__, cls.__doc__.strip().splitlines()[0], (param,),
+    return OpSpec(cls.__name__, summary_line(cls), (param,),
                   lambda params, p, **ctx: cls(**params), default_p=default_p)
 
 

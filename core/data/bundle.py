@@ -15,7 +15,12 @@ Progress = Callable[[int, int, str], None]
 
 
 class DataError(ValueError):
-    """A source that cannot be used at all (missing, empty, one class...). The message says what was expected."""
+    """A source that cannot be used at all (missing, empty, one class...). The message says what was expected;
+    ``skipped`` lists the files that could not be read, with reasons, when that is why (e.g. every image is broken)."""
+
+    def __init__(self, message: str, skipped: list | tuple = ()):
+        super().__init__(message)
+        self.skipped = list(skipped)
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,10 @@ def test_an_empty_pipeline_leaves_the_input_unchanged(kind, x, tmp_path):
     if kind == "image":  # the exported code runs too (v2.Compose refuses an empty list)
         (tmp_path / "p.py").write_text(empty.to_code())
         assert torch.equal(runpy.run_path(str(tmp_path / "p.py"))["pipeline"](x), x)
+
+
+@pytest.mark.parametrize("kind", ["image", "spectrogram", "audio", "text"])
+def test_menu_help_is_plain_text(kind):
+    """What the page shows next to a transform and its parameters: no ``markup`` from docstrings."""
+    texts = [t for op in registry(kind).values() for t in (op.help, *(p.help for p in op.params))]
+    assert texts and not [t for t in texts if "``" in t or "`" in t]

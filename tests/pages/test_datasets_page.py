@@ -221,3 +221,34 @@ def test_load_bundle_ui_keeps_what_fits_in_bundle_cache_mb(tmp_path, monkeypatch
 
     at = AppTest.from_function(script, default_timeout=120).run()
     assert not at.exception and at.markdown[0].value == "['builtin:digits'] True"
+
+
+def test_the_decode_toggle_is_offered_for_images_and_audio_not_for_text(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path))
+    (tmp_path / "r.tsv").write_text("good film\tpos\nawful film\tneg\n" * 6)
+    for c in ("cat", "dog"):
+        (tmp_path / "pets" / c).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (20, 20), (i * 60, 0, 0)).save(tmp_path / "pets" / c / f"{i}.png")
+    at = _page()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    at.text_input(key="datasets_path").input("r.tsv").run()
+    assert not at.exception and not at.error and "datasets_verify" not in [t.key for t in at.toggle]
+    at.text_input(key="datasets_path").input("pets").run()
+    assert not at.exception and "datasets_verify" in [t.key for t in at.toggle]
+
+
+def test_a_folder_of_unreadable_images_lists_each_file_and_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path))
+    for c in ("cat", "dog"):
+        (tmp_path / "pets" / c).mkdir(parents=True)
+        (tmp_path / "pets" / c / "a.jpg").write_text("not an image")
+        (tmp_path / "pets" / c / "b.png").write_bytes(b"")
+    at = _page()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    at.text_input(key="datasets_path").input("pets").run()
+    assert not at.exception and "none of the image files" in at.error[0].value
+    table = at.dataframe[0].value
+    assert sorted(table["file"]) == ["cat/a.jpg", "cat/b.png", "dog/a.jpg", "dog/b.png"]
+    reasons = dict(zip(table["file"], table["reason"]))
+    assert "not an image" in reasons["cat/a.jpg"] and reasons["dog/b.png"] == "zero-byte file"
