@@ -315,7 +315,7 @@ def _open_run(config: TrainConfig, run, info: DistInfo):
 def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> Loop:
     model = build_for(bundle, config.model, **config.model_opts)
     notices = [model.notice] if getattr(model, "notice", None) else []
-    train, val, more = prepare_splits(config, bundle, model)
+    train, val, more = prepare_splits(config, bundle, model, info.device)
     notices += more
     train_dl, val_dl, sampler = make_loaders(config, train, val, bundle.collate_fn, info.device, info.world,
                                              info.rank)
