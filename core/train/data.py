@@ -59,17 +59,30 @@ def backbone_cache_blockers(config, model, augmented: bool) -> list[str]:
     return why
 
 
-def prepare_splits(config, bundle, model, device: torch.device | str = "cpu") -> tuple[Dataset, Dataset, list[str]]:
+def feature_cache_plan(config, kind: str) -> list[str] | None:
+    """Before launch: None when ``config.model`` has no separate backbone, else why its backbone features will not
+    be cached (an empty list: they will be, computed once per image)."""
+    from core.models import spec
+
+    build = spec(config.model).build
+    if getattr(build, "input_features", None) != "backbone":
+        return None
+    transform, _ = augmentation(config, kind, spectrogram=False)
+    return backbone_cache_blockers(config, build, transform is not None)
+
+
+def prepare_splits(config, bundle, model, device: torch.device | str = "cpu",
+                   with_val: bool = True) -> tuple[Dataset, Dataset, list[str]]:
     """Train and val datasets ready for the model and notices. Features are cached for spectrogram models, and for
     a transfer model whose backbone stays frozen (``backbone_cache_blockers``): it then runs once per image on
-    ``device``, and the head trains on the cached features."""
+    ``device`` (the val split too unless ``with_val`` is False), and the head trains on the cached features."""
     train, val = bundle.splits["train"], bundle.splits["val"]
     spectrogram = getattr(unwrap(model), "input_features", None) == "logmel"
     transform, target = augmentation(config, bundle.kind, spectrogram)
     notices = []
     train.transform = transform if target == "sample" else None
     if not spectrogram and not backbone_cache_blockers(config, model, transform is not None):
-        train, val, note = _cache_backbone(config, model, train, val, device)
+        train, val, note = _cache_backbone(config, model, train, val if with_val else None, device)
         return train, val, [note]
     if spectrogram:
         frontend = unwrap(model).frontend
@@ -83,15 +96,16 @@ def prepare_splits(config, bundle, model, device: torch.device | str = "cpu") ->
     return train, val, notices
 
 
-def _cache_backbone(config, model, train: Dataset, val: Dataset, device) -> tuple[Dataset, Dataset, str]:
-    """Both splits as cached backbone features, and the note that says so (with the time saved, estimated)."""
+def _cache_backbone(config, model, train: Dataset, val: Dataset | None, device) -> tuple[Dataset, Dataset, str]:
+    """The splits as cached backbone features, and the note that says so (with the time saved, estimated)."""
     start = time.perf_counter()
     frontend = BackboneFeatures(unwrap(model))
     train = CachedFeatures(train, frontend).fill(config.batch_size * 2, device)
-    val = CachedFeatures(val, frontend).fill(config.batch_size * 2, device)
-    seconds = time.perf_counter() - start
+    if val is not None:
+        val = CachedFeatures(val, frontend).fill(config.batch_size * 2, device)
+    seconds, n_val = time.perf_counter() - start, len(val) if val is not None else 0
     later = max(config.epochs - 1, 0)  # every later epoch would have run the frozen backbone over both splits again
-    note = (f"features cached: {len(train) + len(val)} images ({len(train)} train, {len(val)} val) went through the "
+    note = (f"features cached: {len(train) + n_val} images ({len(train)} train, {n_val} val) went through the "
             f"frozen backbone once, in {seconds:.1f} s; the head trains on them, so the {later} later epoch(s) skip "
             f"the backbone (about {seconds * later:.0f} s saved)")
     return train, val, note

@@ -214,7 +214,7 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
     with torch.random.fork_rng():
         probe = build_for(bundle, config.model, **config.model_opts)  # how the data must be prepared
     notices += [probe.notice] if getattr(probe, "notice", None) else []
-    train, _, more = prepare_splits(config, _own_train_split(bundle), probe)
+    train, _, more = prepare_splits(config, _own_train_split(bundle), probe, with_val=False)
     loader = _train_loader(train, config.batch_size, bundle.collate_fn, device)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     results, spread = find_lr_seeds(build, loader, loss_fn, seeds, callback=callback, **asdict(sweep))
