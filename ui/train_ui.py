@@ -120,8 +120,8 @@ def model_ui(kind: str, key: str, default: str | None = None, data: str | None =
     found_for = (st.session_state.get("lr_for_training_from") or {}).get("model")  # the LR Finder's model
     first = found_for if found_for in names else default if default in names else names[0]
     name = st.selectbox("Model", names, key=f"{key}-model-{data}", help="models registered for this kind of data",
-                        index=names.index(first), format_func=lambda n: f"{n}  ({models.spec(n).summary})"
-                        + ("  · the default for this data" if n == default else ""))
+                        index=names.index(first), format_func=lambda n: n + (" · the default for this data" if n == default
+                                                                      else "") + f"  ({models.spec(n).summary})")
     options = model_options(name)
     prefilled = {**options, **{k: v for k, v in _defaults(name, data).model_opts.items() if k in options}}
     changed = {}
