@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -182,7 +183,10 @@ def _pct(v) -> str:
 
 
 def markdown(report: dict) -> str:
-    lines = ["| data | default model | val acc (final / best) | time | baseline (scikit-learn, same split) | "
+    lines = [f"Measured with {report['threads']} torch threads on a shared 2-core machine; load average "
+             f"{report.get('load_average_at_start', 0):.1f} at the start, {report.get('load_average_at_end', 0):.1f} "
+             "at the end (times are wall-clock, so a loaded machine inflates them).", "",
+             "| data | default model | val acc (final / best) | time | baseline (scikit-learn, same split) | "
              "baseline acc | time | default ≥ baseline |", "|---|---|---|---|---|---|---|---|"]
     for r in report["sets"]:
         d, b = r["default"], r["baseline"]
@@ -213,16 +217,17 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is for 2 cores)")
     parser.add_argument("--no-photos", action="store_true", help="skip the generated photo set")
     parser.add_argument("--no-text-models", action="store_true", help="skip the text model comparison")
+    parser.add_argument("--no-builtin", action="store_true", help="skip the built-in sets (photos and folders only)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     runs = tempfile.mkdtemp(prefix="bench-quality-runs-")
-    sets = [(s, s, False) for s in BUILTIN]
+    sets = [] if args.no_builtin else [(s, s, False) for s in BUILTIN]
     photos = None
     if not args.no_photos:
         photos = str(make_photo_set(Path(tempfile.gettempdir()) / "dllab-bench-photos"))
         sets.append((photos, "photos (scikit-image crops, 7 classes)", True))
     sets += [(f, f, True) for f in args.folders]
-    report = {"threads": args.threads, "sets": []}
+    report = {"threads": args.threads, "load_average_at_start": os.getloadavg()[0], "sets": []}
     for source, label, is_photos in sets:
         default = default_run(source, runs)
         photos_here = is_photos and default["model"] == "efficientnet_lite0"
@@ -234,6 +239,7 @@ def main(argv=None) -> dict:
         report["caching"] = caching_speed(photos)
     if not args.no_text_models:
         report["text_models"] = text_models(runs)
+    report["load_average_at_end"] = os.getloadavg()[0]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench_quality.json").write_text(json.dumps(report, indent=2, default=str))
     (RESULTS / "bench_quality.md").write_text(markdown(report))
