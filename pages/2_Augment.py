@@ -63,7 +63,7 @@ def image_section() -> None:
         names = ["input"] + [f"{i + 1}. {r.name}" + ("" if r.applied else " (skipped)")
                              for i, r in enumerate(draws[0].records)]
         image_grid(strip, names, per_row=min(6, len(strip)))
-    pipeline_files_ui(pipeline, "img")
+    pipeline_files_ui(pipeline, "img", sample.source)
 
 
 def image_grid(images: list, captions: list[str], per_row: int = 4) -> None:

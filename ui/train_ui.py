@@ -244,18 +244,52 @@ def _preset_caption(kind: str, source: str | None) -> str:
 
 
 def augment_ui(key: str, kind: str, source: str | None = None) -> AugmentChoice:
-    """Augmentation: the pipeline exported by the Augment page (when it suits the data), the preset, or none."""
+    """Augmentation: the pipeline exported by the Augment page (when it suits the data), the preset, or none.
+
+    The hand-over is preselected only for the data it was built on; for other data it is offered, not chosen."""
     handed = st.session_state.get("augment_for_training")
-    choices = AUGMENT_CHOICES if _pipeline_fits(handed, kind) else AUGMENT_CHOICES[1:]
-    choice = st.radio("Augmentation", choices, horizontal=True, key=f"{key}-aug-{len(choices)}",
+    built_on = st.session_state.get("augment_for_training_from")
+    fits = _pipeline_fits(handed, kind)
+    choices = AUGMENT_CHOICES if fits else AUGMENT_CHOICES[1:]
+    own = fits and built_on is not None and built_on == source  # built on this very data
+    choice = st.radio("Augmentation", choices, index=0 if own else choices.index("preset"), horizontal=True,
+                      key=f"{key}-aug-{source}-{len(choices)}",
                       help="the preset is a mild default for this kind of data; build your own on the Augment page")
+    if fits and not own:
+        st.caption(f"The Augment page's pipeline was built on {built_on or 'a sample photo or an upload'}, not on "
+                   f"{source}, so it is offered here, not preselected.")
     if choice == AUGMENT_CHOICES[0]:
-        steps = [s.get("op", s.get("name", "?")) if isinstance(s, dict) else str(s) for s in handed.get("steps", [])]
-        st.caption("From the Augment page: " + (", ".join(map(str, steps)) or "no steps"))
         return AugmentChoice(augment=handed, augment_preset=False)
     if choice == "preset":
         st.caption(_preset_caption(kind, source))
     return AugmentChoice(augment=None, augment_preset=choice == "preset")
+
+
+def _step_names(pipeline: dict | None) -> list[str]:
+    return [str(s.get("name", "?")) if isinstance(s, dict) else str(s) for s in (pipeline or {}).get("steps", [])]
+
+
+def fitted_augment_ui(choice: AugmentChoice, kind: str, input_shape) -> AugmentChoice:
+    """Say which augmentation the run gets (in sight, not inside a collapsed expander) and fit an image pipeline
+    to the model's input size (``core.augment.sizing.fit_to_input``), showing each change with its reason."""
+    if choice.augment is None:
+        st.caption("Augmentation: " + ("the preset for this data" if choice.augment_preset else "none"))
+        return choice
+    notes = []
+    if kind == "image" and input_shape is not None:
+        from core.augment import AugmentError, Pipeline
+        from core.augment.sizing import fit_to_input
+
+        try:
+            fitted, notes = fit_to_input(Pipeline.from_dict(choice.augment), input_shape)
+        except AugmentError as err:
+            st.error(f"The Augment page's pipeline cannot be used: {err}")
+            return AugmentChoice(augment=None, augment_preset=False)
+        choice = AugmentChoice(augment=fitted.to_dict(), augment_preset=False)
+    st.caption("Augmentation: from the Augment page (" + ", ".join(_step_names(choice.augment)) + ")")
+    for note in notes:
+        st.warning(f"Augmentation adapted: {note}.", icon="📐")
+    return choice
 
 
 def advanced_ui(key: str) -> AdvancedChoice:
@@ -273,8 +307,8 @@ def advanced_ui(key: str) -> AdvancedChoice:
                           seed=int(seed), deterministic=bool(deterministic))
 
 
-def train_config_ui(data: str, kind: str, key: str = "train") -> TrainConfig:
-    """Every training setting for ``data`` (of ``kind``) as one TrainConfig."""
+def train_config_ui(data: str, kind: str, key: str = "train", input_shape=None) -> TrainConfig:
+    """Every training setting for ``data`` (of ``kind``; one sample's ``input_shape``) as one TrainConfig."""
     choice = model_ui(kind, key)
     length = length_ui(key, choice.model)
     optim = optimizer_ui(key, choice.model)
@@ -283,6 +317,7 @@ def train_config_ui(data: str, kind: str, key: str = "train") -> TrainConfig:
     with st.expander("Regularisation and augmentation"):
         reg = regularisation_ui(key, kind)
         aug = augment_ui(key, kind, data)
+    aug = fitted_augment_ui(aug, kind, input_shape)
     with st.expander("Recording and reproducibility"):
         adv = advanced_ui(key)
     parts = [choice, length, optim, sched, transfer, reg, aug, adv]

@@ -8,16 +8,17 @@ from torch.utils.data.distributed import DistributedSampler
 from core.models import CachedFeatures, unwrap
 
 
-def augmentation(config, kind: str, spectrogram: bool):
+def augmentation(config, kind: str, spectrogram: bool, input_shape=None):
     """The train-split transform: the config's pipeline, else core.augment's preset for the kind, else None.
 
-    Returns ``(callable or None, target)`` where target is 'sample' (the Dataset's raw sample) or 'features'
-    (cached log-mel features of spectrogram models).
+    Returns ``(callable or None, target, notes)`` where target is 'sample' (the Dataset's raw sample) or 'features'
+    (cached log-mel features of spectrogram models), and notes say how an image pipeline was fitted to the data's
+    ``input_shape`` (``core.augment.sizing.fit_to_input``: a 224 px crop on 32 px data becomes a 32 px crop).
     """
     try:
         from core.augment import Pipeline, preset
     except ImportError:
-        return None, "sample"
+        return None, "sample", []
     if config.augment:
         pipe = Pipeline.from_dict(config.augment)
     elif config.augment_preset:
@@ -25,21 +26,26 @@ def augmentation(config, kind: str, spectrogram: bool):
     else:
         pipe = None
     if pipe is None or not pipe.steps:
-        return None, "sample"
+        return None, "sample", []
     allowed = {"image": ("image",), "text": ("text",),
                "audio": ("spectrogram", "audio") if spectrogram else ("audio",)}[kind]
     if pipe.kind not in allowed:
         raise ValueError(f"a {pipe.kind} augmentation pipeline cannot be used with this {kind} model; "
                          f"it takes pipelines of kind {' or '.join(allowed)}")
-    return pipe.build(), ("features" if pipe.kind == "spectrogram" else "sample")
+    notes = []
+    if pipe.kind == "image" and input_shape is not None:
+        from core.augment.sizing import fit_to_input
+
+        pipe, notes = fit_to_input(pipe, input_shape)
+    return pipe.build(), ("features" if pipe.kind == "spectrogram" else "sample"), notes
 
 
 def prepare_splits(config, bundle, model) -> tuple[Dataset, Dataset, list[str]]:
     """Train and val datasets ready for the model (features cached for spectrogram models) and notices."""
     train, val = bundle.splits["train"], bundle.splits["val"]
     spectrogram = getattr(unwrap(model), "input_features", None) == "logmel"
-    transform, target = augmentation(config, bundle.kind, spectrogram)
-    notices = []
+    shape = getattr(bundle, "input_shape", None)
+    transform, target, notices = augmentation(config, bundle.kind, spectrogram, shape)
     train.transform = transform if target == "sample" else None
     if spectrogram:
         frontend = unwrap(model).frontend

@@ -173,6 +173,7 @@ def test_hand_over_from_lr_finder_and_augment_pages(runs_dir):
     at.session_state["lr_for_training"] = 0.0123
     at.session_state["augment_for_training"] = {"kind": "image", "sample_rate": None,
                                                 "steps": [{"name": "RandomRotation", "params": {}, "p": 1.0}]}
+    at.session_state["augment_for_training_from"] = "builtin:digits"  # built on the data the form starts with
     at.run()
     _no_errors(at)
     lr = [n for n in at.number_input if n.label == "Learning rate"][0]
@@ -207,6 +208,7 @@ def test_start_button_launches_a_worker_with_the_page_settings(runs_dir):
     at.session_state["lr_for_training"] = 0.0123
     at.session_state["augment_for_training"] = {"kind": "image", "sample_rate": None,
                                                 "steps": [{"name": "RandomRotation", "params": {}, "p": 1.0}]}
+    at.session_state["augment_for_training_from"] = "builtin:digits"  # built on the data the form starts with
     at.run()
     [n for n in at.number_input if n.label == "Step limit (0 = none)"][0].set_value(3)
     [n for n in at.number_input if n.label == "Epochs"][0].set_value(1)
