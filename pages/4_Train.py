@@ -37,12 +37,19 @@ def new_run_ui() -> None:
         st.warning(f"Check: {warning}.")
     if st.button("Start training", type="primary", disabled=bool(problems), key="train-start"):
         try:
-            st.session_state["train-next-view"] = launch(config, kind=bundle.kind).name  # show the new run below
+            run_dir = launch(config, kind=bundle.kind)
         except ValueError as err:  # e.g. this server's cap on runs training at once
             st.error(f"Cannot start: {err}")
+            return
+        st.session_state["train-next-view"] = run_dir.name  # show the new run below
+        st.session_state["train-form-open"] = False  # fold the form: the live view moves up
+        st.session_state["train-toast"] = f"Started {run_dir.name}: it trains in a worker process; live view below."
+        st.rerun()  # draw the page again with the form folded and the new run chosen
 
 
-with st.expander("New run", expanded=True):
+if "train-toast" in st.session_state:  # shown after the rerun that follows a start
+    st.toast(st.session_state.pop("train-toast"), icon="🚀")
+with st.expander("New run", expanded=st.session_state.get("train-form-open", True)):
     new_run_ui()
 
 runs = list_runs()
@@ -52,14 +59,16 @@ if not runs:
 
 by_name = {r.name: r for r in runs}
 if st.session_state.get("train-next-view") in by_name:  # a run just started (set before the picker exists)
-    st.session_state["train-view"] = st.session_state.pop("train-next-view")
+    st.session_state["train-view"] = st.session_state["train-scroll-to"] = st.session_state.pop("train-next-view")
 if st.session_state.get("train-view") not in by_name:
     st.session_state["train-view"] = runs[0].name  # the most recent run
 name = st.selectbox("Run", list(by_name), key="train-view", help="the live view below follows this run",
                     format_func=lambda n: f"{n}  ({by_name[n].model} on {by_name[n].data})")
 current = by_name[name]
 
-st.subheader("Progress")
+st.subheader("Progress", anchor="live-view")
+if st.session_state.pop("train-scroll-to", None) == current.name:
+    runs_ui.scroll_to("live-view", current.name)  # the run just started: bring its live view into sight
 runs_ui.live_view(current.run_dir, key="live")
 
 if current.status not in ACTIVE:

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
+from core.train.pace import duration_text, pace
 from ui import train_figures as tf
 
 POLL_SECONDS = 2.0  # how often the live view re-reads an active run
@@ -33,16 +34,43 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
     })
 
 
-def progress(info: RunInfo) -> tuple[float, str]:
-    """Fraction done within the current epoch (0..1) and a one-line description (epochs counted from 1)."""
-    step = info.last_step + 1  # steps taken
-    spe = info.steps_per_epoch
-    if spe:
-        epoch = (step - 1) // spe if step > 0 else 0  # 0-based epoch of the last step
-        within = step - epoch * spe
-        return min(1.0, within / spe), f"epoch {epoch + 1}/{info.epochs}, batch {within}/{spe} (step {step})"
-    frac = info.epochs_done / info.epochs if info.epochs else 0.0
-    return min(1.0, frac), f"epoch {info.epochs_done}/{info.epochs} done, step {step}"
+def progress(info: RunInfo, steps: pd.DataFrame | None = None) -> tuple[float, str]:
+    """Share of the whole run done (0..1) and a one-line description: steps of the whole run, the epoch (counted
+    from 1), seconds per step and the time left (from the recorded ``steps`` and their times, when given)."""
+    done = info.last_step + 1  # steps taken
+    if not info.total_steps:  # no plan announced: count epochs
+        frac = info.epochs_done / info.epochs if info.epochs else 0.0
+        return min(1.0, frac), f"epoch {info.epochs_done}/{info.epochs} done, step {done}"
+    ends = None if steps is None or steps.empty else [(int(r.step), float(r.time)) for r in
+                                                      (steps.iloc[0], steps.iloc[-1])]
+    p = pace(done, info.total_steps, *(ends or (None, None)))
+    text = f"step {done}/{info.total_steps}"
+    if info.steps_per_epoch:
+        text += f" · epoch {min(info.epochs, max(done - 1, 0) // info.steps_per_epoch + 1)}/{info.epochs}"
+    if p.seconds_per_step is not None:
+        text += f" · {p.seconds_per_step:.2f} s/step"
+        if info.status in ACTIVE and p.seconds_left is not None:
+            text += f" · about {duration_text(p.seconds_left)} left"
+    return p.fraction, text
+
+
+def scroll_to(anchor: str, nonce: str, seconds: float = 15.0) -> None:
+    """Bring the element with id ``anchor`` (a heading's anchor) to the top of the browser window and keep it there
+    for ``seconds`` while the content below it grows (the browser's scroll anchoring would otherwise follow the
+    content below), unless the user scrolls, clicks or types first. ``nonce`` makes each request a new element."""
+    import streamlit.components.v1 as components
+
+    components.html(f"""<script>/* {nonce} */
+    const doc = window.parent.document;
+    let user = false;
+    for (const e of ["wheel", "touchstart", "keydown", "mousedown"])
+      doc.addEventListener(e, () => {{ user = true; }}, {{once: true, capture: true}});
+    const t0 = Date.now();
+    const timer = setInterval(() => {{
+      if (user || Date.now() - t0 > {seconds * 1000:.0f}) return clearInterval(timer);
+      doc.getElementById({anchor!r})?.scrollIntoView({{block: "start"}});
+    }}, 250);
+    </script>""", height=0)
 
 
 def _one_based(epochs: pd.DataFrame) -> pd.DataFrame:
@@ -50,11 +78,11 @@ def _one_based(epochs: pd.DataFrame) -> pd.DataFrame:
     return epochs.assign(epoch=epochs["epoch"] + 1)
 
 
-def _status_line(store: RunStore, info: RunInfo) -> None:
+def _status_line(store: RunStore, info: RunInfo, steps: pd.DataFrame) -> None:
     icon = STATUS_ICONS.get(info.status, "")
     acc = "" if info.best_val_acc is None else f" · best val acc **{info.best_val_acc:.1%}**"
     st.markdown(f"{icon} **{info.status}** · `{info.name}` · {info.model} on {info.data}{acc}")
-    frac, text = progress(info)
+    frac, text = progress(info, steps)
     st.progress(frac, text=text)
     if info.status == "failed":
         st.error(f"The run failed: {info.error}")
@@ -93,8 +121,8 @@ def _incremental(store: RunStore, table: str) -> pd.DataFrame:
     return df
 
 
-def _curves(store: RunStore, key: str) -> None:
-    steps, epochs = _incremental(store, "steps"), store.epochs()
+def _curves(store: RunStore, steps: pd.DataFrame, key: str) -> None:
+    epochs = store.epochs()
     smoothing = st.radio("Smoothing", tf.SMOOTHINGS, horizontal=True, key=f"{key}-smooth")
     if steps.empty and epochs.empty:
         st.info("Waiting for the first training steps...")
@@ -131,9 +159,10 @@ def live_view(run_dir: str | Path, key: str = "live") -> None:
     @st.fragment(run_every=POLL_SECONDS if active else None)
     def _view() -> None:
         info = store.info()
-        _status_line(store, info)
+        steps = _incremental(store, "steps")
+        _status_line(store, info, steps)
         _stop_button(store, info, key)
-        _curves(store, key)
+        _curves(store, steps, key)
         _activations(store, key)
         if active and info.status not in ACTIVE:
             st.rerun()  # the run just ended: rerun the page once, which stops the polling and shows results
@@ -311,17 +340,26 @@ def results_view(run_dir: str | Path, key: str = "results") -> None:
         st.warning(f"Could not reload this run's model for evaluation: {err}")
         return
     st.caption(f"Checkpoint `{path.name}`: validation accuracy {ev.accuracy:.1%} on {len(ev.targets)} examples.")
-    tabs = st.tabs(["Confusion matrix", "Per class", "Confident mistakes", "Predict", "Model", "Download"])
-    with tabs[0]:
+    view = _view_picker(f"{key}-view")
+    if view == "Confusion matrix":
         st.plotly_chart(tf.confusion_figure(ev.confusion(), ev.classes), key=f"{key}-cm")
-    with tabs[1]:
+    elif view == "Per class":
         st.plotly_chart(tf.per_class_figure(ev.per_class_accuracy(), ev.classes), key=f"{key}-pc")
-    with tabs[2]:
+    elif view == "Confident mistakes":
         _mistakes(bundle, ev, key)
-    with tabs[3]:
+    elif view == "Predict":
         _predict(model, bundle, key)
-    with tabs[4]:
+    elif view == "Model":
         _summary(model, int(RunStore.open(run_dir).config().get("freeze_epochs") or 0))
-    with tabs[5]:
+    else:
         st.download_button(f"Download {path.name} (state_dict)", path.read_bytes(), file_name=f"{Path(run_dir).name}"
                            f"-{path.name}", key=f"{key}-dl", help="load with torch.load(f, weights_only=True)")
+
+
+RESULT_VIEWS = ("Confusion matrix", "Per class", "Confident mistakes", "Predict", "Model", "Download")
+
+
+def _view_picker(key: str) -> str:
+    """Which result view to show: a keyed radio, so an upload or a typed sentence (a rerun) keeps the user on the
+    view they chose (st.tabs forgets it and jumps back to the first tab)."""
+    return st.radio("Result view", RESULT_VIEWS, horizontal=True, key=key, label_visibility="collapsed")
