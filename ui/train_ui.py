@@ -14,6 +14,7 @@ import streamlit as st
 from core import models
 from core.settings import load_settings
 from core.train import OPTIMIZERS, SCHEDULERS, TrainConfig, recommended
+from ui.handover import found_model, handover_caption, lr_handover, offer_ui
 
 # constructor arguments filled in from the data, or not meant to be typed by a user
 _NOT_USER_OPTS = {"num_classes", "input_shape", "sample_rate", "num_samples", "vocab_size", "pad_index", "weights",
@@ -109,13 +110,14 @@ def model_options(name: str) -> dict:
             and isinstance(v.default, (bool, int, float))}
 
 
-def model_ui(kind: str, key: str) -> ModelChoice:
-    """Model menu for a data kind (from the registry) with its options in an expander."""
+def model_ui(kind: str, key: str, data: str | None = None) -> ModelChoice:
+    """Model menu for a data kind (from the registry) with its options in an expander; the LR Finder's model is
+    preselected when its LR was found on ``data``."""
     names = models.names(kind)
     if not names:
         st.error(f"no model is registered for {kind} data")
         st.stop()
-    found_for = (st.session_state.get("lr_for_training_from") or {}).get("model")  # the LR Finder's model
+    found_for = found_model(data)
     name = st.selectbox("Model", names, key=f"{key}-model", help="models registered for this kind of data",
                         index=names.index(found_for) if found_for in names else 0,
                         format_func=lambda n: f"{n}  ({models.spec(n).summary})")
@@ -128,15 +130,17 @@ def model_ui(kind: str, key: str) -> ModelChoice:
     return ModelChoice(model=name, model_opts=changed)
 
 
-def optimizer_ui(key: str, model: str = "cnn", show_lr: bool = True) -> OptimizerChoice:
-    """Optimizer, learning rate (pre-filled from the LR finder's hand-over), weight decay, momentum.
+def optimizer_ui(key: str, model: str = "cnn", show_lr: bool = True, data: str | None = None) -> OptimizerChoice:
+    """Optimizer, learning rate (pre-filled from the LR finder's hand-over when it was found for this model on
+    ``data``; otherwise offered), weight decay, momentum.
 
     ``show_lr=False`` leaves the learning rate out (the LR Finder sweeps it; the returned ``lr`` is the default).
     """
     d = _defaults(model)
-    handed = st.session_state.get("lr_for_training") if show_lr else None
-    found = (st.session_state.get("lr_for_training_from") or {}) if handed else {}
-    lr0 = float(handed) if handed else d.lr
+    handover = lr_handover(data, model) if show_lr else None
+    applied = handover if handover is not None and handover.applies else None
+    found = applied.found if applied else {}
+    lr0 = applied.lr if applied else d.lr
     opt0 = found.get("optimizer") if found.get("model") == model and found.get("optimizer") in OPTIMIZERS \
         else d.optimizer
     c1, c2, c3 = st.columns(3)
@@ -144,28 +148,18 @@ def optimizer_ui(key: str, model: str = "cnn", show_lr: bool = True) -> Optimize
     lr = lr0
     if show_lr:
         lr = c2.number_input("Learning rate", min_value=0.0, value=lr0, step=1e-4, format="%.2e",
-                             key=f"{key}-lr-{model}-{handed}",
+                             key=f"{key}-lr-{model}-{applied.ident if applied else ''}",
                              help="from the LR Finder page when you used 'Use for training' there")
     wd = c3.number_input("Weight decay", min_value=0.0, value=d.weight_decay, step=1e-4, format="%.1e",
                          key=f"{key}-wd-{model}")
     momentum = d.momentum
     if optimizer == "sgd":
         momentum = st.slider("Momentum", 0.0, 0.99, d.momentum, 0.01, key=f"{key}-mom-{model}")
-    if handed:
-        st.caption(handover_caption(float(handed), found, model, optimizer))
+    if applied:
+        st.caption(handover_caption(applied, model, optimizer))
+    elif handover is not None:
+        offer_ui(handover, data, model, key)
     return OptimizerChoice(optimizer=optimizer, lr=float(lr), weight_decay=float(wd), momentum=float(momentum))
-
-
-def handover_caption(lr: float, found: dict, model: str, optimizer: str) -> str:
-    """Where a handed-over LR came from, with a warning when the settings it was found for differ from these."""
-    text = f"Learning rate {lr:.2e} handed over by the LR Finder"
-    if not found:
-        return text + "."
-    text += f" (found for {found.get('model')}, {found.get('optimizer')}, batch {found.get('batch_size')})."
-    if (found.get("model"), found.get("optimizer")) != (model, optimizer):
-        text += (f" ⚠️ You are now setting up {model} with {optimizer}: the best LR depends on both, so run the "
-                 "LR Finder again for these.")
-    return text
 
 
 def scheduler_ui(key: str, model: str = "cnn") -> SchedulerChoice:
@@ -182,10 +176,12 @@ def scheduler_ui(key: str, model: str = "cnn") -> SchedulerChoice:
     return SchedulerChoice(scheduler=scheduler, step_size=step_size, gamma=gamma)
 
 
-def length_ui(key: str, model: str = "cnn") -> LengthChoice:
-    """Epochs, batch size and an optional step limit; values over the server's limits are refused at launch."""
+def length_ui(key: str, model: str = "cnn", data: str | None = None) -> LengthChoice:
+    """Epochs, batch size (the LR Finder's, when its LR applies here) and an optional step limit; values over the
+    server's limits are refused at launch."""
     d, limits = _defaults(model), load_settings().limits
-    found = st.session_state.get("lr_for_training_from") or {}
+    handover = lr_handover(data, model)
+    found = handover.found if handover is not None and handover.applies else {}
     batch0 = int(found["batch_size"]) if found.get("model") == model and found.get("batch_size") else d.batch_size
     c1, c2, c3 = st.columns(3)
     epochs = c1.number_input("Epochs", min_value=1, value=d.epochs, key=f"{key}-epochs-{model}",
@@ -309,9 +305,9 @@ def advanced_ui(key: str) -> AdvancedChoice:
 
 def train_config_ui(data: str, kind: str, key: str = "train", input_shape=None) -> TrainConfig:
     """Every training setting for ``data`` (of ``kind``; one sample's ``input_shape``) as one TrainConfig."""
-    choice = model_ui(kind, key)
-    length = length_ui(key, choice.model)
-    optim = optimizer_ui(key, choice.model)
+    choice = model_ui(kind, key, data)
+    length = length_ui(key, choice.model, data)
+    optim = optimizer_ui(key, choice.model, data=data)
     sched = scheduler_ui(key, choice.model)
     transfer = transfer_ui(key, choice.model, length.epochs)
     with st.expander("Regularisation and augmentation"):

@@ -24,9 +24,10 @@ def test_lr_finder_runs_a_short_sweep_and_hands_the_lr_to_train(app_url, page, s
     start.press("ArrowRight")
     settle(page)
     assert start.get_attribute("aria-valuetext") == "1e-05"
-    _set_number(page, settle, "Steps", "40", "40")
     _set_number(page, settle, "Repeat with N seeds", "2", "2")
     page.get_by_role("button", name="Run the range test").click()
+    # the sweep is a job in a worker: the page polls it (a progress bar or the queue) until its result is there
+    page.get_by_text("what it means").first.wait_for(timeout=120_000)
     settle(page)
     chart = page.locator('[data-testid="stPlotlyChart"]')
     chart.wait_for()

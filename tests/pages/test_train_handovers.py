@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,3 +51,32 @@ def test_a_pipeline_built_on_this_data_is_preselected_and_shown():
     assert _augment_radio(at).value == "from the Augment page"
     assert any(c.value.startswith("Augmentation: from the Augment page (RandomResizedCrop") for c in at.caption)
     assert any("size 224 px set to 32 px" in w.value for w in at.warning)  # a warning in sight, not silence
+
+
+FOUND_ON_DIGITS = {"model": "cnn", "optimizer": "sgd", "batch_size": 48, "data": "builtin:digits", "job": "j1"}
+
+
+def _lr_field(at):
+    return [n for n in at.number_input if n.label == "Learning rate"][0]
+
+
+def test_an_lr_found_for_digits_is_offered_not_filled_in_for_spoken_sounds():
+    """Issue 13 item 5: the digits/cnn LR was pre-filled for another data set and model, with a warning at most."""
+    from core.train import recommended
+
+    at = _page(lr_for_training=0.0123, lr_for_training_from=FOUND_ON_DIGITS, data_source="builtin:sounds")
+    model = at.selectbox(key="train-model").value
+    assert model != "cnn" and _lr_field(at).value == pytest.approx(recommended(model, "builtin:sounds").lr)
+    assert any(f"found 1.23e-02 for cnn on builtin:digits; this form is {model} on builtin:sounds" in c.value
+               for c in at.caption)
+    at.button(key="train-lr-accept").click().run()  # the user wants it anyway
+    assert not at.exception and _lr_field(at).value == pytest.approx(0.0123)
+
+
+def test_an_lr_found_for_this_data_and_model_is_filled_in():
+    at = _page(lr_for_training=0.0123, lr_for_training_from=FOUND_ON_DIGITS, data_source="builtin:digits")
+    assert at.selectbox(key="train-model").value == "cnn" and _lr_field(at).value == pytest.approx(0.0123)
+    assert not [b for b in at.button if b.key == "train-lr-accept"]
+    at.selectbox(key="train-model").set_value("mlp").run()  # another model on the same data: offered only
+    assert _lr_field(at).value != pytest.approx(0.0123)
+    assert any("found 1.23e-02 for cnn on builtin:digits; this form is mlp" in c.value for c in at.caption)

@@ -214,8 +214,10 @@ def test_lr_hand_over_preselects_the_model_and_optimizer_it_was_found_for(runs_d
     assert at.selectbox(key="train-opt-cnn").value == "sgd"
     assert at.number_input(key="train-bs-cnn").value == 48  # the batch size the LR was found with
     assert any("found for cnn, sgd, batch 48" in c.value and "⚠️" not in c.value for c in at.caption)
-    at.selectbox(key="train-model").set_value("mlp").run()  # another model: the LR may not suit it
+    at.selectbox(key="train-opt-cnn").set_value("adam").run()  # another optimizer: the LR may not suit it
     assert any("⚠️" in c.value and "LR Finder again" in c.value for c in at.caption)
+    at.selectbox(key="train-model").set_value("mlp").run()  # another model: offered, not filled in (item 5)
+    assert any("this form is mlp on builtin:digits, so it is not filled in" in c.value for c in at.caption)
 
 
 @pytest.mark.slow
