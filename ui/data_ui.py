@@ -129,7 +129,8 @@ def load_bundle_ui(source: str, kind: str | None = None, reload: bool = False, v
         with st.spinner(f"Loading {source}…"):
             bundle = load(source, kind, progress=progress, verify=verify)
     except (DataError, OSError) as err:
-        st.error(f"Cannot use {source}: {err}")
+        message = str(err)  # core's messages usually name the path already: do not print it twice
+        st.error(f"Cannot use this data: {message}" if source in message else f"Cannot use {source}: {message}")
         return None
     except Exception as err:  # a bug, not bad data: say so, keep the page alive, show the details
         st.error(f"Loading {source} failed unexpectedly ({type(err).__name__}: {err}). Please report it.")
