@@ -6,8 +6,7 @@ import streamlit as st
 from core.data import BUILTINS, builtin_ready, ensure_builtin
 from core.device import describe_device
 from core.settings import load_settings
-from core.train.store import list_runs
-from ui.runs import runs_table
+from ui.run_list import my_runs, runs_dataframe
 
 st.set_page_config(page_title="Deep-learning lab", page_icon="🧪", layout="wide")
 
@@ -43,9 +42,9 @@ with left:
         st.rerun()
 with right:
     st.subheader("Recent runs")
-    runs = list_runs(settings.runs_dir)[:8]
+    runs = my_runs(runs_dir=settings.runs_dir)[:8]
     if runs:
-        st.dataframe(runs_table(runs), hide_index=True, width="stretch")
+        runs_dataframe(runs, key="home-runs")
         st.page_link("pages/4_Train.py", label="All runs, live view and results →")
     else:
         st.info(f"No runs yet in `{settings.runs_dir}`. Start one on the Train page or with `./lab core train`.")

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.train.store import ACTIVE, list_runs
+from core.train.store import ACTIVE
 from core.train.worker import launch, launch_problems, launch_warnings
 from ui import runs as runs_ui
 from ui.data_ui import load_bundle_ui
+from ui.run_list import delete_ui, my_runs, runs_browser
+from ui.session import current_user
 from ui.train_ui import data_ui, train_config_ui
 
 st.set_page_config(page_title="Train", page_icon="🏋️", layout="wide")
@@ -37,7 +39,7 @@ def new_run_ui() -> None:
         st.warning(f"Check: {warning}.")
     if st.button("Start training", type="primary", disabled=bool(problems), key="train-start"):
         try:
-            run_dir = launch(config, kind=bundle.kind)
+            run_dir = launch(config, kind=bundle.kind, owner=current_user())
         except ValueError as err:  # e.g. this server's cap on runs training at once
             st.error(f"Cannot start: {err}")
             return
@@ -52,7 +54,7 @@ if "train-toast" in st.session_state:  # shown after the rerun that follows a st
 with st.expander("New run", expanded=st.session_state.get("train-form-open", True)):
     new_run_ui()
 
-runs = list_runs()
+runs = my_runs()  # this session's training runs and those on shared data (all of them for the teacher)
 if not runs:
     st.info("No runs yet. Start one above; it will appear here while it trains.")
     st.stop()
@@ -72,12 +74,15 @@ if st.session_state.pop("train-scroll-to", None) == current.name:
 runs_ui.live_view(current.run_dir, key="live")
 
 if current.status not in ACTIVE:
-    resumed = runs_ui.resume_button(current.run_dir, key="resume")
+    resumed = runs_ui.resume_button(current.run_dir, key="resume", owner=current_user())
     if resumed is not None:
         st.session_state["train-next-view"] = resumed.name
         st.rerun()
     st.subheader("Results")
     runs_ui.results_view(current.run_dir, key="results")
+if delete_ui(current, key="delete"):
+    st.session_state["train-toast"] = f"Deleted {current.name}."
+    st.rerun()
 
 st.subheader("All runs")
-runs_ui.runs_browser(key="runs")
+runs_browser(key="runs")

@@ -1,37 +1,22 @@
-"""Showing runs from the run store: the live view (a polling fragment), the runs table, the overlay of runs.
+"""Showing one run from the run store: the live view (a polling fragment), resume, the results of a finished run.
+(The list of runs, the overlay of several and deleting are in ui.run_list.)
 
 Everything here reads the store, so what it shows survives a browser refresh, a second tab or an app restart.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
+from core.train.store import ACTIVE, RunInfo, RunStore
 from core.train.pace import duration_text, pace
 from ui import train_figures as tf
 
 POLL_SECONDS = 2.0  # how often the live view re-reads an active run
 HEATMAP_COLUMNS = 300  # the layer x step heatmap shows at most this many recorded steps (evenly spread)
 STATUS_ICONS = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹️", "failed": "❌", "interrupted": "⚠️"}
-
-
-def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
-    """The runs as a DataFrame for st.dataframe: status, data, model, epochs, best val acc, duration, started."""
-    return pd.DataFrame({
-        "run": [r.name for r in runs],
-        "status": [f"{STATUS_ICONS.get(r.status, '')} {r.status}" for r in runs],
-        "data": [r.data for r in runs],
-        "model": [r.model for r in runs],
-        "epochs": [f"{r.epochs_done}/{r.epochs}" for r in runs],
-        "best val acc": [r.best_val_acc for r in runs],
-        "duration (s)": [None if r.duration is None else round(r.duration, 1) for r in runs],
-        "started": [None if r.started is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
-                    for r in runs],
-    })
 
 
 def progress(info: RunInfo, steps: pd.DataFrame | None = None) -> tuple[float, str]:
@@ -82,6 +67,12 @@ def _status_line(store: RunStore, info: RunInfo, steps: pd.DataFrame) -> None:
     icon = STATUS_ICONS.get(info.status, "")
     acc = "" if info.best_val_acc is None else f" · best val acc **{info.best_val_acc:.1%}**"
     st.markdown(f"{icon} **{info.status}** · `{info.name}` · {info.model} on {info.data}{acc}")
+    if info.status == "queued":
+        from core.jobs import queue_position
+
+        position = queue_position(info.run_dir)
+        st.info(f"⏳ Waiting for a free worker: {f'number {position} in the queue' if position else 'starting'}. "
+                "It starts by itself when one of the runs before it ends.")
     frac, text = progress(info, steps)
     st.progress(frac, text=text)
     if info.status == "failed":
@@ -168,40 +159,6 @@ def live_view(run_dir: str | Path, key: str = "live") -> None:
             st.rerun()  # the run just ended: rerun the page once, which stops the polling and shows results
 
     _view()
-
-
-def overlay_view(runs: list[RunInfo], key: str = "overlay") -> None:
-    """Curves of several runs on one chart, metric chosen by the user."""
-    metric = st.radio("Compare", ("val_acc", "val_loss", "train_loss", "loss", "lr"), horizontal=True,
-                      key=f"{key}-metric", help="loss / lr: per step; the others per epoch",
-                      format_func=lambda m: tf.METRIC_NAMES.get(m, m))
-    stores = {f"{r.name}": RunStore.open(r.run_dir) for r in runs}
-    curves = {label: (s.steps() if metric in ("loss", "lr") else _one_based(s.epochs()))
-              for label, s in stores.items()}
-    st.plotly_chart(tf.overlay_figure(curves, metric), key=f"{key}-fig", width="stretch")
-
-
-def runs_browser(runs_dir=None, key: str = "runs") -> None:
-    """The runs table (re-read every few seconds while a run is active) with multi-row selection; two or more
-    selected runs are overlaid."""
-    active = any(r.status in ACTIVE for r in list_runs(runs_dir))
-
-    @st.fragment(run_every=POLL_SECONDS * 2 if active else None)
-    def _browser() -> None:
-        runs = list_runs(runs_dir)
-        if not runs:
-            st.info("No runs yet: start one above.")
-            return
-        event = st.dataframe(runs_table(runs), hide_index=True, key=f"{key}-table", on_select="rerun",
-                             selection_mode="multi-row", width="stretch",
-                             column_config={"best val acc": st.column_config.NumberColumn(format="percent")})
-        chosen = [runs[i] for i in event.selection.rows if i < len(runs)] if event is not None else []
-        if len(chosen) >= 2:
-            overlay_view(chosen, key=f"{key}-overlay")
-        else:
-            st.caption("Select two or more rows to overlay their curves.")
-
-    _browser()
 
 
 # ---- after a run: results from the checkpoint -----------------------------------------------------------------
@@ -302,10 +259,10 @@ def _summary(model, freeze_epochs: int) -> None:
     st.dataframe(table, hide_index=True)
 
 
-def resume_button(run_dir: str | Path, key: str = "resume") -> Path | None:
+def resume_button(run_dir: str | Path, key: str = "resume", owner: str | None = None) -> Path | None:
     """For a stopped / interrupted / failed run with a last checkpoint: a button that continues it as a new run.
 
-    Returns the new run directory when clicked (the caller shows it), else None.
+    Returns the new run directory when clicked (the caller shows it), else None. ``owner`` owns the new run.
     """
     from core.train import TrainConfig
     from core.train.worker import launch
@@ -320,7 +277,8 @@ def resume_button(run_dir: str | Path, key: str = "resume") -> Path | None:
     cfg = RunStore.open(run_dir).config()
     cfg.pop("runs_dir", None)
     try:
-        return launch(TrainConfig.from_dict(cfg).replace(resume_from=str(run_dir)), runs_dir=Path(run_dir).parent)
+        return launch(TrainConfig.from_dict(cfg).replace(resume_from=str(run_dir)), runs_dir=Path(run_dir).parent,
+                      owner=owner)
     except ValueError as err:
         st.error(f"Cannot resume: {err}")
         return None
@@ -352,8 +310,22 @@ def results_view(run_dir: str | Path, key: str = "results") -> None:
     elif view == "Model":
         _summary(model, int(RunStore.open(run_dir).config().get("freeze_epochs") or 0))
     else:
-        st.download_button(f"Download {path.name} (state_dict)", path.read_bytes(), file_name=f"{Path(run_dir).name}"
-                           f"-{path.name}", key=f"{key}-dl", help="load with torch.load(f, weights_only=True)")
+        _download(path, Path(run_dir), key)
+
+
+def _download(path: Path, run_dir: Path, key: str) -> None:
+    """The training checkpoint, read from disk only when the user asks for it (not on every rerun)."""
+    st.markdown(f"`{path.name}` is a **training checkpoint**: a dict with the model's weights under `\"model\"`, "
+                "the optimizer and schedule state (to resume), the run's config and the epoch.")
+    st.code('ckpt = torch.load(f, weights_only=True)\nmodel.load_state_dict(ckpt["model"])', language="python")
+
+    @st.fragment
+    def _button() -> None:
+        if st.button(f"Prepare {path.name} ({path.stat().st_size / 2**20:.1f} MB) for download", key=f"{key}-prep"):
+            st.download_button(f"Download {path.name} (training checkpoint)", path.read_bytes(),
+                               file_name=f"{run_dir.name}-{path.name}", key=f"{key}-dl", on_click="ignore")
+
+    _button()
 
 
 RESULT_VIEWS = ("Confusion matrix", "Per class", "Confident mistakes", "Predict", "Model", "Download")

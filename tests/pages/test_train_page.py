@@ -292,7 +292,7 @@ def test_resume_a_stopped_run(runs_dir):
 
 def _overlay_script(runs_dir: str) -> None:
     from core.train.store import list_runs
-    from ui.runs import overlay_view
+    from ui.run_list import overlay_view
 
     overlay_view(list_runs(runs_dir), key="ov")
 
@@ -427,3 +427,19 @@ def test_predict_keeps_the_user_on_the_predict_view(runs_dir):
     assert at.radio(key="results-view").value == "Predict"  # still where the user was
     specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "Class probabilities" in specs and "Confusion matrix" not in specs  # one view shown, the chosen one
+
+
+def test_the_checkpoint_is_read_only_when_asked_for_and_named_for_what_it_is(runs_dir, monkeypatch):
+    """Issue 8: the download button read the checkpoint into memory on every rerun; issue 13 item 10: its name."""
+    run = inject_finished_run(runs_dir)
+    reads = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or real(self))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="results-view").set_value("Download").run()
+    _no_errors(at)
+    assert "best.pt" not in reads and not at.get("download_button")
+    assert any("training checkpoint" in m.value and '"model"' in m.value for m in at.markdown)
+    at.button(key="results-prep").click().run()
+    assert reads.count("best.pt") == 1 and len(at.get("download_button")) == 1
+    assert run.is_dir()
