@@ -12,8 +12,10 @@ from core.augment.text import synonyms_source
 from ui import augment_figures as figs
 from ui.augment_ui import (audio_source_ui, current_pipeline, dataset_ui, draws_ui, image_source_ui, pipeline_editor,
                            pipeline_files_ui)
+from ui.nav import navigation
 
 st.set_page_config(page_title="Augment", layout="wide")
+navigation()  # the lab's sidebar, also when a link opens this page first (ui.nav)
 st.title("Augment")
 st.caption("Too weak does nothing; too strong teaches the wrong thing. Look at the draws before you train: "
            "the pipeline here is exactly what the Train page applies.")

@@ -17,10 +17,15 @@ from ui.data_ui import load_bundle_ui
 from ui.jobs import job_ui
 from ui.lr_ui import (live_sweep_ui, lr_config_ui, lr_figure, no_clear_drop_text, pick_lr_ui, suggestions_table,
                       sweep_ui)
+from ui.nav import navigation, page
+from ui.page_state import begin, publish, shareable, url_data_source
 from ui.session import current_user, is_teacher
 from ui.train_ui import data_ui
 
 st.set_page_config(page_title="LR Finder", page_icon="📉", layout="wide")
+navigation()  # the lab's sidebar, also when a link opens this page first (ui.nav)
+begin("lr")  # settings survive leaving the page; the URL holds them (ui.page_state)
+url_data_source()
 st.title("LR Finder")
 st.caption("Train for a few batches while the learning rate grows from tiny to huge, and watch the loss: it falls "
            "fastest somewhere before it blows up. The model and optimizer are left exactly as they were.")
@@ -36,6 +41,7 @@ if bundle is None:
 with st.expander("Model and optimizer (as on the Train page)", expanded=True):
     config = lr_config_ui(source, bundle.kind, key="lr")
 sweep, n_seeds = sweep_ui("lr")
+publish(extra={"data": shareable(source)})
 job_config = lr_job_config(config, sweep, range(config.seed, config.seed + n_seeds))
 problems = sweep.problems() + config.problems(bundle.kind)
 for problem in problems:
@@ -85,4 +91,4 @@ handed = st.session_state.get("lr_for_training")
 if handed and (st.session_state.get("lr_for_training_from") or {}).get("job") == job.name:  # from this result
     st.success(f"Learning rate {handed:.2e} will be pre-filled on the Train page for {config.model} on {source}.")
     if st.button("Go to Train →", key="lr-go-train"):
-        st.switch_page("pages/4_Train.py")
+        st.switch_page(page("4_Train.py"))

@@ -12,6 +12,7 @@ import streamlit as st
 from core.train import recommended, TrainConfig
 from core.train.lr_finder import LRFinderReport, SweepSettings
 from core.train.suggest import EXPLANATIONS, MIN_DROP
+from ui.page_state import index_of, recall
 from ui.train_ui import model_ui, optimizer_ui, transfer_ui
 
 COLOURS = {"curve": "#1f77b4", "steepest": "#d62728", "valley": "#2ca02c", "minimum/10": "#9467bd"}
@@ -26,8 +27,10 @@ def lr_config_ui(data: str, kind: str, key: str = "lr") -> TrainConfig:
     """Model, batch size, optimizer and transfer settings, as on the Train page (its widgets), as a TrainConfig."""
     choice = model_ui(kind, key, data)
     defaults = recommended(choice.model, data)
-    batch = st.number_input("Batch size", min_value=1, value=defaults.batch_size, key=f"{key}-bs-{choice.model}",
-                            help="the same batch size as training: the best LR depends on it")
+    k = f"{key}-bs-{choice.model}"
+    batch = st.number_input("Batch size", min_value=1, key=k, help="the same batch size as training: the best LR "
+                                                                   "depends on it",
+                            value=recall(k, defaults.batch_size, "batch_size", allowed=lambda v: v >= 1))
     optim = optimizer_ui(key, choice.model, show_lr=False)
     st.caption("No learning rate to set here: the sweep tries every LR between its start and end. The optimizer, "
                "weight decay, momentum and batch size are what shape the curve.")
@@ -42,23 +45,30 @@ def sweep_ui(key: str = "lr") -> tuple[SweepSettings, int]:
     """Range of the sweep, its length and how many seeds; returns (settings, number of seeds)."""
     d = SweepSettings()
     c1, c2, c3 = st.columns([2, 1, 1])
-    start, end = c1.select_slider("LR range", DECADES, value=(d.start_lr, d.end_lr), key=f"{key}-range",
+    in_menu = lambda v: all(x in DECADES for x in v) and v[0] <= v[1]  # noqa: E731
+    start, end = c1.select_slider("LR range", DECADES, key=f"{key}-range",
+                                  value=recall(f"{key}-range", (d.start_lr, d.end_lr), "lr_range", allowed=in_menu),
                                   format_func=lambda v: f"{v:.0e}",
                                   help="the sweep starts where nothing happens and ends where training blows up")
-    num_iter = c2.number_input("Steps", min_value=2, value=d.num_iter, step=10, key=f"{key}-iters",
+    num_iter = c2.number_input("Steps", min_value=2, step=10, key=f"{key}-iters",
+                               value=recall(f"{key}-iters", d.num_iter, "steps", allowed=lambda v: v >= 2),
                                help="one batch per step; the sweep stops early when the loss blows up")
-    seeds = c3.number_input("Repeat with N seeds", min_value=1, max_value=10, value=1, key=f"{key}-seeds",
+    seeds = c3.number_input("Repeat with N seeds", min_value=1, max_value=10, key=f"{key}-seeds",
+                            value=recall(f"{key}-seeds", 1, "seeds", allowed=lambda v: 1 <= v <= 10),
                             help="several sweeps show how much the curve and the suggestions vary by chance")
     with st.expander("Advanced"):
         c1, c2, c3 = st.columns(3)
         mode = c1.radio("LR steps", ("exp", "linear"), key=f"{key}-mode",
+                        index=index_of(("exp", "linear"), f"{key}-mode", d.step_mode, "step_mode"),
                         format_func=lambda m: {"exp": "exponential (same number per decade)", "linear": "linear"}[m])
-        beta = c2.slider("Smoothing β", 0.0, 0.99, d.beta, 0.01, key=f"{key}-beta",
+        beta = c2.slider("Smoothing β", 0.0, 0.99, recall(f"{key}-beta", d.beta, "beta",
+                                                          allowed=lambda v: 0 <= v <= 0.99), 0.01, key=f"{key}-beta",
                          help="weight of the past in the smoothed curve; it lags about 1/(1-β) steps behind the "
                               "raw loss, so lower it for short sweeps")
-        diverge = c3.number_input("Stop at × best loss", min_value=1.1, value=d.diverge, step=0.5,
-                                  key=f"{key}-diverge", help="the sweep stops once the smoothed loss exceeds this "
-                                                             "multiple of its lowest value")
+        diverge = c3.number_input("Stop at × best loss", min_value=1.1, step=0.5, key=f"{key}-diverge",
+                                  value=recall(f"{key}-diverge", d.diverge, "diverge", allowed=lambda v: v >= 1.1),
+                                  help="the sweep stops once the smoothed loss exceeds this multiple of its lowest "
+                                       "value")
     sweep = SweepSettings(start_lr=float(start), end_lr=float(end), num_iter=int(num_iter), step_mode=mode,
                           beta=float(beta), diverge=float(diverge))
     return sweep, int(seeds)

@@ -15,6 +15,7 @@ from core import models
 from core.settings import load_settings
 from core.train import OPTIMIZERS, SCHEDULERS, TrainConfig, recommended
 from ui.handover import found_model, handover_caption, lr_handover, offer_ui
+from ui.page_state import index_of, recall
 
 # constructor arguments filled in from the data, or not meant to be typed by a user
 _NOT_USER_OPTS = {"num_classes", "input_shape", "sample_rate", "num_samples", "vocab_size", "pad_index", "weights",
@@ -90,15 +91,27 @@ def _defaults(model: str) -> TrainConfig:
     return recommended(model)
 
 
+# what a value from a link or the session may be (ui.page_state.recall): the widgets' own bounds
+def _at_least(low):
+    return lambda v: v >= low
+
+
+def _within(low, high):
+    return lambda v: low <= v <= high
+
+
+_not_negative, _positive = _at_least(0), (lambda v: v > 0)
+
+
 def _opt_widget(name: str, default, key: str):
     label = name.replace("_", " ")
     if isinstance(default, bool):
-        return st.checkbox(label, value=default, key=key)
+        return st.checkbox(label, value=recall(key, default), key=key)
     if isinstance(default, int):
-        return int(st.number_input(label, min_value=1, value=default, step=1, key=key))
+        return int(st.number_input(label, min_value=1, value=recall(key, default), step=1, key=key))
     if name == "dropout":
-        return st.slider(label, 0.0, 0.9, float(default), 0.05, key=key)
-    return float(st.number_input(label, value=float(default), format="%g", key=key))
+        return st.slider(label, 0.0, 0.9, float(recall(key, default)), 0.05, key=key)
+    return float(st.number_input(label, value=float(recall(key, default)), format="%g", key=key))
 
 
 def model_options(name: str) -> dict:
@@ -117,9 +130,10 @@ def model_ui(kind: str, key: str, data: str | None = None) -> ModelChoice:
     if not names:
         st.error(f"no model is registered for {kind} data")
         st.stop()
-    found_for = found_model(data)
+    first = found_model(data)
+    first = first if first in names else names[0]
     name = st.selectbox("Model", names, key=f"{key}-model", help="models registered for this kind of data",
-                        index=names.index(found_for) if found_for in names else 0,
+                        index=index_of(names, f"{key}-model", first, "model"),
                         format_func=lambda n: f"{n}  ({models.spec(n).summary})")
     changed = {}
     with st.expander("Model options"):
@@ -144,17 +158,23 @@ def optimizer_ui(key: str, model: str = "cnn", show_lr: bool = True, data: str |
     opt0 = found.get("optimizer") if found.get("model") == model and found.get("optimizer") in OPTIMIZERS \
         else d.optimizer
     c1, c2, c3 = st.columns(3)
-    optimizer = c1.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(opt0), key=f"{key}-opt-{model}")
+    k = f"{key}-opt-{model}"
+    optimizer = c1.selectbox("Optimizer", OPTIMIZERS, index=index_of(OPTIMIZERS, k, opt0, "optimizer"), key=k)
     lr = lr0
     if show_lr:
-        lr = c2.number_input("Learning rate", min_value=0.0, value=lr0, step=1e-4, format="%.2e",
-                             key=f"{key}-lr-{model}-{applied.ident if applied else ''}",
-                             help="from the LR Finder page when you used 'Use for training' there")
-    wd = c3.number_input("Weight decay", min_value=0.0, value=d.weight_decay, step=1e-4, format="%.1e",
-                         key=f"{key}-wd-{model}")
+        k = f"{key}-lr-{model}-{applied.ident if applied else ''}"
+        lr = c2.number_input("Learning rate", min_value=0.0, value=recall(k, lr0, "lr", allowed=_positive), step=1e-4,
+                             format="%.2e", key=k, help="from the LR Finder page when you used 'Use for training' "
+                                                        "there")
+    k = f"{key}-wd-{model}"
+    wd = c3.number_input("Weight decay", min_value=0.0, value=recall(k, d.weight_decay, "weight_decay",
+                                                                      allowed=_not_negative),
+                         step=1e-4, format="%.1e", key=k)
     momentum = d.momentum
     if optimizer == "sgd":
-        momentum = st.slider("Momentum", 0.0, 0.99, d.momentum, 0.01, key=f"{key}-mom-{model}")
+        k = f"{key}-mom-{model}"
+        momentum = st.slider("Momentum", 0.0, 0.99, recall(k, d.momentum, "momentum", allowed=_within(0, 0.99)),
+                             0.01, key=k)
     if applied:
         st.caption(handover_caption(applied, model, optimizer))
     elif handover is not None:
@@ -165,14 +185,18 @@ def optimizer_ui(key: str, model: str = "cnn", show_lr: bool = True, data: str |
 def scheduler_ui(key: str, model: str = "cnn") -> SchedulerChoice:
     """Learning-rate schedule (none, step, cosine, one-cycle) and the step schedule's settings."""
     d = _defaults(model)
-    scheduler = st.selectbox("LR schedule", SCHEDULERS, index=SCHEDULERS.index(d.scheduler),
-                             key=f"{key}-sched-{model}",
+    k = f"{key}-sched-{model}"
+    scheduler = st.selectbox("LR schedule", SCHEDULERS, index=index_of(SCHEDULERS, k, d.scheduler, "scheduler"), key=k,
                              help="one-cycle: warm up to the LR, then anneal; step: multiply by gamma every N epochs")
     step_size, gamma = d.step_size, d.gamma
     if scheduler == "step":
         c1, c2 = st.columns(2)
-        step_size = int(c1.number_input("Epochs per drop", 1, value=d.step_size, key=f"{key}-ss-{model}"))
-        gamma = float(c2.number_input("Gamma", 0.0, 1.0, value=d.gamma, key=f"{key}-gamma-{model}"))
+        k = f"{key}-ss-{model}"
+        step_size = int(c1.number_input("Epochs per drop", 1, value=recall(k, d.step_size, "step_size",
+                                                                           allowed=_at_least(1)), key=k))
+        k = f"{key}-gamma-{model}"
+        gamma = float(c2.number_input("Gamma", 0.0, 1.0, value=recall(k, d.gamma, "gamma", allowed=_within(0, 1)),
+                                      key=k))
     return SchedulerChoice(scheduler=scheduler, step_size=step_size, gamma=gamma)
 
 
@@ -184,12 +208,16 @@ def length_ui(key: str, model: str = "cnn", data: str | None = None) -> LengthCh
     found = handover.found if handover is not None and handover.applies else {}
     batch0 = int(found["batch_size"]) if found.get("model") == model and found.get("batch_size") else d.batch_size
     c1, c2, c3 = st.columns(3)
-    epochs = c1.number_input("Epochs", min_value=1, value=d.epochs, key=f"{key}-epochs-{model}",
+    k = f"{key}-epochs-{model}"
+    epochs = c1.number_input("Epochs", min_value=1, value=recall(k, d.epochs, "epochs", allowed=_at_least(1)), key=k,
                              help=f"this server allows at most {limits.max_epochs}")
-    batch = c2.number_input("Batch size", min_value=1, value=batch0, key=f"{key}-bs-{model}",
-                            help=f"this server allows at most {limits.max_batch_size}")
-    max_steps = c3.number_input("Step limit (0 = none)", min_value=0, value=0, key=f"{key}-maxsteps",
-                                help="stop after this many steps: a quick try-out")
+    k = f"{key}-bs-{model}"
+    batch = c2.number_input("Batch size", min_value=1, value=recall(k, batch0, "batch_size", allowed=_at_least(1)),
+                            key=k, help=f"this server allows at most {limits.max_batch_size}")
+    k = f"{key}-maxsteps"
+    max_steps = c3.number_input("Step limit (0 = none)", min_value=0, value=recall(k, 0, "max_steps",
+                                                                                  allowed=_not_negative),
+                                key=k, help="stop after this many steps: a quick try-out")
     return LengthChoice(epochs=int(epochs), batch_size=int(batch), max_steps=int(max_steps))
 
 
@@ -200,11 +228,15 @@ def transfer_ui(key: str, model: str, epochs: int) -> TransferChoice:
     d = _defaults(model)
     st.markdown("**Transfer learning**")
     c1, c2, c3 = st.columns(3)
-    freeze = c1.number_input("Frozen epochs", min_value=0, value=min(d.freeze_epochs, epochs),
-                             key=f"{key}-freeze-{model}", help="train only the new head first, then unfreeze")
-    train_bn = c2.checkbox("Keep batch-norm trainable", value=d.train_bn, key=f"{key}-bn-{model}")
-    decay = c3.number_input("Differential LR ratio", min_value=1.0, value=float(d.lr_decay), step=0.5,
-                            key=f"{key}-decay-{model}", help="head = lr, the group before lr/ratio, earlier lr/ratio²")
+    k = f"{key}-freeze-{model}"
+    freeze = c1.number_input("Frozen epochs", min_value=0, key=k, help="train only the new head first, then unfreeze",
+                             value=recall(k, min(d.freeze_epochs, epochs), "freeze_epochs", allowed=_not_negative))
+    k = f"{key}-bn-{model}"
+    train_bn = c2.checkbox("Keep batch-norm trainable", value=recall(k, d.train_bn, "train_bn"), key=k)
+    k = f"{key}-decay-{model}"
+    decay = c3.number_input("Differential LR ratio", min_value=1.0, step=0.5, key=k,
+                            value=recall(k, float(d.lr_decay), "lr_decay", allowed=_at_least(1)),
+                            help="head = lr, the group before lr/ratio, earlier lr/ratio²")
     return TransferChoice(freeze_epochs=int(freeze), train_bn=bool(train_bn), lr_decay=float(decay))
 
 
@@ -213,12 +245,16 @@ def regularisation_ui(key: str, kind: str) -> RegularisationChoice:
     c1, c2, c3 = st.columns(3)
     mixup = 0.0
     if kind != "text":
-        mixup = c1.number_input("Mixup alpha (0 = off)", 0.0, 10.0, 0.0, 0.1, key=f"{key}-mixup",
+        mixup = c1.number_input("Mixup alpha (0 = off)", 0.0, 10.0, recall(f"{key}-mixup", 0.0, "mixup_alpha",
+                                                                          allowed=_within(0, 10)),
+                                0.1, key=f"{key}-mixup",
                                 help="blend pairs of samples and their labels with weight ~ Beta(α, α)")
     else:
         c1.caption("Mixup is not available for text (token ids cannot be blended).")
-    smoothing = c2.number_input("Label smoothing", 0.0, 0.99, 0.0, 0.05, key=f"{key}-ls")
-    clip = c3.number_input("Gradient clipping (0 = off)", 0.0, value=0.0, key=f"{key}-clip")
+    smoothing = c2.number_input("Label smoothing", 0.0, 0.99, recall(f"{key}-ls", 0.0, "label_smoothing",
+                                                                    allowed=_within(0, 0.99)), 0.05, key=f"{key}-ls")
+    clip = c3.number_input("Gradient clipping (0 = off)", 0.0, key=f"{key}-clip",
+                           value=recall(f"{key}-clip", 0.0, "grad_clip", allowed=_not_negative))
     return RegularisationChoice(mixup_alpha=float(mixup), label_smoothing=float(smoothing), grad_clip=float(clip))
 
 
@@ -248,8 +284,9 @@ def augment_ui(key: str, kind: str, source: str | None = None) -> AugmentChoice:
     fits = _pipeline_fits(handed, kind)
     choices = AUGMENT_CHOICES if fits else AUGMENT_CHOICES[1:]
     own = fits and built_on is not None and built_on == source  # built on this very data
-    choice = st.radio("Augmentation", choices, index=0 if own else choices.index("preset"), horizontal=True,
-                      key=f"{key}-aug-{source}-{len(choices)}",
+    k = f"{key}-aug-{source}-{len(choices)}"
+    choice = st.radio("Augmentation", choices, index=index_of(choices, k, choices[0] if own else "preset",
+                                                              "augmentation"), horizontal=True, key=k,
                       help="the preset is a mild default for this kind of data; build your own on the Augment page")
     if fits and not own:
         st.caption(f"The Augment page's pipeline was built on {built_on or 'a sample photo or an upload'}, not on "
@@ -292,13 +329,16 @@ def advanced_ui(key: str) -> AdvancedChoice:
     """What the dashboard records inside the network, early stopping, seed and determinism."""
     d = TrainConfig()
     c1, c2, c3 = st.columns(3)
-    every = c1.number_input("Activation stats every N steps (0 = off)", 0, value=d.stats_every, key=f"{key}-every")
-    all_layers = c1.checkbox("Every layer (not just the top-level blocks)", d.stats_all_layers, key=f"{key}-all")
-    early = c2.number_input("Early stop after N epochs without improvement (0 = off)", 0, value=d.early_stop,
-                            key=f"{key}-early")
-    seed = c3.number_input("Seed", 0, value=d.seed, key=f"{key}-seed")
-    deterministic = c3.checkbox("Deterministic (bit-reproducible, may be slower)", d.deterministic,
-                                key=f"{key}-det")
+    every = c1.number_input("Activation stats every N steps (0 = off)", 0, key=f"{key}-every",
+                            value=recall(f"{key}-every", d.stats_every, "stats_every", allowed=_not_negative))
+    all_layers = c1.checkbox("Every layer (not just the top-level blocks)", key=f"{key}-all",
+                             value=recall(f"{key}-all", d.stats_all_layers, "stats_all_layers"))
+    early = c2.number_input("Early stop after N epochs without improvement (0 = off)", 0, key=f"{key}-early",
+                            value=recall(f"{key}-early", d.early_stop, "early_stop", allowed=_not_negative))
+    seed = c3.number_input("Seed", 0, value=recall(f"{key}-seed", d.seed, "seed", allowed=_not_negative),
+                           key=f"{key}-seed")
+    deterministic = c3.checkbox("Deterministic (bit-reproducible, may be slower)", key=f"{key}-det",
+                                value=recall(f"{key}-det", d.deterministic, "deterministic"))
     return AdvancedChoice(stats_every=int(every), stats_all_layers=bool(all_layers), early_stop=int(early),
                           seed=int(seed), deterministic=bool(deterministic))
 

@@ -201,10 +201,10 @@ def test_the_sweep_is_a_job_in_the_store_and_survives_a_reload(source):
     assert job.owner == at.session_state["_dllab_user"] and job.data == source
     assert RunStore.open(job.run_dir).info().pid is not None  # a worker process runs it
     assert _wait_for(job.run_dir) == "finished"
-    reload = AppTest.from_file(PAGE, default_timeout=120)
-    reload.session_state["data_source"] = source  # what the browser keeps for the new session (the URL, item 9)
-    reload.run()
-    reload.number_input(key="lr-iters").set_value(4).run()
-    _ok(reload)
+    reload = AppTest.from_file(PAGE, default_timeout=120)  # a new session, with the address bar of the old one
+    for name, value in at.query_params.items():
+        reload.query_params[name] = value[0] if isinstance(value, list) else value
+    assert reload.query_params["data"] == source and reload.query_params["steps"] == "4"
+    _ok(reload.run())
     assert len(reload.get("plotly_chart")) == 1 and any(f"on {source}" in s.value for s in reload.subheader)
     assert len(RunStore.open(job.run_dir).steps()) >= 1  # the sweep's curve was logged as it ran
