@@ -180,17 +180,20 @@ def _run_bundle(run_dir: str | Path):
 
 
 def _example(bundle, index: int, caption: str, where) -> None:
-    """Show validation example ``index`` (image at original size, audio player, or the sentence)."""
+    """Show validation example ``index`` (image at original size, audio player, or the sentence) with the file it
+    came from, so a mistake can be found (and fixed) in the data."""
     ds = bundle.splits["val"]
     if bundle.kind == "text":
-        where.markdown(f"> {ds.texts[index]}\n\n{caption}")
+        source = getattr(ds, "sources", None)
+        origin = f" · from `{source[index]}`" if source and len(set(source)) > 1 else ""
+        where.markdown(f"> {ds.texts[index]}\n\n{caption}{origin}")
     elif bundle.kind == "audio":
         where.audio(str(ds.paths[index]))
-        where.caption(caption)
+        where.caption(f"`{Path(ds.paths[index]).name}` · {caption}")
     else:
         from ui.data_figures import thumbnail
 
-        where.image(thumbnail(ds.paths[index], 96), caption=caption)
+        where.image(thumbnail(ds.paths[index], 96), caption=f"{Path(ds.paths[index]).name} · {caption}")
 
 
 def _mistakes(bundle, ev, key: str) -> None:
@@ -237,6 +240,12 @@ def _predict(model, bundle, key: str) -> None:
         what = f"{upload.name} as {'an audio clip' if bundle.kind == 'audio' else 'an image'}" if upload else "that"
         st.error(f"Could not read {what}: {err}")
         return
+    if upload is not None:  # what was classified, next to the answer (read fine: the model just did)
+        if bundle.kind == "image":
+            st.image(upload.getvalue(), caption=upload.name, width=160)
+        else:
+            st.audio(upload.getvalue())
+            st.caption(upload.name)
     top = int(probs.argmax())
     st.markdown(f"Prediction: **{bundle.classes[top]}** ({probs[top]:.1%})")
     st.plotly_chart(tf.probabilities_figure(probs, list(bundle.classes)), key=f"{key}-probs")

@@ -78,6 +78,7 @@ def _predict_an_upload(page, settle, shoot) -> None:
     page.get_by_text("Prediction:").wait_for(timeout=60_000)
     settle(page)
     assert page.get_by_role("radio", name="Predict").is_checked()
+    assert page.get_by_text(digit.name).count() >= 1  # the uploaded image is shown beside the answer
     assert not page.locator(".js-plotly-plot .gtitle", has_text="Confusion matrix").count()  # the view stayed
     page.get_by_text("Prediction:").scroll_into_view_if_needed()
     shoot(page, "train_predict")
