@@ -9,6 +9,7 @@ environment variables, so a teacher can cap a shared server without touching cod
     served = true            # typed paths must stay inside data_root
     user_header = "X-Forwarded-User"   # optional: the proxy in front names the user
     teacher_token = "change-me"        # optional: ?teacher=change-me sees every run
+    allow_downloads = false  # never download pretrained weights (default: true, on first use)
     [limits]
     max_epochs = 20
     max_batch_size = 256
@@ -42,12 +43,15 @@ class Settings:
     served: bool = False  # True when the app is shared: typed paths are confined to data_root, runs to their owners
     user_header: str | None = None  # served behind a proxy that names the user in this header (e.g. X-Forwarded-User)
     teacher_token: str | None = None  # ?teacher=TOKEN in the URL sees every run on a served app; None = no teacher
+    allow_downloads: bool = True  # pretrained weights not on disk may be downloaded on first use (torchvision's)
     limits: Limits = field(default_factory=Limits)
 
 
 _ENV = {"runs_dir": "DLLAB_RUNS", "cache_dir": "DLLAB_CACHE", "data_root": "DLLAB_DATA_ROOT", "served": "DLLAB_SERVED",
-        "user_header": "DLLAB_USER_HEADER", "teacher_token": "DLLAB_TEACHER_TOKEN"}
-_TEXT = ("user_header", "teacher_token")  # settings kept as plain strings (the others in _ENV are paths / a flag)
+        "user_header": "DLLAB_USER_HEADER", "teacher_token": "DLLAB_TEACHER_TOKEN",
+        "allow_downloads": "DLLAB_ALLOW_DOWNLOADS"}
+_FLAGS = ("served", "allow_downloads")  # true/false settings
+_TEXT = ("user_header", "teacher_token")  # plain strings; the others are paths
 
 
 def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
@@ -60,8 +64,8 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         value = os.environ.get(env, raw.get(name))
         if value is None:
             continue
-        if name == "served":
-            s.served = str(value).lower() in ("1", "true", "yes", "on")
+        if name in _FLAGS:
+            setattr(s, name, str(value).lower() in ("1", "true", "yes", "on"))
         elif name in _TEXT:
             setattr(s, name, str(value) or None)
         else:
