@@ -19,6 +19,7 @@ from ui.lr_ui import (live_sweep_ui, lr_config_ui, lr_figure, no_clear_drop_text
                       sweep_ui)
 from ui.nav import navigation, page
 from ui.page_state import begin, publish, shareable, url_data_source
+from ui.runs import scroll_to
 from ui.session import current_user, is_teacher
 from ui.train_ui import data_ui
 
@@ -53,7 +54,7 @@ if config.batch_size > len(bundle.splits["train"]):
 user = current_user()
 if st.button("Run the range test", type="primary", disabled=bool(problems), key="lr-run"):
     try:
-        launch("lr_find", job_config, owner=user)
+        st.session_state["lr-scroll-to"] = launch("lr_find", job_config, owner=user).name
     except ValueError as err:  # refused (a setting, a full queue): say so, keep the page
         st.error(f"Cannot run: {err}")
 
@@ -66,7 +67,9 @@ if job is None:
     st.stop()
 
 described = f"{config.model} on {source}, {config.optimizer}, batch {config.batch_size}"
-st.subheader(f"Result: {described}")
+st.subheader(f"Result: {described}", anchor="lr-result")
+if st.session_state.pop("lr-scroll-to", None) == job.name:
+    scroll_to("lr-result", job.name)  # the sweep just started: its progress in sight, not below the fold
 status = job_ui(job.run_dir, key="lr-job", live=live_sweep_ui)
 report = read_report(job.run_dir) if status == "finished" else None
 if report is None:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.train import recommended, TrainConfig
 from core.train.lr_finder import LRFinderReport, SweepSettings
-from core.train.suggest import EXPLANATIONS, MIN_DROP
+from core.train.suggest import EXPLANATIONS, MIN_DROP, smoothing_hides_drop
 from ui.page_state import index_of, recall
 from ui.train_ui import model_ui, optimizer_ui, transfer_ui
 
@@ -106,11 +106,12 @@ def no_clear_drop_text(report: LRFinderReport) -> str:
     with the likely cause: smoothing that lags behind a short sweep, or a model that learnt nothing."""
     text = (f"No clear drop: the smoothed loss fell only {report.drop:.0%} below where it started (a suggestion "
             f"needs {MIN_DROP:.0%}), so any LR picked from this curve would be noise. ")
-    settings = report.results[0].settings
-    lag, steps = 1 / (1 - settings.get("beta", 0.98)), settings.get("num_iter", 100)
-    if lag > steps / 4:
-        return text + (f"With {steps} steps the smoothing (β {settings.get('beta', 0.98):g}) lags about {lag:.0f} "
-                       "steps behind the loss: use more steps, or lower β under Advanced.")
+    first = report.results[0]
+    beta = first.settings.get("beta", 0.98)
+    if smoothing_hides_drop(first.losses, beta):
+        return text + (f"The raw loss does fall, but the smoothing (β {beta:g}) lags about {1 / (1 - beta):.0f} steps "
+                       f"behind it, longer than these {len(first.lrs)} steps: use more steps, or lower β under "
+                       "Advanced.")
     return text + ("The model did not learn at any LR of the sweep: widen the range (a larger end LR), use more "
                    "steps, or check the model and the data.")
 

@@ -18,9 +18,9 @@ from ui import train_figures as tf
 from ui.runs import POLL_SECONDS, STATUS_ICONS, _one_based
 from ui.session import current_user, is_teacher
 
-# the table's columns and how wide they are drawn (st.column_config widths): the long run name gets the room
-COLUMNS = {"run": "medium", "status": "small", "data": "small", "model": "small", "epochs": "small",
-           "best val acc": "small", "duration": "small", "started": "small"}
+# the table's columns and their widths in pixels: together they fit the page's width beside the sidebar
+COLUMNS = {"run": 215, "status": 110, "data": 115, "model": 90, "epochs": 65, "best val acc": 95, "duration": 90,
+           "started": 110}
 MISSING = "—"  # shown for a value a run does not have (yet): never "None"
 
 
@@ -43,7 +43,7 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
         "epochs": [f"{r.epochs_done}/{r.epochs}" if r.epochs else MISSING for r in runs],
         "best val acc": [MISSING if r.best_val_acc is None else f"{r.best_val_acc:.1%}" for r in runs],
         "duration": [MISSING if r.duration is None else duration_text(r.duration) for r in runs],
-        "started": [MISSING if r.started is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
+        "started": [MISSING if r.started is None else time.strftime("%d %b %H:%M", time.localtime(r.started))
                     for r in runs],
     }, columns=list(COLUMNS))
 

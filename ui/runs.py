@@ -242,7 +242,11 @@ def _predict(model, bundle, key: str) -> None:
         return
     if upload is not None:  # what was classified, next to the answer (read fine: the model just did)
         if bundle.kind == "image":
-            st.image(upload.getvalue(), caption=upload.name, width=160)
+            import io
+
+            from ui.data_figures import thumbnail
+
+            st.image(thumbnail(io.BytesIO(upload.getvalue()), 128), caption=upload.name)  # 8 px digits enlarged
         else:
             st.audio(upload.getvalue())
             st.caption(upload.name)

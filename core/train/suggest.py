@@ -139,6 +139,13 @@ def clear_drop(losses: Sequence[float], min_drop: float = MIN_DROP, **trim_args)
     return relative_drop(losses, **trim_args) >= min_drop
 
 
+def smoothing_hides_drop(losses: Sequence[float], beta: float, light_beta: float = 0.8) -> bool:
+    """True when the raw ``losses`` do fall (lightly smoothed, they show a clear drop) but smoothed with ``beta``
+    they do not: the average lags about ``1/(1-beta)`` steps behind, more than a short sweep has before it blows up.
+    The cure is more steps or a lower beta, not a wider range."""
+    return clear_drop(smooth(losses, light_beta)) and not clear_drop(smooth(losses, beta))
+
+
 def suggest(lrs: Sequence[float], smoothed: Sequence[float], skip_start: float = 0.1,
             skip_end: float = 0.05) -> dict[str, float]:
     """Every rule on the trimmed smoothed curve; rules that have nothing to say are left out, and there are no

@@ -167,3 +167,12 @@ def test_with_seeds_the_offered_lr_is_the_median_not_seed_zeros():
     assert _report([1e-3, 1e-1]).suggestions["steepest"] == pytest.approx(1e-2)  # two: the geometric mean
     assert "minimum/10" not in _report([1e-3, 1e-1]).suggestions  # 1 of 2 sweeps is not a majority
     assert _report([4e-3]).suggestions == {"steepest": 4e-3}  # one seed: its own suggestions
+
+
+def test_a_drop_hidden_by_heavy_smoothing_is_told_apart_from_a_flat_curve():
+    from core.train.suggest import smoothing_hides_drop
+
+    short = [2.3] * 20 + [2.3 - 0.1 * i for i in range(1, 11)] + [1.3 + 2.0 * i for i in range(1, 6)]  # 35 steps
+    assert smoothing_hides_drop(short, beta=0.98)  # the average lags 50 steps: the fall never shows
+    assert not smoothing_hides_drop(short, beta=0.5)  # lightly smoothed it shows: nothing hidden
+    assert not smoothing_hides_drop(_flat_at_ln2(0), beta=0.98)  # flat is flat, whatever the smoothing
