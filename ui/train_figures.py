@@ -115,11 +115,11 @@ def activation_figure(acts: pd.DataFrame) -> go.Figure:
         colour = COLOURS[i % len(COLOURS)]
         for col, stat in enumerate(("mean", "std"), start=1):
             fig.add_trace(go.Scatter(x=thin(g["step"], 600), y=thin(g[stat], 600), name=layer, legendgroup=layer,
-                                     showlegend=col == 1,
+                                     showlegend=col == 1, mode="lines+markers" if len(g) == 1 else "lines",
                                      line=dict(color=colour)), row=1, col=col)
     fig.update_xaxes(title_text="step")
     fig.update_layout(title="Activations per layer", **{**_LAYOUT, "height": 360})
-    return fig
+    return _frame_single_point(fig, y_from_zero=False)
 
 
 def activation_heatmap(acts: pd.DataFrame, stat: str = "std") -> go.Figure:
@@ -130,6 +130,8 @@ def activation_heatmap(acts: pd.DataFrame, stat: str = "std") -> go.Figure:
     fig = go.Figure(go.Heatmap(z=grid.values, x=grid.columns, y=layers, colorscale=scale,
                                colorbar=dict(title=stat), zmin=0 if stat == "frac_zero" else None,
                                zmax=1 if stat == "frac_zero" else None))
+    if len(grid.columns) <= 10:  # a few recorded steps: label exactly those (not -0.4 ... 0.4 around one)
+        fig.update_xaxes(tickvals=list(grid.columns))
     fig.update_layout(title=f"{stat} per layer over steps", xaxis_title="step", yaxis_autorange="reversed",
                       yaxis_type="category",
                       **{**_LAYOUT, "height": max(260, 60 + 28 * len(layers))})

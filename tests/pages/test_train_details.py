@@ -28,6 +28,10 @@ def test_a_chart_with_one_point_does_not_span_minus_one_to_one():
     assert list(lr.layout.yaxis.range) == pytest.approx([0, 6e-3]) and lr.data[0].mode == "lines+markers"
     acc = tf.accuracy_figure(pd.DataFrame({"epoch": [1], "val_acc": [0.4]}))
     assert list(acc.layout.xaxis.tickvals) == [1] and list(acc.layout.yaxis.range) == [0, 1.02]
+    acts = pd.DataFrame({"step": [0, 0], "layer": ["body", "head"], "mean": [0.1, 0.2], "std": [1.0, 0.5],
+                         "frac_zero": [0.1, 0.0], "grad_norm": [0.3, 0.2]})
+    assert list(tf.activation_figure(acts).layout.xaxis.tickvals) == [0]
+    assert list(tf.activation_heatmap(acts, "std").layout.xaxis.tickvals) == [0]  # one column: step 0, not -0.4
     two = pd.DataFrame({"step": [0, 1], "epoch": [0, 0], "loss": [2.3, 2.1], "lr": [1e-3, 2e-3], "time": [0, 1]})
     assert tf.loss_figure(two, pd.DataFrame({"epoch": pd.Series(dtype="int64")})).layout.xaxis.range is None
 
