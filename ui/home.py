@@ -30,7 +30,7 @@ def home() -> None:
         st.subheader("Recent runs")
         runs = my_runs(runs_dir=settings.runs_dir)[:8]
         if runs:
-            runs_dataframe(runs, key="home-runs")
+            runs_dataframe(runs, key="home-runs", columns=("run", "status", "best val acc"))
             st.page_link(page("4_Train.py"), label="All runs, live view and results →")
         else:
             st.info(f"No runs yet in `{settings.runs_dir}`. Start one on the Train page or with `./lab core train`.")

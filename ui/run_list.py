@@ -48,12 +48,13 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
     }, columns=list(COLUMNS))
 
 
-def runs_dataframe(runs: list[RunInfo], key: str, select: bool = False):
-    """``st.dataframe`` of ``runs_table(runs)`` with column widths that fit; returns the selection event."""
-    config = {name: st.column_config.TextColumn(name, width=width) for name, width in COLUMNS.items()}
+def runs_dataframe(runs: list[RunInfo], key: str, select: bool = False, columns=tuple(COLUMNS)):
+    """``st.dataframe`` of ``runs_table(runs)`` (only ``columns``, e.g. fewer in a narrow place) with column widths
+    that fit; returns the selection event."""
+    config = {name: st.column_config.TextColumn(name, width=COLUMNS[name]) for name in columns}
     options = dict(on_select="rerun", selection_mode="multi-row") if select else {}
-    return st.dataframe(runs_table(runs), hide_index=True, key=key, width="stretch", column_config=config,
-                        **options)
+    return st.dataframe(runs_table(runs)[list(columns)], hide_index=True, key=key, width="stretch",
+                        column_config=config, **options)
 
 
 def overlay_view(runs: list[RunInfo], key: str = "overlay") -> None:
