@@ -11,9 +11,10 @@ import streamlit as st
 
 from core.access import visible_runs
 from core.jobs import launch
+from core.train.checks import batch_warning, train_problems
 from core.train.lr_job import lr_job_config, matching_job, read_report
 from core.train.store import list_runs
-from ui.data_ui import load_bundle_ui
+from ui.data_ui import data_index_ui
 from ui.jobs import job_ui
 from ui.lr_ui import (live_sweep_ui, lr_config_ui, lr_figure, no_clear_drop_text, pick_lr_ui, suggestions_table,
                       sweep_ui)
@@ -35,7 +36,7 @@ source = data_ui("lr-data")
 if not source:
     st.info("Choose a data source to run the range test on.")
     st.stop()
-bundle = load_bundle_ui(source)
+bundle = data_index_ui(source)  # kind and counts from the file index: the sweep's worker loads the data
 if bundle is None:
     st.stop()
 
@@ -44,12 +45,11 @@ with st.expander("Model and optimizer (as on the Train page)", expanded=True):
 sweep, n_seeds = sweep_ui("lr")
 publish(extra={"data": shareable(source)})
 job_config = lr_job_config(config, sweep, range(config.seed, config.seed + n_seeds))
-problems = sweep.problems() + config.problems(bundle.kind)
+problems = sweep.problems() + train_problems(config, bundle.kind)
 for problem in problems:
     st.error(f"Cannot run: {problem}")
-if config.batch_size > len(bundle.splits["train"]):
-    st.warning(f"Check: batch size {config.batch_size} is larger than the {len(bundle.splits['train'])} training "
-               "examples, so every step of the sweep sees the same whole training set.")
+if warning := batch_warning(config.batch_size, len(bundle.splits["train"])):
+    st.warning(f"Check: {warning}.")
 
 user = current_user()
 if st.button("Run the range test", type="primary", disabled=bool(problems), key="lr-run"):

@@ -10,7 +10,7 @@ import streamlit as st
 from core.train.store import ACTIVE
 from core.train.worker import launch, launch_problems, launch_warnings
 from ui import runs as runs_ui
-from ui.data_ui import load_bundle_ui
+from ui.data_ui import data_index_ui
 from ui.nav import navigation
 from ui.page_state import begin, publish, recall, shareable, url_data_source
 from ui.run_list import delete_ui, my_runs, runs_browser
@@ -31,7 +31,7 @@ def new_run_ui() -> str | None:
     if not source:
         st.info("Choose a data source to configure a run.")
         return None
-    bundle = load_bundle_ui(source)  # shared with the Datasets page; shows why when the source is unusable
+    bundle = data_index_ui(source)  # counts and kind from the file index: nothing decoded here (the worker loads)
     if bundle is None:
         return source
     st.caption(f"{bundle.kind} data, {len(bundle.classes)} classes, "

@@ -204,12 +204,12 @@ def _read_files(files: dict[str, list[Path]], progress: Progress | None):
 
 def _gather(path: Path, progress: Progress | None):
     """(text, label, split, source file) rows from a file, a folder of text files or class folders; each file's
-    TextRows; files skipped whole, with the reason."""
+    TextRows (files skipped whole, with the reason, in a part of their own that has no rows)."""
     files = _split_files(path) if path.is_dir() else {"all": [path]}
     if not files:
-        rows, parts = _read_folder(path)
-        return rows, parts, []
-    return _read_files(files, progress)
+        return _read_folder(path)
+    rows, parts, skipped = _read_files(files, progress)
+    return rows, ([TextRows([], [], skipped, parts[0].fmt, 0)] if skipped else []) + parts
 
 
 def _tokenize_with_progress(texts: list[str], split: str, progress: Progress | None, chunk: int = 5000):
@@ -221,15 +221,11 @@ def _tokenize_with_progress(texts: list[str], split: str, progress: Progress | N
     return out
 
 
-def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int = 1, max_len: int = 256,
-              val_fraction: float = 0.2, seed: int = 0, verify: bool = True, cache_mb: int = 0,
-              progress: Progress | None = None) -> DataBundle:
-    """Load a text file (or a folder of split files): tokenise, build the vocabulary on train, split if needed.
-
-    ``verify`` and ``cache_mb`` are accepted so every kind takes the same options; text is always read whole.
-    """
-    rows, parts, skipped_files = _gather(path, progress)
-    skipped = skipped_files + [s for p in parts for s in p.skipped]
+def text_rows(path: Path, val_fraction: float = 0.2, seed: int = 0, progress: Progress | None = None):
+    """The rows of a text source and their split, before any tokenising: ``(rows, parts, classes, targets,
+    split -> row indices)``; what ``load_text`` builds on and what ``core.data.index`` counts. A row is
+    ``(text, label, split, source file)``; the files skipped whole are in ``parts`` (a part without rows)."""
+    rows, parts = _gather(path, progress)
     classes = sorted({row[1] for row in rows})
     if len(classes) < 2:
         what = f"only one label ({classes[0]!r})" if classes else "no labelled text"
@@ -243,6 +239,18 @@ def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int 
     idx = {n: [i for i, s in enumerate(splits_of) if s == n] for n in ("train", "val", "test")}
     if not idx["train"] or not idx["val"]:
         raise DataError(f"{path}: need texts for both training and validation; expected {LAYOUT}")
+    return rows, parts, classes, targets, idx
+
+
+def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int = 1, max_len: int = 256,
+              val_fraction: float = 0.2, seed: int = 0, verify: bool = True, cache_mb: int = 0,
+              progress: Progress | None = None) -> DataBundle:
+    """Load a text file (or a folder of split files): tokenise, build the vocabulary on train, split if needed.
+
+    ``verify`` and ``cache_mb`` are accepted so every kind takes the same options; text is always read whole.
+    """
+    rows, parts, classes, targets, idx = text_rows(path, val_fraction, seed, progress)
+    skipped = [s for p in parts for s in p.skipped]
     tokens = {n: _tokenize_with_progress([rows[i][0] for i in ix], n, progress) for n, ix in idx.items()}
     train_tokens, val_tokens = tokens["train"], tokens["val"]
     vocab = Vocab.build(train_tokens, max_vocab, min_freq)

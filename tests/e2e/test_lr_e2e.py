@@ -7,8 +7,7 @@ def _set_number(page, settle, label: str, typed: str, shown: str) -> None:
     for _ in range(3):
         box = page.get_by_label(label, exact=True)
         box.fill(typed)
-        box.press("Enter")
-        settle(page)
+        settle(page, lambda: box.press("Enter"))
         if page.get_by_label(label, exact=True).input_value() == shown:
             return
     raise AssertionError(f"{label} did not take {typed!r}")
@@ -20,12 +19,10 @@ def test_lr_finder_runs_a_short_sweep_and_hands_the_lr_to_train(app_url, page, s
     page.get_by_role("heading", name="LR Finder").wait_for()
     start = page.get_by_role("slider").first  # the LR range's lower end: two decades up, by keyboard
     start.focus()
-    start.press("ArrowRight")
-    start.press("ArrowRight")
-    settle(page)
+    settle(page, lambda: (start.press("ArrowRight"), start.press("ArrowRight")))
     assert start.get_attribute("aria-valuetext") == "1e-05"
     _set_number(page, settle, "Repeat with N seeds", "2", "2")
-    page.get_by_role("button", name="Run the range test").click()
+    settle(page, page.get_by_role("button", name="Run the range test").click)
     # the sweep is a job in a worker: the page polls it (a progress bar or the queue) until its result is there
     page.get_by_text("what it means").first.wait_for(timeout=120_000)
     settle(page)
@@ -42,11 +39,10 @@ def test_lr_finder_runs_a_short_sweep_and_hands_the_lr_to_train(app_url, page, s
     chart.scroll_into_view_if_needed()
     shoot(page, "lr_finder")
     page.set_viewport_size({"width": 1400, "height": 1000})
-    page.get_by_role("button", name="Use for training").click()
-    settle(page)
+    settle(page, page.get_by_role("button", name="Use for training").click)
     page.get_by_text("will be pre-filled on the Train page").wait_for()
     page.get_by_role("button", name="Go to Train →").click()
-    page.wait_for_url("**/Train")
+    page.wait_for_url("**/Train**")  # the page then writes its settings into the URL
     settle(page)
     page.get_by_text("handed over by the LR Finder").wait_for()  # the Train page shows the LR it was given
     shoot(page, "lr_finder_to_train")
