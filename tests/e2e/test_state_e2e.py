@@ -22,17 +22,14 @@ def test_the_train_form_survives_a_reload_and_leaving_the_page(app_url, page, se
     for _ in range(3):  # a rerun in flight can overwrite a value typed too early
         box = page.get_by_label("Epochs", exact=True)
         box.fill("3")
-        box.press("Enter")
-        settle(page)
+        settle(page, lambda: box.press("Enter"))
         if "epochs=3" in page.url:
             break
     assert "epochs=3" in page.url and "data=builtin" in page.url
     page.reload()
     settle(page)
     assert page.get_by_label("Epochs", exact=True).input_value() == "3"
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Datasets").click()
-    settle(page)
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Train").click()
-    settle(page)
+    settle(page, page.locator('[data-testid="stSidebarNav"] a', has_text="Datasets").click)
+    settle(page, page.locator('[data-testid="stSidebarNav"] a', has_text="Train").click)
     assert page.get_by_label("Epochs", exact=True).input_value() == "3"
     shoot(page, "train_settings_kept")

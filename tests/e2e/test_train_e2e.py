@@ -77,8 +77,7 @@ def _predict_an_upload(page, settle, shoot) -> None:
     from core.data import load
 
     digit = load("builtin:digits").splits["val"].paths[0]
-    _view(page, "Predict")
-    settle(page)
+    settle(page, lambda: _view(page, "Predict"))
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(digit))
     page.get_by_text("Prediction:").wait_for(timeout=60_000)
     settle(page)
