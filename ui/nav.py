@@ -25,6 +25,8 @@ PAGES = [  # (file under pages/, icon, what it is for)
                             "for training."),
     ("4_Train.py", "🏋️", "Train image, audio and text models by clicking; live loss, accuracy and activation "
                         "statistics; results."),
+    ("6_Adversarial.py", "🎯", "Attack a trained model (FGSM, BIM, PGD): epsilon slider, smallest epsilon, accuracy "
+                              "versus epsilon, robustness of several runs."),
 ]
 
 
