@@ -5,8 +5,10 @@ from core.data.summary import balance_warnings, size_warnings
 from ui import data_figures as figs
 from ui.data_ui import (audio_grid, clip_ui, data_source_ui, image_grid, load_bundle_ui, skipped_table, source_kind,
                         text_samples)
+from ui.nav import navigation
 
 st.set_page_config(page_title="Datasets", page_icon="🗂️", layout="wide")
+navigation()  # the lab's sidebar, also when a link opens this page first (ui.nav)
 st.title("Datasets")
 st.caption("Look before you train: is every class there, balanced, readable, and the same kind of thing?")
 

@@ -12,8 +12,10 @@ from core.augment.text import synonyms_source
 from ui import augment_figures as figs
 from ui.augment_ui import (audio_draw, audio_source_ui, current_pipeline, dataset_ui, draws_ui, image_source_ui,
                            pipeline_editor, pipeline_files_ui, spectrogram_panel)
+from ui.nav import navigation
 
 st.set_page_config(page_title="Augment", layout="wide")
+navigation()  # the lab's sidebar, also when a link opens this page first (ui.nav)
 st.title("Augment")
 st.caption("Too weak does nothing; too strong teaches the wrong thing. Look at the draws before you train: "
            "the pipeline here is exactly what the Train page applies.")
@@ -62,7 +64,7 @@ def image_section() -> None:
         strip = [to_image(sample.x)] + [to_image(s, pipeline.steps[:i + 1]) for i, s in enumerate(draws[0].stages)]
         names = ["input"] + [figs.step_label(i + 1, r.name, r.applied) for i, r in enumerate(draws[0].records)]
         image_grid(strip, names, per_row=min(6, len(strip)))
-    pipeline_files_ui(pipeline, "img")
+    pipeline_files_ui(pipeline, "img", sample.source)
 
 
 def image_grid(images: list, captions: list[str], per_row: int = 4) -> None:

@@ -7,26 +7,33 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.train.store import ACTIVE, list_runs
+from core.train.store import ACTIVE
 from core.train.worker import launch, launch_problems, launch_warnings
 from ui import runs as runs_ui
 from ui.data_ui import data_index_ui
+from ui.nav import navigation
+from ui.page_state import begin, publish, recall, shareable, url_data_source
+from ui.run_list import delete_ui, my_runs, runs_browser
+from ui.session import current_user
 from ui.train_ui import data_ui, train_config_ui
 
 st.set_page_config(page_title="Train", page_icon="🏋️", layout="wide")
+navigation()  # the lab's sidebar, also when a link opens this page first (ui.nav)
+begin("train")  # settings survive leaving the page; the URL holds them (ui.page_state)
+url_data_source()
 st.title("Train")
 st.caption("Pick data and a model, start a run, and watch loss, accuracy and the activations inside the network.")
 
 
-def new_run_ui() -> None:
-    """Data -> settings -> Start (refused with the reasons when a setting is impossible)."""
+def new_run_ui() -> str | None:
+    """Data -> settings -> Start (refused with the reasons when a setting is impossible); returns the source."""
     source = data_ui("train-data")
     if not source:
         st.info("Choose a data source to configure a run.")
-        return
+        return None
     bundle = data_index_ui(source)  # counts and kind from the file index: nothing decoded here (the worker loads)
     if bundle is None:
-        return
+        return source
     st.caption(f"{bundle.kind} data, {len(bundle.classes)} classes, "
                f"{len(bundle.splits['train'])} training / {len(bundle.splits['val'])} validation examples")
     config = train_config_ui(source, bundle.kind, key="train", bundle=bundle)
@@ -37,38 +44,56 @@ def new_run_ui() -> None:
         st.warning(f"Check: {warning}.")
     if st.button("Start training", type="primary", disabled=bool(problems), key="train-start"):
         try:
-            st.session_state["train-next-view"] = launch(config, kind=bundle.kind).name  # show the new run below
+            run_dir = launch(config, kind=bundle.kind, owner=current_user())
         except ValueError as err:  # e.g. this server's cap on runs training at once
             st.error(f"Cannot start: {err}")
+            return source
+        st.session_state["train-next-view"] = run_dir.name  # show the new run below
+        st.session_state["train-form-open"] = False  # fold the form: the live view moves up
+        st.session_state["train-toast"] = f"Started {run_dir.name}: it trains in a worker process; live view below."
+        st.rerun()  # draw the page again with the form folded and the new run chosen
+    return source
 
 
-with st.expander("New run", expanded=True):
-    new_run_ui()
+if "train-toast" in st.session_state:  # shown after the rerun that follows a start
+    st.toast(st.session_state.pop("train-toast"), icon="🚀")
+with st.expander("New run", expanded=st.session_state.get("train-form-open", True)):
+    source = new_run_ui()
 
-runs = list_runs()
-if not runs:
-    st.info("No runs yet. Start one above; it will appear here while it trains.")
-    st.stop()
 
-by_name = {r.name: r for r in runs}
-if st.session_state.get("train-next-view") in by_name:  # a run just started (set before the picker exists)
-    st.session_state["train-view"] = st.session_state.pop("train-next-view")
-if st.session_state.get("train-view") not in by_name:
-    st.session_state["train-view"] = runs[0].name  # the most recent run
-name = st.selectbox("Run", list(by_name), key="train-view", help="the live view below follows this run",
-                    format_func=lambda n: f"{n}  ({by_name[n].model} on {by_name[n].data})")
-current = by_name[name]
+def runs_ui_section() -> None:
+    """The run picker, the chosen run's live view, resume, results and delete, and the table of all runs."""
+    runs = my_runs()  # this session's training runs and those on shared data (all of them for the teacher)
+    if not runs:
+        st.info("No runs yet. Start one above; it will appear here while it trains.")
+        return
+    by_name = {r.name: r for r in runs}
+    if st.session_state.get("train-next-view") in by_name:  # a run just started (set before the picker exists)
+        st.session_state["train-view"] = st.session_state["train-scroll-to"] = st.session_state.pop("train-next-view")
+    shown = recall("train-view", runs[0].name, "run")  # back on the page, or a link naming a run (?run=)
+    if st.session_state.get("train-view") not in by_name:
+        st.session_state["train-view"] = shown if shown in by_name else runs[0].name  # else the most recent
+    name = st.selectbox("Run", list(by_name), key="train-view", help="the live view below follows this run",
+                        format_func=lambda n: f"{n}  ({by_name[n].model} on {by_name[n].data})")
+    current = by_name[name]
 
-st.subheader("Progress")
-runs_ui.live_view(current.run_dir, key="live")
-
-if current.status not in ACTIVE:
-    resumed = runs_ui.resume_button(current.run_dir, key="resume")
-    if resumed is not None:
-        st.session_state["train-next-view"] = resumed.name
+    st.subheader("Progress", anchor="live-view")
+    if st.session_state.pop("train-scroll-to", None) == current.name:
+        runs_ui.scroll_to("live-view", current.name)  # the run just started: bring its live view into sight
+    runs_ui.live_view(current.run_dir, key="live")
+    if current.status not in ACTIVE:
+        resumed = runs_ui.resume_button(current.run_dir, key="resume", owner=current_user())
+        if resumed is not None:
+            st.session_state["train-next-view"] = resumed.name
+            st.rerun()
+        st.subheader("Results")
+        runs_ui.results_view(current.run_dir, key="results")
+    if delete_ui(current, key="delete"):
+        st.session_state["train-toast"] = f"Deleted {current.name}."
         st.rerun()
-    st.subheader("Results")
-    runs_ui.results_view(current.run_dir, key="results")
+    st.subheader("All runs")
+    runs_browser(key="runs")
 
-st.subheader("All runs")
-runs_ui.runs_browser(key="runs")
+
+runs_ui_section()
+publish(extra={"data": shareable(source)})  # remember the settings; put them in the URL

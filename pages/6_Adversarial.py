@@ -6,8 +6,10 @@ import streamlit as st
 
 from ui.attack_jobs_ui import compare_ui, sweep_ui
 from ui.attack_ui import one_sample_ui, target_ui
+from ui.nav import navigation
 
 st.set_page_config(page_title="Adversarial", page_icon="🎯", layout="wide")
+navigation()  # the lab's sidebar, also when a link opens this page first (ui.nav)
 st.title("Adversarial")
 st.caption("Nudge every input value by at most epsilon in the direction that hurts the model most, and watch the "
            "prediction change. Epsilon is in pixel units (pixels run 0 to 1; 8/255 is 8 grey levels), or waveform "

@@ -116,8 +116,11 @@ def _step_size(spec) -> float:
     return 0.001 if span <= 1 else 0.01 if span <= 20 else 0.5
 
 
-def pipeline_files_ui(pipeline: Pipeline, key: str) -> None:
-    """Save (download JSON), load (upload JSON), export code, and hand the pipeline to the Train page."""
+def pipeline_files_ui(pipeline: Pipeline, key: str, source: str | None = None) -> None:
+    """Save (download JSON), load (upload JSON), export code, and hand the pipeline to the Train page.
+
+    ``source`` is the data set the pipeline was built on (None for a sample photo or an upload): the Train page
+    preselects the hand-over only for that data and merely offers it for other data."""
     save, load, use = st.columns(3)
     try:
         valid = pipeline.validated()
@@ -128,6 +131,7 @@ def pipeline_files_ui(pipeline: Pipeline, key: str) -> None:
     if use.button("Use in training", key=f"{key}_use", disabled=valid is None, type="primary",
                   help="the Train page applies exactly this pipeline to the training split"):
         st.session_state["augment_for_training"] = valid.to_dict()
+        st.session_state["augment_for_training_from"] = source
     if valid is not None and st.session_state.get("augment_for_training") == valid.to_dict():
         use.success("The Train page will use this pipeline", icon="✅")
     upload = load.file_uploader("Load a saved pipeline (JSON)", type=["json"], key=f"{key}_load")

@@ -177,7 +177,8 @@ def _with_progress(source: str, read):
         with st.spinner(f"Loading {source}…"):
             return read(progress)
     except (DataError, OSError) as err:
-        st.error(f"Cannot use {source}: {err}")
+        message = str(err)  # core's messages usually name the path already: do not print it twice
+        st.error(f"Cannot use this data: {message}" if source in message else f"Cannot use {source}: {message}")
         if getattr(err, "skipped", None):  # e.g. every image is broken: say which files and why
             skipped_table(err.skipped, source)
         return None

@@ -1,16 +1,17 @@
-"""Showing runs from the run store: the live view (a polling fragment), the runs table, the overlay of runs.
+"""Showing one run from the run store: the live view (a polling fragment), resume, the results of a finished run.
+(The list of runs, the overlay of several and deleting are in ui.run_list.)
 
 Everything here reads the store, so what it shows survives a browser refresh, a second tab or an app restart.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
+from core.train.store import ACTIVE, RunInfo, RunStore
+from core.train.pace import duration_text, pace
 from ui import train_figures as tf
 
 POLL_SECONDS = 2.0  # how often the live view re-reads an active run
@@ -18,31 +19,43 @@ HEATMAP_COLUMNS = 300  # the layer x step heatmap shows at most this many record
 STATUS_ICONS = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹️", "failed": "❌", "interrupted": "⚠️"}
 
 
-def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
-    """The runs as a DataFrame for st.dataframe: status, data, model, epochs, best val acc, duration, started."""
-    return pd.DataFrame({
-        "run": [r.name for r in runs],
-        "status": [f"{STATUS_ICONS.get(r.status, '')} {r.status}" for r in runs],
-        "data": [r.data for r in runs],
-        "model": [r.model for r in runs],
-        "epochs": [f"{r.epochs_done}/{r.epochs}" for r in runs],
-        "best val acc": [r.best_val_acc for r in runs],
-        "duration (s)": [None if r.duration is None else round(r.duration, 1) for r in runs],
-        "started": [None if r.started is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started))
-                    for r in runs],
-    })
+def progress(info: RunInfo, steps: pd.DataFrame | None = None) -> tuple[float, str]:
+    """Share of the whole run done (0..1) and a one-line description: steps of the whole run, the epoch (counted
+    from 1), seconds per step and the time left (from the recorded ``steps`` and their times, when given)."""
+    done = info.last_step + 1  # steps taken
+    if not info.total_steps:  # no plan announced: count epochs
+        frac = info.epochs_done / info.epochs if info.epochs else 0.0
+        return min(1.0, frac), f"epoch {info.epochs_done}/{info.epochs} done, step {done}"
+    ends = None if steps is None or steps.empty else [(int(r.step), float(r.time)) for r in
+                                                      (steps.iloc[0], steps.iloc[-1])]
+    p = pace(done, info.total_steps, *(ends or (None, None)))
+    text = f"step {done}/{info.total_steps}"
+    if info.steps_per_epoch:
+        text += f" · epoch {min(info.epochs, max(done - 1, 0) // info.steps_per_epoch + 1)}/{info.epochs}"
+    if p.seconds_per_step is not None:
+        text += f" · {p.seconds_per_step:.2f} s/step"
+        if info.status in ACTIVE and p.seconds_left is not None:
+            text += f" · about {duration_text(p.seconds_left)} left"
+    return p.fraction, text
 
 
-def progress(info: RunInfo) -> tuple[float, str]:
-    """Fraction done within the current epoch (0..1) and a one-line description (epochs counted from 1)."""
-    step = info.last_step + 1  # steps taken
-    spe = info.steps_per_epoch
-    if spe:
-        epoch = (step - 1) // spe if step > 0 else 0  # 0-based epoch of the last step
-        within = step - epoch * spe
-        return min(1.0, within / spe), f"epoch {epoch + 1}/{info.epochs}, batch {within}/{spe} (step {step})"
-    frac = info.epochs_done / info.epochs if info.epochs else 0.0
-    return min(1.0, frac), f"epoch {info.epochs_done}/{info.epochs} done, step {step}"
+def scroll_to(anchor: str, nonce: str, seconds: float = 15.0) -> None:
+    """Bring the element with id ``anchor`` (a heading's anchor) to the top of the browser window and keep it there
+    for ``seconds`` while the content below it grows (the browser's scroll anchoring would otherwise follow the
+    content below), unless the user scrolls, clicks or types first. ``nonce`` makes each request a new element."""
+    import streamlit.components.v1 as components
+
+    components.html(f"""<script>/* {nonce} */
+    const doc = window.parent.document;
+    let user = false;
+    for (const e of ["wheel", "touchstart", "keydown", "mousedown"])
+      doc.addEventListener(e, () => {{ user = true; }}, {{once: true, capture: true}});
+    const t0 = Date.now();
+    const timer = setInterval(() => {{
+      if (user || Date.now() - t0 > {seconds * 1000:.0f}) return clearInterval(timer);
+      doc.getElementById({anchor!r})?.scrollIntoView({{block: "start"}});
+    }}, 250);
+    </script>""", height=0)
 
 
 def _one_based(epochs: pd.DataFrame) -> pd.DataFrame:
@@ -50,11 +63,17 @@ def _one_based(epochs: pd.DataFrame) -> pd.DataFrame:
     return epochs.assign(epoch=epochs["epoch"] + 1)
 
 
-def _status_line(store: RunStore, info: RunInfo) -> None:
+def _status_line(store: RunStore, info: RunInfo, steps: pd.DataFrame) -> None:
     icon = STATUS_ICONS.get(info.status, "")
     acc = "" if info.best_val_acc is None else f" · best val acc **{info.best_val_acc:.1%}**"
     st.markdown(f"{icon} **{info.status}** · `{info.name}` · {info.model} on {info.data}{acc}")
-    frac, text = progress(info)
+    if info.status == "queued":
+        from core.jobs import queue_position
+
+        position = queue_position(info.run_dir)
+        st.info(f"⏳ Waiting for a free worker: {f'number {position} in the queue' if position else 'starting'}. "
+                "It starts by itself when one of the runs before it ends.")
+    frac, text = progress(info, steps)
     st.progress(frac, text=text)
     if info.status == "failed":
         st.error(f"The run failed: {info.error}")
@@ -93,8 +112,8 @@ def _incremental(store: RunStore, table: str) -> pd.DataFrame:
     return df
 
 
-def _curves(store: RunStore, key: str) -> None:
-    steps, epochs = _incremental(store, "steps"), store.epochs()
+def _curves(store: RunStore, steps: pd.DataFrame, key: str) -> None:
+    epochs = store.epochs()
     smoothing = st.radio("Smoothing", tf.SMOOTHINGS, horizontal=True, key=f"{key}-smooth")
     if steps.empty and epochs.empty:
         st.info("Waiting for the first training steps...")
@@ -131,48 +150,15 @@ def live_view(run_dir: str | Path, key: str = "live") -> None:
     @st.fragment(run_every=POLL_SECONDS if active else None)
     def _view() -> None:
         info = store.info()
-        _status_line(store, info)
+        steps = _incremental(store, "steps")
+        _status_line(store, info, steps)
         _stop_button(store, info, key)
-        _curves(store, key)
+        _curves(store, steps, key)
         _activations(store, key)
         if active and info.status not in ACTIVE:
             st.rerun()  # the run just ended: rerun the page once, which stops the polling and shows results
 
     _view()
-
-
-def overlay_view(runs: list[RunInfo], key: str = "overlay") -> None:
-    """Curves of several runs on one chart, metric chosen by the user."""
-    metric = st.radio("Compare", ("val_acc", "val_loss", "train_loss", "loss", "lr"), horizontal=True,
-                      key=f"{key}-metric", help="loss / lr: per step; the others per epoch",
-                      format_func=lambda m: tf.METRIC_NAMES.get(m, m))
-    stores = {f"{r.name}": RunStore.open(r.run_dir) for r in runs}
-    curves = {label: (s.steps() if metric in ("loss", "lr") else _one_based(s.epochs()))
-              for label, s in stores.items()}
-    st.plotly_chart(tf.overlay_figure(curves, metric), key=f"{key}-fig", width="stretch")
-
-
-def runs_browser(runs_dir=None, key: str = "runs") -> None:
-    """The runs table (re-read every few seconds while a run is active) with multi-row selection; two or more
-    selected runs are overlaid."""
-    active = any(r.status in ACTIVE for r in list_runs(runs_dir))
-
-    @st.fragment(run_every=POLL_SECONDS * 2 if active else None)
-    def _browser() -> None:
-        runs = list_runs(runs_dir)
-        if not runs:
-            st.info("No runs yet: start one above.")
-            return
-        event = st.dataframe(runs_table(runs), hide_index=True, key=f"{key}-table", on_select="rerun",
-                             selection_mode="multi-row", width="stretch",
-                             column_config={"best val acc": st.column_config.NumberColumn(format="percent")})
-        chosen = [runs[i] for i in event.selection.rows if i < len(runs)] if event is not None else []
-        if len(chosen) >= 2:
-            overlay_view(chosen, key=f"{key}-overlay")
-        else:
-            st.caption("Select two or more rows to overlay their curves.")
-
-    _browser()
 
 
 # ---- after a run: results from the checkpoint -----------------------------------------------------------------
@@ -194,17 +180,20 @@ def _run_bundle(run_dir: str | Path):
 
 
 def _example(bundle, index: int, caption: str, where) -> None:
-    """Show validation example ``index`` (image at original size, audio player, or the sentence)."""
+    """Show validation example ``index`` (image at original size, audio player, or the sentence) with the file it
+    came from, so a mistake can be found (and fixed) in the data."""
     ds = bundle.splits["val"]
     if bundle.kind == "text":
-        where.markdown(f"> {ds.texts[index]}\n\n{caption}")
+        source = getattr(ds, "sources", None)
+        origin = f" · from `{source[index]}`" if source and len(set(source)) > 1 else ""
+        where.markdown(f"> {ds.texts[index]}\n\n{caption}{origin}")
     elif bundle.kind == "audio":
         where.audio(str(ds.paths[index]))
-        where.caption(caption)
+        where.caption(f"`{Path(ds.paths[index]).name}` · {caption}")
     else:
         from ui.data_figures import thumbnail
 
-        where.image(thumbnail(ds.paths[index], 96), caption=caption)
+        where.image(thumbnail(ds.paths[index], 96), caption=f"{Path(ds.paths[index]).name} · {caption}")
 
 
 def _mistakes(bundle, ev, key: str) -> None:
@@ -251,6 +240,16 @@ def _predict(model, bundle, key: str) -> None:
         what = f"{upload.name} as {'an audio clip' if bundle.kind == 'audio' else 'an image'}" if upload else "that"
         st.error(f"Could not read {what}: {err}")
         return
+    if upload is not None:  # what was classified, next to the answer (read fine: the model just did)
+        if bundle.kind == "image":
+            import io
+
+            from ui.data_figures import thumbnail
+
+            st.image(thumbnail(io.BytesIO(upload.getvalue()), 128), caption=upload.name)  # 8 px digits enlarged
+        else:
+            st.audio(upload.getvalue())
+            st.caption(upload.name)
     top = int(probs.argmax())
     st.markdown(f"Prediction: **{bundle.classes[top]}** ({probs[top]:.1%})")
     st.plotly_chart(tf.probabilities_figure(probs, list(bundle.classes)), key=f"{key}-probs")
@@ -273,10 +272,10 @@ def _summary(model, freeze_epochs: int) -> None:
     st.dataframe(table, hide_index=True)
 
 
-def resume_button(run_dir: str | Path, key: str = "resume") -> Path | None:
+def resume_button(run_dir: str | Path, key: str = "resume", owner: str | None = None) -> Path | None:
     """For a stopped / interrupted / failed run with a last checkpoint: a button that continues it as a new run.
 
-    Returns the new run directory when clicked (the caller shows it), else None.
+    Returns the new run directory when clicked (the caller shows it), else None. ``owner`` owns the new run.
     """
     from core.train import TrainConfig
     from core.train.worker import launch
@@ -291,7 +290,8 @@ def resume_button(run_dir: str | Path, key: str = "resume") -> Path | None:
     cfg = RunStore.open(run_dir).config()
     cfg.pop("runs_dir", None)
     try:
-        return launch(TrainConfig.from_dict(cfg).replace(resume_from=str(run_dir)), runs_dir=Path(run_dir).parent)
+        return launch(TrainConfig.from_dict(cfg).replace(resume_from=str(run_dir)), runs_dir=Path(run_dir).parent,
+                      owner=owner)
     except ValueError as err:
         st.error(f"Cannot resume: {err}")
         return None
@@ -311,17 +311,40 @@ def results_view(run_dir: str | Path, key: str = "results") -> None:
         st.warning(f"Could not reload this run's model for evaluation: {err}")
         return
     st.caption(f"Checkpoint `{path.name}`: validation accuracy {ev.accuracy:.1%} on {len(ev.targets)} examples.")
-    tabs = st.tabs(["Confusion matrix", "Per class", "Confident mistakes", "Predict", "Model", "Download"])
-    with tabs[0]:
+    view = _view_picker(f"{key}-view")
+    if view == "Confusion matrix":
         st.plotly_chart(tf.confusion_figure(ev.confusion(), ev.classes), key=f"{key}-cm")
-    with tabs[1]:
+    elif view == "Per class":
         st.plotly_chart(tf.per_class_figure(ev.per_class_accuracy(), ev.classes), key=f"{key}-pc")
-    with tabs[2]:
+    elif view == "Confident mistakes":
         _mistakes(bundle, ev, key)
-    with tabs[3]:
+    elif view == "Predict":
         _predict(model, bundle, key)
-    with tabs[4]:
+    elif view == "Model":
         _summary(model, int(RunStore.open(run_dir).config().get("freeze_epochs") or 0))
-    with tabs[5]:
-        st.download_button(f"Download {path.name} (state_dict)", path.read_bytes(), file_name=f"{Path(run_dir).name}"
-                           f"-{path.name}", key=f"{key}-dl", help="load with torch.load(f, weights_only=True)")
+    else:
+        _download(path, Path(run_dir), key)
+
+
+def _download(path: Path, run_dir: Path, key: str) -> None:
+    """The training checkpoint, read from disk only when the user asks for it (not on every rerun)."""
+    st.markdown(f"`{path.name}` is a **training checkpoint**: a dict with the model's weights under `\"model\"`, "
+                "the optimizer and schedule state (to resume), the run's config and the epoch.")
+    st.code('ckpt = torch.load(f, weights_only=True)\nmodel.load_state_dict(ckpt["model"])', language="python")
+
+    @st.fragment
+    def _button() -> None:
+        if st.button(f"Prepare {path.name} ({path.stat().st_size / 2**20:.1f} MB) for download", key=f"{key}-prep"):
+            st.download_button(f"Download {path.name} (training checkpoint)", path.read_bytes(),
+                               file_name=f"{run_dir.name}-{path.name}", key=f"{key}-dl", on_click="ignore")
+
+    _button()
+
+
+RESULT_VIEWS = ("Confusion matrix", "Per class", "Confident mistakes", "Predict", "Model", "Download")
+
+
+def _view_picker(key: str) -> str:
+    """Which result view to show: a keyed radio, so an upload or a typed sentence (a rerun) keeps the user on the
+    view they chose (st.tabs forgets it and jumps back to the first tab)."""
+    return st.radio("Result view", RESULT_VIEWS, horizontal=True, key=key, label_visibility="collapsed")

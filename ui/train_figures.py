@@ -46,7 +46,27 @@ def _curve(fig, x, y, name, colour, smoothing, beta, **where) -> None:
         fig.add_trace(go.Scatter(x=thin(x), y=thin(y), name=f"{name} (raw)", line=raw, showlegend=False,
                                  hoverinfo="skip"), **where)
         y = ema(y, beta)
-    fig.add_trace(go.Scatter(x=thin(x), y=thin(y), name=name, line=dict(color=colour, width=2)), **where)
+    fig.add_trace(go.Scatter(x=thin(x), y=thin(y), name=name, line=dict(color=colour, width=2),
+                             mode="lines+markers" if len(y) == 1 else "lines"), **where)  # a lone point: a dot
+
+
+def _frame_single_point(fig: go.Figure, y_from_zero: bool = True) -> go.Figure:
+    """Plotly puts a lone point in a window of +-1 around it: after the first step the loss chart spans steps -1..1
+    and an LR of 3e-3 spans -1..1. Give such a chart a window around the point that reads right: one tick at its
+    step (or epoch) and, for positive values, a y axis from 0 to twice the value."""
+    xs = {x for t in fig.data for x in (t.x if t.x is not None else ())}
+    ys = {float(y) for t in fig.data for y in (t.y if t.y is not None else ()) if y is not None and np.isfinite(y)}
+    if len(xs) == 1:
+        x = float(next(iter(xs)))
+        fig.update_xaxes(range=[x - 0.5, x + 0.5], tickvals=[x])
+    if len(xs) == 1 and y_from_zero and len(ys) == 1 and next(iter(ys)) > 0:
+        fig.update_yaxes(range=[0, 2 * next(iter(ys))])
+    return fig
+
+
+def _whole_numbers(last: float) -> dict:
+    """Axis settings for epochs: ticks on whole numbers only (no 'epoch 1.5'), at most about ten of them."""
+    return dict(tick0=0, dtick=max(1, int(np.ceil(last / 10))), tickformat="d")
 
 
 def epoch_end_steps(steps: pd.DataFrame, epochs: pd.DataFrame) -> pd.Series:
@@ -67,7 +87,7 @@ def loss_figure(steps: pd.DataFrame, epochs: pd.DataFrame, smoothing: str = "EMA
                 fig.add_trace(go.Scatter(x=x, y=epochs[col], name=col.replace("_", " ") + " (epoch)",
                                          mode="lines+markers", line=dict(color=colour, dash="dot")))
     fig.update_layout(title="Loss", xaxis_title="step", yaxis_title="loss", **_LAYOUT)
-    return fig
+    return _frame_single_point(fig)
 
 
 def accuracy_figure(epochs: pd.DataFrame) -> go.Figure:
@@ -78,16 +98,17 @@ def accuracy_figure(epochs: pd.DataFrame) -> go.Figure:
             fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs[col], name=col.replace("_", " "),
                                      mode="lines+markers", line=dict(color=colour)))
     fig.update_layout(title="Accuracy", xaxis_title="epoch", yaxis_title="accuracy", yaxis_range=[0, 1.02],
-                      xaxis_dtick=1, **_LAYOUT)
-    return fig
+                      xaxis=_whole_numbers(epochs["epoch"].max() if not epochs.empty else 1), **_LAYOUT)
+    return _frame_single_point(fig, y_from_zero=False)
 
 
 def lr_figure(steps: pd.DataFrame) -> go.Figure:
     """Learning rate per step (shows the schedule, and the unfreeze step for transfer runs)."""
-    fig = go.Figure(go.Scatter(x=thin(steps["step"]), y=thin(steps["lr"]), name="lr", line=dict(color=COLOURS[4])))
+    fig = go.Figure(go.Scatter(x=thin(steps["step"]), y=thin(steps["lr"]), name="lr", line=dict(color=COLOURS[4]),
+                               mode="lines+markers" if len(steps) == 1 else "lines"))
     fig.update_layout(title="Learning rate", xaxis_title="step", yaxis_title="lr", yaxis_exponentformat="e",
                       **_LAYOUT)  # 1e+08, not plotly's SI '100M'; small LRs still read 0.001
-    return fig
+    return _frame_single_point(fig)
 
 
 def activation_figure(acts: pd.DataFrame) -> go.Figure:
@@ -97,11 +118,11 @@ def activation_figure(acts: pd.DataFrame) -> go.Figure:
         colour = COLOURS[i % len(COLOURS)]
         for col, stat in enumerate(("mean", "std"), start=1):
             fig.add_trace(go.Scatter(x=thin(g["step"], 600), y=thin(g[stat], 600), name=layer, legendgroup=layer,
-                                     showlegend=col == 1,
+                                     showlegend=col == 1, mode="lines+markers" if len(g) == 1 else "lines",
                                      line=dict(color=colour)), row=1, col=col)
     fig.update_xaxes(title_text="step")
     fig.update_layout(title="Activations per layer", **{**_LAYOUT, "height": 360})
-    return fig
+    return _frame_single_point(fig, y_from_zero=False)
 
 
 def activation_heatmap(acts: pd.DataFrame, stat: str = "std") -> go.Figure:
@@ -112,6 +133,8 @@ def activation_heatmap(acts: pd.DataFrame, stat: str = "std") -> go.Figure:
     fig = go.Figure(go.Heatmap(z=grid.values, x=grid.columns, y=layers, colorscale=scale,
                                colorbar=dict(title=stat), zmin=0 if stat == "frac_zero" else None,
                                zmax=1 if stat == "frac_zero" else None))
+    if len(grid.columns) <= 10:  # a few recorded steps: label exactly those (not -0.4 ... 0.4 around one)
+        fig.update_xaxes(tickvals=list(grid.columns))
     fig.update_layout(title=f"{stat} per layer over steps", xaxis_title="step", yaxis_autorange="reversed",
                       yaxis_type="category",
                       **{**_LAYOUT, "height": max(260, 60 + 28 * len(layers))})
@@ -178,4 +201,7 @@ def overlay_figure(curves: dict[str, pd.DataFrame], metric: str, smoothing: str 
                                          line=dict(color=colour)))
     name = METRIC_NAMES.get(metric, metric)
     fig.update_layout(title=f"{name[0].upper()}{name[1:]} by run", xaxis_title=x_col, yaxis_title=name, **_LAYOUT)
+    if x_col == "epoch":  # whole epochs, not 1.5
+        last = max((df[x_col].max() for df in curves.values() if not df.empty and x_col in df), default=1)
+        fig.update_xaxes(**_whole_numbers(last))
     return fig

@@ -14,6 +14,8 @@ import streamlit as st
 from core import models
 from core.settings import load_settings
 from core.train import OPTIMIZERS, SCHEDULERS, TrainConfig, recommended
+from ui.handover import found_model, handover_caption, lr_handover, offer_ui
+from ui.page_state import index_of, recall
 
 # constructor arguments filled in from the data, or not meant to be typed by a user
 _NOT_USER_OPTS = {"num_classes", "input_shape", "sample_rate", "num_samples", "vocab_size", "pad_index", "weights",
@@ -95,15 +97,27 @@ def _defaults(model: str, data: str | None = None) -> TrainConfig:
     return recommended(model, data or "builtin:digits")
 
 
+# what a value from a link or the session may be (ui.page_state.recall): the widgets' own bounds
+def _at_least(low):
+    return lambda v: v >= low
+
+
+def _within(low, high):
+    return lambda v: low <= v <= high
+
+
+_not_negative, _positive = _at_least(0), (lambda v: v > 0)
+
+
 def _opt_widget(name: str, default, key: str):
     label = name.replace("_", " ")
     if isinstance(default, bool):
-        return st.checkbox(label, value=default, key=key)
+        return st.checkbox(label, value=recall(key, default), key=key)
     if isinstance(default, int):
-        return int(st.number_input(label, min_value=1, value=default, step=1, key=key))
+        return int(st.number_input(label, min_value=1, value=recall(key, default), step=1, key=key))
     if name == "dropout":
-        return st.slider(label, 0.0, 0.9, float(default), 0.05, key=key)
-    return float(st.number_input(label, value=float(default), format="%g", key=key))
+        return st.slider(label, 0.0, 0.9, float(recall(key, default)), 0.05, key=key)
+    return float(st.number_input(label, value=float(recall(key, default)), format="%g", key=key))
 
 
 def model_options(name: str) -> dict:
@@ -115,20 +129,23 @@ def model_options(name: str) -> dict:
             and isinstance(v.default, (bool, int, float))}
 
 
-def model_ui(kind: str, key: str, default: str | None = None, data: str | None = None) -> ModelChoice:
-    """Model menu for a data kind (from the registry), ``default`` pre-selected (core.models.default_model), with
-    its options in an expander, pre-filled with the registry's options for ``data``."""
+def model_ui(kind: str, key: str, data: str | None = None, default: str | None = None) -> ModelChoice:
+    """Model menu for a data kind (from the registry) with its options in an expander, pre-filled with the
+    registry's options for ``data``. Preselected: the LR Finder's model when its LR was found on ``data``, else
+    ``default`` (core.models.default_model)."""
     names = models.names(kind)
     if not names:
         st.error(f"no model is registered for {kind} data")
         st.stop()
-    found_for = (st.session_state.get("lr_for_training_from") or {}).get("model")  # the LR Finder's model
-    first = found_for if found_for in names else default if default in names else names[0]
-    name = st.selectbox("Model", names, key=f"{key}-model-{data}", help="models registered for this kind of data",
-                        index=names.index(first), format_func=lambda n: n + (" · the default for this data" if n == default
-                                                                      else "") + f"  ({models.spec(n).summary})")
+    first = found_model(data)
+    first = first if first in names else default if default in names else names[0]
+    k = f"{key}-model-{data}"  # per data source: another source re-fills its own default
+    name = st.selectbox("Model", names, key=k, help="models registered for this kind of data",
+                        index=index_of(names, k, first, "model"),
+                        format_func=lambda n: n + (" · the default for this data" if n == default else "")
+                        + f"  ({models.spec(n).summary})")
     options = model_options(name)
-    prefilled = {**options, **{k: v for k, v in _defaults(name, data).model_opts.items() if k in options}}
+    prefilled = {**options, **{o: v for o, v in _defaults(name, data).model_opts.items() if o in options}}
     changed = {}
     with st.expander("Model options"):
         for opt, value0 in prefilled.items():
@@ -139,73 +156,81 @@ def model_ui(kind: str, key: str, default: str | None = None, data: str | None =
 
 
 def optimizer_ui(key: str, model: str = "cnn", show_lr: bool = True, data: str | None = None) -> OptimizerChoice:
-    """Optimizer, learning rate (pre-filled from the LR finder's hand-over), weight decay, momentum.
+    """Optimizer, learning rate (pre-filled from the LR finder's hand-over when it was found for this model on
+    ``data``; otherwise offered), weight decay, momentum.
 
     ``show_lr=False`` leaves the learning rate out (the LR Finder sweeps it; the returned ``lr`` is the default).
     """
     d = _defaults(model, data)
-    handed = st.session_state.get("lr_for_training") if show_lr else None
-    model = f"{model}-{data}"  # widget keys: another model or data source re-fills the defaults
-    found = (st.session_state.get("lr_for_training_from") or {}) if handed else {}
-    lr0 = float(handed) if handed else d.lr
-    opt0 = found.get("optimizer") if found.get("model") == d.model and found.get("optimizer") in OPTIMIZERS \
+    handover = lr_handover(data, model) if show_lr else None
+    applied = handover if handover is not None and handover.applies else None
+    found = applied.found if applied else {}
+    lr0 = applied.lr if applied else d.lr
+    opt0 = found.get("optimizer") if found.get("model") == model and found.get("optimizer") in OPTIMIZERS \
         else d.optimizer
     c1, c2, c3 = st.columns(3)
-    optimizer = c1.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(opt0), key=f"{key}-opt-{model}")
+    k = f"{key}-opt-{model}-{data}"  # another model or data source re-fills the defaults
+    optimizer = c1.selectbox("Optimizer", OPTIMIZERS, index=index_of(OPTIMIZERS, k, opt0, "optimizer"), key=k)
     lr = lr0
     if show_lr:
-        lr = c2.number_input("Learning rate", min_value=0.0, value=lr0, step=1e-4, format="%.2e",
-                             key=f"{key}-lr-{model}-{handed}",
-                             help="from the LR Finder page when you used 'Use for training' there")
-    wd = c3.number_input("Weight decay", min_value=0.0, value=d.weight_decay, step=1e-4, format="%.1e",
-                         key=f"{key}-wd-{model}")
+        k = f"{key}-lr-{model}-{data}-{applied.ident if applied else ''}"
+        lr = c2.number_input("Learning rate", min_value=0.0, value=recall(k, lr0, "lr", allowed=_positive), step=1e-4,
+                             format="%.2e", key=k, help="from the LR Finder page when you used 'Use for training' "
+                                                        "there")
+    k = f"{key}-wd-{model}-{data}"
+    wd = c3.number_input("Weight decay", min_value=0.0, value=recall(k, d.weight_decay, "weight_decay",
+                                                                      allowed=_not_negative),
+                         step=1e-4, format="%.1e", key=k)
     momentum = d.momentum
     if optimizer == "sgd":
-        momentum = st.slider("Momentum", 0.0, 0.99, d.momentum, 0.01, key=f"{key}-mom-{model}")
-    if handed:
-        st.caption(handover_caption(float(handed), found, d.model, optimizer))
+        k = f"{key}-mom-{model}-{data}"
+        momentum = st.slider("Momentum", 0.0, 0.99, recall(k, d.momentum, "momentum", allowed=_within(0, 0.99)),
+                             0.01, key=k)
+    if applied:
+        st.caption(handover_caption(applied, model, optimizer))
+    elif handover is not None:
+        offer_ui(handover, data, model, key)
     return OptimizerChoice(optimizer=optimizer, lr=float(lr), weight_decay=float(wd), momentum=float(momentum))
-
-
-def handover_caption(lr: float, found: dict, model: str, optimizer: str) -> str:
-    """Where a handed-over LR came from, with a warning when the settings it was found for differ from these."""
-    text = f"Learning rate {lr:.2e} handed over by the LR Finder"
-    if not found:
-        return text + "."
-    text += f" (found for {found.get('model')}, {found.get('optimizer')}, batch {found.get('batch_size')})."
-    if (found.get("model"), found.get("optimizer")) != (model, optimizer):
-        text += (f" ⚠️ You are now setting up {model} with {optimizer}: the best LR depends on both, so run the "
-                 "LR Finder again for these.")
-    return text
 
 
 def scheduler_ui(key: str, model: str = "cnn", data: str | None = None) -> SchedulerChoice:
     """Learning-rate schedule (none, step, cosine, one-cycle) and the step schedule's settings."""
-    d, model = _defaults(model, data), f"{model}-{data}"
-    scheduler = st.selectbox("LR schedule", SCHEDULERS, index=SCHEDULERS.index(d.scheduler),
-                             key=f"{key}-sched-{model}",
+    d = _defaults(model, data)
+    model = f"{model}-{data}"  # widget keys
+    k = f"{key}-sched-{model}"
+    scheduler = st.selectbox("LR schedule", SCHEDULERS, index=index_of(SCHEDULERS, k, d.scheduler, "scheduler"), key=k,
                              help="one-cycle: warm up to the LR, then anneal; step: multiply by gamma every N epochs")
     step_size, gamma = d.step_size, d.gamma
     if scheduler == "step":
         c1, c2 = st.columns(2)
-        step_size = int(c1.number_input("Epochs per drop", 1, value=d.step_size, key=f"{key}-ss-{model}"))
-        gamma = float(c2.number_input("Gamma", 0.0, 1.0, value=d.gamma, key=f"{key}-gamma-{model}"))
+        k = f"{key}-ss-{model}"
+        step_size = int(c1.number_input("Epochs per drop", 1, value=recall(k, d.step_size, "step_size",
+                                                                           allowed=_at_least(1)), key=k))
+        k = f"{key}-gamma-{model}"
+        gamma = float(c2.number_input("Gamma", 0.0, 1.0, value=recall(k, d.gamma, "gamma", allowed=_within(0, 1)),
+                                      key=k))
     return SchedulerChoice(scheduler=scheduler, step_size=step_size, gamma=gamma)
 
 
 def length_ui(key: str, model: str = "cnn", data: str | None = None) -> LengthChoice:
-    """Epochs, batch size and an optional step limit; values over the server's limits are refused at launch."""
+    """Epochs, batch size (the LR Finder's, when its LR applies here) and an optional step limit; values over the
+    server's limits are refused at launch."""
     d, limits = _defaults(model, data), load_settings().limits
-    found = st.session_state.get("lr_for_training_from") or {}
+    handover = lr_handover(data, model)
+    found = handover.found if handover is not None and handover.applies else {}
     batch0 = int(found["batch_size"]) if found.get("model") == model and found.get("batch_size") else d.batch_size
-    model = f"{model}-{data}"
+    model = f"{model}-{data}"  # widget keys
     c1, c2, c3 = st.columns(3)
-    epochs = c1.number_input("Epochs", min_value=1, value=d.epochs, key=f"{key}-epochs-{model}",
+    k = f"{key}-epochs-{model}"
+    epochs = c1.number_input("Epochs", min_value=1, value=recall(k, d.epochs, "epochs", allowed=_at_least(1)), key=k,
                              help=f"this server allows at most {limits.max_epochs}")
-    batch = c2.number_input("Batch size", min_value=1, value=batch0, key=f"{key}-bs-{model}",
-                            help=f"this server allows at most {limits.max_batch_size}")
-    max_steps = c3.number_input("Step limit (0 = none)", min_value=0, value=0, key=f"{key}-maxsteps",
-                                help="stop after this many steps: a quick try-out")
+    k = f"{key}-bs-{model}"
+    batch = c2.number_input("Batch size", min_value=1, value=recall(k, batch0, "batch_size", allowed=_at_least(1)),
+                            key=k, help=f"this server allows at most {limits.max_batch_size}")
+    k = f"{key}-maxsteps"
+    max_steps = c3.number_input("Step limit (0 = none)", min_value=0, value=recall(k, 0, "max_steps",
+                                                                                  allowed=_not_negative),
+                                key=k, help="stop after this many steps: a quick try-out")
     return LengthChoice(epochs=int(epochs), batch_size=int(batch), max_steps=int(max_steps))
 
 
@@ -221,12 +246,15 @@ def transfer_ui(key: str, model: str, epochs: int, data: str | None = None) -> T
     if plan is not None:
         (st.caption if plan.pretrained else st.warning)(f"Backbone weights: {plan.description}.")
     c1, c2, c3 = st.columns(3)
-    freeze = c1.number_input("Frozen epochs", min_value=0, value=min(d.freeze_epochs, epochs),
-                             key=f"{key}-freeze-{model}-{data}-{epochs}",
-                             help="train only the new head first, then unfreeze; all epochs = the head alone")
-    train_bn = c2.checkbox("Keep batch-norm trainable", value=d.train_bn, key=f"{key}-bn-{model}-{data}")
-    decay = c3.number_input("Differential LR ratio", min_value=1.0, value=float(d.lr_decay), step=0.5,
-                            key=f"{key}-decay-{model}-{data}",
+    k = f"{key}-freeze-{model}-{data}-{epochs}"
+    freeze = c1.number_input("Frozen epochs", min_value=0, key=k,
+                             help="train only the new head first, then unfreeze; all epochs = the head alone",
+                             value=recall(k, min(d.freeze_epochs, epochs), "freeze_epochs", allowed=_not_negative))
+    k = f"{key}-bn-{model}-{data}"
+    train_bn = c2.checkbox("Keep batch-norm trainable", value=recall(k, d.train_bn, "train_bn"), key=k)
+    k = f"{key}-decay-{model}-{data}"
+    decay = c3.number_input("Differential LR ratio", min_value=1.0, step=0.5, key=k,
+                            value=recall(k, float(d.lr_decay), "lr_decay", allowed=_at_least(1)),
                             help="head = lr, the group before lr/ratio, earlier lr/ratio²")
     return TransferChoice(freeze_epochs=int(freeze), train_bn=bool(train_bn), lr_decay=float(decay))
 
@@ -236,12 +264,16 @@ def regularisation_ui(key: str, kind: str) -> RegularisationChoice:
     c1, c2, c3 = st.columns(3)
     mixup = 0.0
     if kind != "text":
-        mixup = c1.number_input("Mixup alpha (0 = off)", 0.0, 10.0, 0.0, 0.1, key=f"{key}-mixup",
+        mixup = c1.number_input("Mixup alpha (0 = off)", 0.0, 10.0, recall(f"{key}-mixup", 0.0, "mixup_alpha",
+                                                                          allowed=_within(0, 10)),
+                                0.1, key=f"{key}-mixup",
                                 help="blend pairs of samples and their labels with weight ~ Beta(α, α)")
     else:
         c1.caption("Mixup is not available for text (token ids cannot be blended).")
-    smoothing = c2.number_input("Label smoothing", 0.0, 0.99, 0.0, 0.05, key=f"{key}-ls")
-    clip = c3.number_input("Gradient clipping (0 = off)", 0.0, value=0.0, key=f"{key}-clip")
+    smoothing = c2.number_input("Label smoothing", 0.0, 0.99, recall(f"{key}-ls", 0.0, "label_smoothing",
+                                                                    allowed=_within(0, 0.99)), 0.05, key=f"{key}-ls")
+    clip = c3.number_input("Gradient clipping (0 = off)", 0.0, key=f"{key}-clip",
+                           value=recall(f"{key}-clip", 0.0, "grad_clip", allowed=_not_negative))
     return RegularisationChoice(mixup_alpha=float(mixup), label_smoothing=float(smoothing), grad_clip=float(clip))
 
 
@@ -283,41 +315,81 @@ def _preset_caption(kind: str, source: str | None) -> str:
 
 def augment_ui(key: str, kind: str, source: str | None = None, model: str | None = None) -> AugmentChoice:
     """Augmentation: the pipeline exported by the Augment page (when it suits the data), the preset, or none
-    (pre-selected when the model's defaults train without augmentation, e.g. on cached backbone features)."""
+    (preselected when the model's defaults train without augmentation, e.g. on cached backbone features).
+
+    The hand-over is preselected only for the data it was built on; for other data it is offered, not chosen."""
     handed = st.session_state.get("augment_for_training")
-    choices = AUGMENT_CHOICES if _pipeline_fits(handed, kind) else AUGMENT_CHOICES[1:]
+    built_on = st.session_state.get("augment_for_training_from")
+    fits = _pipeline_fits(handed, kind)
+    choices = AUGMENT_CHOICES if fits else AUGMENT_CHOICES[1:]
+    own = fits and built_on is not None and built_on == source  # built on this very data
     preset_on = recommended(model, source or "builtin:digits").augment_preset if model else True
-    choice = st.radio("Augmentation", choices, horizontal=True, key=f"{key}-aug-{len(choices)}-{model}-{source}",
-                      index=0 if preset_on or len(choices) == 3 else choices.index("none"),
+    k = f"{key}-aug-{source}-{model}-{len(choices)}"
+    first = choices[0] if own else "preset" if preset_on else "none"
+    choice = st.radio("Augmentation", choices, index=index_of(choices, k, first, "augmentation"), horizontal=True,
+                      key=k,
                       help="the preset is a mild default for this kind of data; build your own on the Augment page")
+    if fits and not own:
+        st.caption(f"The Augment page's pipeline was built on {built_on or 'a sample photo or an upload'}, not on "
+                   f"{source}, so it is offered here, not preselected.")
     if choice == AUGMENT_CHOICES[0]:
-        steps = [s.get("op", s.get("name", "?")) if isinstance(s, dict) else str(s) for s in handed.get("steps", [])]
-        st.caption("From the Augment page: " + (", ".join(map(str, steps)) or "no steps"))
         return AugmentChoice(augment=handed, augment_preset=False)
     if choice == "preset":
         st.caption(_preset_caption(kind, source))
     return AugmentChoice(augment=None, augment_preset=choice == "preset")
 
 
+def _step_names(pipeline: dict | None) -> list[str]:
+    return [str(s.get("name", "?")) if isinstance(s, dict) else str(s) for s in (pipeline or {}).get("steps", [])]
+
+
+def fitted_augment_ui(choice: AugmentChoice, kind: str, input_shape) -> AugmentChoice:
+    """Say which augmentation the run gets (in sight, not inside a collapsed expander) and fit an image pipeline
+    to the model's input size (``core.augment.sizing.fit_to_input``), showing each change with its reason."""
+    if choice.augment is None:
+        st.caption("Augmentation: " + ("the preset for this data" if choice.augment_preset else "none"))
+        return choice
+    notes = []
+    if kind == "image" and input_shape is not None:
+        from core.augment import AugmentError, Pipeline
+        from core.augment.sizing import fit_to_input
+
+        try:
+            fitted, notes = fit_to_input(Pipeline.from_dict(choice.augment), input_shape)
+        except AugmentError as err:
+            st.error(f"The Augment page's pipeline cannot be used: {err}")
+            return AugmentChoice(augment=None, augment_preset=False)
+        choice = AugmentChoice(augment=fitted.to_dict(), augment_preset=False)
+    st.caption("Augmentation: from the Augment page (" + ", ".join(_step_names(choice.augment)) + ")")
+    for note in notes:
+        st.warning(f"Augmentation adapted: {note}.", icon="📐")
+    return choice
+
+
 def advanced_ui(key: str) -> AdvancedChoice:
     """What the dashboard records inside the network, early stopping, seed and determinism."""
     d = TrainConfig()
     c1, c2, c3 = st.columns(3)
-    every = c1.number_input("Activation stats every N steps (0 = off)", 0, value=d.stats_every, key=f"{key}-every")
-    all_layers = c1.checkbox("Every layer (not just the top-level blocks)", d.stats_all_layers, key=f"{key}-all")
-    early = c2.number_input("Early stop after N epochs without improvement (0 = off)", 0, value=d.early_stop,
-                            key=f"{key}-early")
-    seed = c3.number_input("Seed", 0, value=d.seed, key=f"{key}-seed")
-    deterministic = c3.checkbox("Deterministic (bit-reproducible, may be slower)", d.deterministic,
-                                key=f"{key}-det")
+    every = c1.number_input("Activation stats every N steps (0 = off)", 0, key=f"{key}-every",
+                            value=recall(f"{key}-every", d.stats_every, "stats_every", allowed=_not_negative))
+    all_layers = c1.checkbox("Every layer (not just the top-level blocks)", key=f"{key}-all",
+                             value=recall(f"{key}-all", d.stats_all_layers, "stats_all_layers"))
+    early = c2.number_input("Early stop after N epochs without improvement (0 = off)", 0, key=f"{key}-early",
+                            value=recall(f"{key}-early", d.early_stop, "early_stop", allowed=_not_negative))
+    seed = c3.number_input("Seed", 0, value=recall(f"{key}-seed", d.seed, "seed", allowed=_not_negative),
+                           key=f"{key}-seed")
+    deterministic = c3.checkbox("Deterministic (bit-reproducible, may be slower)", key=f"{key}-det",
+                                value=recall(f"{key}-det", d.deterministic, "deterministic"))
     return AdvancedChoice(stats_every=int(every), stats_all_layers=bool(all_layers), early_stop=int(early),
                           seed=int(seed), deterministic=bool(deterministic))
 
 
 def train_config_ui(data: str, kind: str, key: str = "train", bundle=None) -> TrainConfig:
     """Every training setting for ``data`` (of ``kind``) as one TrainConfig, pre-filled with the registry's
-    defaults for the data: its default model (when ``bundle`` is given) and that model's settings for ``data``."""
-    choice = model_ui(kind, key, models.default_model(bundle) if bundle is not None else None, data)
+    defaults for the data: its default model (when ``bundle``, the data set or its index, is given) and that
+    model's settings for ``data``; an image pipeline is fitted to the bundle's input size."""
+    default = models.default_model(bundle) if bundle is not None else None
+    choice = model_ui(kind, key, data, default)
     length = length_ui(key, choice.model, data)
     optim = optimizer_ui(key, choice.model, data=data)
     sched = scheduler_ui(key, choice.model, data)
@@ -326,6 +398,7 @@ def train_config_ui(data: str, kind: str, key: str = "train", bundle=None) -> Tr
         reg = regularisation_ui(key, kind)
         adversarial = adversarial_ui(key, kind)
         aug = augment_ui(key, kind, data, choice.model)
+    aug = fitted_augment_ui(aug, kind, getattr(bundle, "input_shape", None))
     with st.expander("Recording and reproducibility"):
         adv = advanced_ui(key)
     parts = [choice, length, optim, sched, transfer, reg, adversarial, aug, adv]

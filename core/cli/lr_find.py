@@ -14,7 +14,7 @@ import dataclasses
 import json
 import sys
 
-from core.train.suggest import EXPLANATIONS
+from core.train.suggest import EXPLANATIONS, MIN_DROP
 
 # CLI option -> TrainConfig field (options not given keep the model's recommended defaults)
 _CONFIG = {"data": "data", "model": "model", "batch_size": "batch_size", "optimizer": "optimizer",
@@ -85,10 +85,13 @@ def format_report(report, config) -> str:
               for i, (lr, loss, s) in enumerate(zip(r.lrs, r.losses, r.smoothed))]
     stop = f" at lr {r.stop_lr:.3e}" if r.stop_lr is not None else ""
     lines.append(f"stopped: {r.stopped_because}{stop} after {len(r.lrs)} recorded steps")
-    lines.append("suggestions:" if r.suggestions else "suggestions: none (the loss never fell; widen the range)")
-    for name, lr in r.suggestions.items():
+    offered = report.suggestions  # with several seeds: the median over the sweeps
+    lines.append("suggestions:" if offered else
+                 f"suggestions: none: no clear drop (the smoothed loss fell {report.drop:.0%} below its start, "
+                 f"{MIN_DROP:.0%} is needed); widen the range or use more steps")
+    for name, lr in offered.items():
         spread = report.spread.suggestions.get(name)
-        over = (f"  [{spread.low:.2e} .. {spread.high:.2e} over {len(spread.values)} seeds]"
+        over = (f"  [median over {len(spread.values)} seeds; {spread.low:.2e} .. {spread.high:.2e}]"
                 if len(report.results) > 1 and spread else "")
         lines.append(f"  {name:<11} {lr:.3e}{over}  {EXPLANATIONS[name]}")
     lines += [f"note: {n}" for n in report.notices]

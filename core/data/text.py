@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +39,11 @@ class TextRows:
 class TextDataset(Dataset):
     """Yields ``(ids, y)``: ids LongTensor (L,) of token ids (at most ``max_len``), after ``transform(text)``."""
 
-    def __init__(self, texts: list[str], targets: list[int], vocab: Vocab, max_len: int = 256, tokens=None):
+    def __init__(self, texts: list[str], targets: list[int], vocab: Vocab, max_len: int = 256, tokens=None,
+                 sources: list[str] | None = None):
         self.texts = list(texts)  # raw strings (what transform gets)
         self.targets = list(targets)
+        self.sources = list(sources) if sources is not None else None  # the file each text came from (or None)
         self.vocab = vocab
         self.max_len = max_len
         self.transform = None  # set by the trainer on the train split (text augmentation on the raw string)
@@ -102,14 +105,14 @@ def _column(header: list[str], names: tuple[str, ...]) -> int | None:
 def _read_csv(path: Path, lines: list[str]):
     rows = list(csv.reader(lines))
     if not rows:
-        raise DataError(f"{path} is empty; expected {LAYOUT}")
+        raise NotTextData(path, "empty")
     ti, li = _column(rows[0], TEXT_COLUMNS), _column(rows[0], LABEL_COLUMNS)
     if ti is not None and li is not None:
         fmt, body, start = "csv", rows[1:], 2
     elif len(rows[0]) == 6 and rows[0][0].strip().lstrip("-").isdigit():
         fmt, body, start, ti, li = "sentiment140", rows, 1, 5, 0
     else:
-        raise DataError(f"{path}: cannot tell which column is the text and which the label; expected {LAYOUT}")
+        raise NotTextData(path, "cannot tell which column is the text and which the label")
     texts, labels, skipped = [], [], []
     for n, row in enumerate(body, start):
         if not row:
@@ -123,19 +126,27 @@ def _read_csv(path: Path, lines: list[str]):
     return texts, labels, skipped, fmt
 
 
+class NotTextData(DataError):
+    """A file that is not in any supported text layout; ``reason`` says why in a few words (for skip lists)."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: {reason}; expected {LAYOUT}")
+        self.reason = reason
+
+
 def read_rows(path: Path) -> TextRows:
     """Read one text file in any supported layout; bad lines are skipped and listed (``file:line``)."""
     if path.stat().st_size == 0:
-        raise DataError(f"{path} is a zero-byte file; expected {LAYOUT}")
+        raise NotTextData(path, "a zero-byte file")
     lines, fallback = _decode_lines(path)
     is_tsv = path.suffix.lower() == ".tsv" or (path.suffix.lower() == ".txt" and any("\t" in ln for ln in lines[:50]))
     if not is_tsv and path.suffix.lower() == ".txt":
-        raise DataError(f"{path} has no tab-separated labels; expected {LAYOUT}")
+        raise NotTextData(path, "no tab-separated labels (not 'sentence<TAB>label' lines)")
     texts, labels, skipped, fmt = (_read_tsv if is_tsv else _read_csv)(path, lines)
     return TextRows(texts, labels, skipped, fmt, fallback)
 
 
-def _read_folder(root: Path) -> tuple[list[tuple[str, str, str]], list[TextRows]]:
+def _read_folder(root: Path) -> tuple[list[tuple[str, str, str, str]], list[TextRows]]:
     """Class folders of .txt files, one text per file (``root/pos/1.txt``, as in IMDB's aclImdb); the parent folder
     is the label and a ``train/``/``val/``/``test/`` folder above it, when present, the split."""
     rows, skipped, fallback = [], [], 0
@@ -145,39 +156,60 @@ def _read_folder(root: Path) -> tuple[list[tuple[str, str, str]], list[TextRows]
                 lines, bad = _decode_lines(p)
                 text = " ".join(ln.strip() for ln in lines).strip()
                 if text:
-                    rows.append((text, label, split))
+                    rows.append((text, label, split, p.name))
                 else:
                     skipped.append(Skipped(str(p), "empty text file"))
                 fallback += bool(bad)
     return rows, [TextRows([r[0] for r in rows], [r[1] for r in rows], skipped, "folders", fallback)]
 
 
-def _split_files(root: Path) -> dict[str, Path]:
-    """split -> file for ``train.tsv``/``val.csv``/``test.txt``-style files in a folder (or a lone text file)."""
-    files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
-    named = {SPLIT_NAMES[p.stem.lower()]: p for p in files if p.stem.lower() in SPLIT_NAMES}
-    if named:
-        return named
-    if len(files) == 1:
-        return {"all": files[0]}
-    if not files:
-        return {}
-    raise DataError(f"{root}: expected train/val/test text files or exactly one text file; found "
-                    f"{len(files)} text files. Layout: {LAYOUT}")
+def _split_files(root: Path) -> dict[str, list[Path]]:
+    """split -> files: ``train.tsv``/``val.csv``/``test.txt``-style files in a folder, else every text file of the
+    folder as one pool ('all', split later). Hidden files are not data."""
+    files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
+                   and not p.name.startswith("."))
+    named = {SPLIT_NAMES[p.stem.lower()]: [p] for p in files if p.stem.lower() in SPLIT_NAMES}
+    return named or ({"all": files} if files else {})
 
 
-def _gather(path: Path, progress: Progress | None) -> tuple[list[tuple[str, str, str]], list[TextRows]]:
-    """(text, label, split) rows from a file, a folder of split files or class folders; plus each file's result."""
-    files = _split_files(path) if path.is_dir() else {"all": path}
+def _read_files(files: dict[str, list[Path]], progress: Progress | None):
+    """Rows ``(text, label, split, file name)`` of every readable file, one TextRows per file read, and the files
+    skipped with their reason: not in a text layout (a readme), or in another layout than the rest of the folder
+    (the most common layout wins: several files of one layout are one data set, as in 'Sentiment Labelled
+    Sentences', whose three ``sentence<TAB>label`` files sit beside a readme.txt)."""
+    read, skipped = [], []
+    flat = [(split, f) for split, fs in files.items() for f in fs]
+    for i, (split, f) in enumerate(flat):
+        if progress:
+            progress(i, len(flat), f"reading {f.name}")
+        try:
+            read.append((split, f, read_rows(f)))
+        except NotTextData as err:
+            if len(flat) == 1:
+                raise
+            skipped.append(Skipped(str(f), err.reason))
+    if not read:
+        raise DataError("none of the text files here is in a supported layout: "
+                        + "; ".join(f"{Path(s.path).name} ({s.reason})" for s in skipped) + f". Expected {LAYOUT}")
+    main = Counter(part.fmt for _, _, part in read).most_common(1)[0][0]
+    rows, parts = [], []
+    for split, f, part in read:
+        if part.fmt != main:
+            skipped.append(Skipped(str(f), f"a {part.fmt} file; the other files here are {main} files"))
+            continue
+        parts.append(part)
+        rows += [(t, lab, split, f.name) for t, lab in zip(part.texts, part.labels)]
+    return rows, parts, skipped
+
+
+def _gather(path: Path, progress: Progress | None):
+    """(text, label, split, source file) rows from a file, a folder of text files or class folders; each file's
+    TextRows (files skipped whole, with the reason, in a part of their own that has no rows)."""
+    files = _split_files(path) if path.is_dir() else {"all": [path]}
     if not files:
         return _read_folder(path)
-    rows, parts = [], []
-    for i, (split, f) in enumerate(files.items()):
-        if progress:
-            progress(i, len(files), f"reading {f.name}")
-        parts.append(read_rows(f))
-        rows += [(t, lab, split) for t, lab in zip(parts[-1].texts, parts[-1].labels)]
-    return rows, parts
+    rows, parts, skipped = _read_files(files, progress)
+    return rows, ([TextRows([], [], skipped, parts[0].fmt, 0)] if skipped else []) + parts
 
 
 def _tokenize_with_progress(texts: list[str], split: str, progress: Progress | None, chunk: int = 5000):
@@ -191,14 +223,15 @@ def _tokenize_with_progress(texts: list[str], split: str, progress: Progress | N
 
 def text_rows(path: Path, val_fraction: float = 0.2, seed: int = 0, progress: Progress | None = None):
     """The rows of a text source and their split, before any tokenising: ``(rows, parts, classes, targets,
-    split -> row indices)``; what ``load_text`` builds on and what ``core.data.index`` counts."""
+    split -> row indices)``; what ``load_text`` builds on and what ``core.data.index`` counts. A row is
+    ``(text, label, split, source file)``; the files skipped whole are in ``parts`` (a part without rows)."""
     rows, parts = _gather(path, progress)
-    classes = sorted({lab for _, lab, _ in rows})
+    classes = sorted({row[1] for row in rows})
     if len(classes) < 2:
         what = f"only one label ({classes[0]!r})" if classes else "no labelled text"
         raise DataError(f"{path}: {what} found; a classifier needs at least two labels. Expected {LAYOUT}")
-    targets = [classes.index(lab) for _, lab, _ in rows]
-    splits_of = [s for _, _, s in rows]
+    targets = [classes.index(row[1]) for row in rows]
+    splits_of = [row[2] for row in rows]
     if "val" not in splits_of:
         pool = [i for i, s in enumerate(splits_of) if s in ("all", "train")]
         for i, s in zip(pool, stratified_split([targets[i] for i in pool], {"val": val_fraction}, seed)):
@@ -221,10 +254,14 @@ def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int 
     tokens = {n: _tokenize_with_progress([rows[i][0] for i in ix], n, progress) for n, ix in idx.items()}
     train_tokens, val_tokens = tokens["train"], tokens["val"]
     vocab = Vocab.build(train_tokens, max_vocab, min_freq)
-    splits = {n: TextDataset([rows[i][0] for i in ix], [targets[i] for i in ix], vocab, max_len, tokens[n])
+    splits = {n: TextDataset([rows[i][0] for i in ix], [targets[i] for i in ix], vocab, max_len, tokens[n],
+                             sources=[rows[i][3] for i in ix])
               for n, ix in idx.items() if ix or n != "test"}
     stats = text_stats(classes, train_tokens, [targets[i] for i in idx["train"]], val_tokens, vocab, max_vocab)
     stats["text_format"] = sorted({p.fmt for p in parts})
     stats["non_utf8_lines"] = sum(p.fallback_lines for p in parts)
+    files = Counter(row[3] for row in rows)
+    if len(files) > 1 and "folders" not in stats["text_format"]:  # several files read as one data set
+        stats["source_files"] = dict(sorted(files.items()))
     return DataBundle("text", classes, splits, source, (), skipped=skipped, vocab=vocab, collate_fn=pad_collate,
                       stats=stats)

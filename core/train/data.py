@@ -11,12 +11,15 @@ from core.models import CachedFeatures, spec, unwrap
 from core.models.features import BackboneFeatures
 
 
-def augmentation(config, kind: str, spectrogram: bool, generator: torch.Generator | None = None):
+def augmentation(config, kind: str, spectrogram: bool, generator: torch.Generator | None = None,
+                 input_shape=None):
     """The train-split transform: the config's pipeline, else core.augment's preset for the kind, else None.
 
-    Returns ``(callable or None, target)`` where target is 'sample' (the Dataset's raw sample) or 'features'
-    (cached log-mel features of spectrogram models). The transform draws from ``generator`` when given, else from
-    torch's global generator (a training worker's, seeded by ``fit``, with DataLoader workers seeded from it).
+    Returns ``(callable or None, target, notes)`` where target is 'sample' (the Dataset's raw sample) or 'features'
+    (cached log-mel features of spectrogram models), and notes say how an image pipeline was fitted to the data's
+    ``input_shape`` (``core.augment.sizing.fit_to_input``: a 224 px crop on 32 px data becomes a 32 px crop). The
+    transform draws from ``generator`` when given, else from torch's global generator (a training worker's, seeded
+    by ``fit``, with DataLoader workers seeded from it).
     """
     from core.augment import Pipeline, preset
     from core.train.checks import augment_problems
@@ -31,9 +34,14 @@ def augmentation(config, kind: str, spectrogram: bool, generator: torch.Generato
     else:
         pipe = None
     if pipe is None or not pipe.steps:
-        return None, "sample"
+        return None, "sample", []
+    notes = []
+    if pipe.kind == "image" and input_shape is not None:
+        from core.augment.sizing import fit_to_input
+
+        pipe, notes = fit_to_input(pipe, input_shape)
     transform = pipe.build() if generator is None else pipe.drawing_from(generator)
-    return transform, ("features" if pipe.kind == "spectrogram" else "sample")
+    return transform, ("features" if pipe.kind == "spectrogram" else "sample"), notes
 
 
 def backbone_cache_blockers(config, model, augmented: bool) -> list[str]:
@@ -66,7 +74,7 @@ def feature_cache_plan(config, kind: str) -> list[str] | None:
     if spec(config.model).input_features != "backbone":
         return None
     build = spec(config.model).build
-    transform, _ = augmentation(config, kind, spectrogram=False)
+    transform, _, _ = augmentation(config, kind, spectrogram=False)
     return backbone_cache_blockers(config, build, transform is not None)
 
 
@@ -78,8 +86,8 @@ def prepare_splits(config, bundle, model, generator: torch.Generator | None = No
     too unless ``with_val`` is False), and the head trains on the cached features."""
     train, val = bundle.splits["train"], bundle.splits["val"]
     spectrogram = spec(config.model).input_features == "logmel"
-    transform, target = augmentation(config, bundle.kind, spectrogram, generator)
-    notices = []
+    shape = getattr(bundle, "input_shape", None)
+    transform, target, notices = augmentation(config, bundle.kind, spectrogram, generator, shape)
     train.transform = transform if target == "sample" else None
     if not spectrogram and not backbone_cache_blockers(config, model, transform is not None):
         train, val, note = _cache_backbone(config, model, train, val if with_val else None, device)

@@ -186,6 +186,24 @@ class LRFinderReport:
     spread: SeedSpread  # band of the smoothed curves and spread of each suggestion (zero width for one seed)
     notices: list[str] = field(default_factory=list)  # e.g. no pretrained weights, mixup not applied
 
+    @property
+    def suggestions(self) -> dict[str, float]:
+        """The LRs to offer: the sweep's suggestions; with several seeds each rule's median over the sweeps (on a
+        log scale), for the rules more than half of the sweeps gave (a lone sweep's suggestion is not offered)."""
+        if len(self.results) == 1:
+            return dict(self.results[0].suggestions)
+        return {name: s.median for name, s in self.spread.suggestions.items()
+                if len(s.values) > len(self.results) / 2}
+
+    @property
+    def drop(self) -> float:
+        """How far the smoothed loss fell below its start (``core.train.suggest.relative_drop``; median over seeds)."""
+        import statistics
+
+        from core.train.suggest import relative_drop
+
+        return statistics.median(relative_drop(r.smoothed) for r in self.results)
+
     def to_dict(self) -> dict:
         """JSON-serialisable dict (what the LR job writes as its result)."""
         return asdict(self)

@@ -62,3 +62,23 @@ def read_report(run_dir):
 
     result = read_result(run_dir)
     return None if result is None else LRFinderReport.from_dict(result)
+
+
+def matching_job(config: dict, runs: list):
+    """The newest of ``runs`` (RunInfo, newest first) that is an lr_find job launched with exactly ``config``, or
+    None. A page shows a sweep's result only for the settings it was found with, and finds it again after a reload.
+    Only runs with the config's data and model are opened (their config.json), so this stays cheap."""
+    import json
+
+    from core.train.run_reader import CONFIG_NAME
+
+    want = json.loads(json.dumps(config, default=str))  # tuples -> lists, as config.json holds them
+    for info in runs:
+        if info.kind != "lr_find" or info.data != want.get("data") or info.model != want.get("model"):
+            continue
+        try:
+            if json.loads((info.run_dir / CONFIG_NAME).read_text()) == want:
+                return info
+        except (OSError, ValueError):
+            continue  # a run being created or deleted right now
+    return None

@@ -129,14 +129,51 @@ RULES: dict[str, Callable[[Sequence[float], Sequence[float]], float | None]] = {
 }
 
 
+MIN_DROP = 0.1  # the smoothed loss must fall at least this fraction below where it started for any suggestion
+
+
+def relative_drop(losses: Sequence[float], skip_start: float = 0.1, skip_end: float = 0.05) -> float:
+    """How far the trimmed curve falls below its start, as a fraction of the start: ``(start - lowest) / start``.
+
+    0 for a flat (or only rising) curve, 0.9 when the loss falls to a tenth of where it began.
+
+    >>> relative_drop([0.693] * 50), round(relative_drop([2.0] * 10 + [1.0] * 40), 2)
+    (0.0, 0.5)
+    """
+    _, y = trim(range(len(losses)), losses, skip_start, skip_end)
+    if not y or not y[0] > 0:
+        return 0.0
+    return max(0.0, (y[0] - min(y)) / y[0])
+
+
+def clear_drop(losses: Sequence[float], min_drop: float = MIN_DROP, **trim_args) -> bool:
+    """True when the smoothed loss falls meaningfully (at least ``min_drop`` of its start) during the sweep.
+
+    Without such a drop every rule still returns an LR (the steepest of the noise, a tenth of a random minimum), but
+    it means nothing: the model did not learn at any LR of the sweep (too few steps, a frozen or broken model, data
+    it cannot learn from). Saying so is better than three confident numbers.
+    """
+    return relative_drop(losses, **trim_args) >= min_drop
+
+
+def smoothing_hides_drop(losses: Sequence[float], beta: float, light_beta: float = 0.8) -> bool:
+    """True when the raw ``losses`` do fall (lightly smoothed, they show a clear drop) but smoothed with ``beta``
+    they do not: the average lags about ``1/(1-beta)`` steps behind, more than a short sweep has before it blows up.
+    The cure is more steps or a lower beta, not a wider range."""
+    return clear_drop(smooth(losses, light_beta)) and not clear_drop(smooth(losses, beta))
+
+
 def suggest(lrs: Sequence[float], smoothed: Sequence[float], skip_start: float = 0.1,
             skip_end: float = 0.05) -> dict[str, float]:
-    """Every rule on the trimmed smoothed curve; rules that have nothing to say are left out.
+    """Every rule on the trimmed smoothed curve; rules that have nothing to say are left out, and there are no
+    suggestions at all when the curve shows no clear drop (``clear_drop``).
 
     >>> lrs = [10 ** (-5 + i / 10) for i in range(60)]
     >>> sorted(suggest(lrs, [1 / (1 + math.exp(3 * (math.log10(lr) + 3))) for lr in lrs]))
     ['minimum/10', 'steepest', 'valley']
     """
+    if not clear_drop(smoothed, skip_start=skip_start, skip_end=skip_end):
+        return {}
     t_lrs, t_losses = trim(lrs, smoothed, skip_start, skip_end)
     found = {name: rule(t_lrs, t_losses) for name, rule in RULES.items()}
     return {name: lr for name, lr in found.items() if lr is not None}
@@ -145,7 +182,7 @@ def suggest(lrs: Sequence[float], smoothed: Sequence[float], skip_start: float =
 @dataclass
 class SuggestionSpread:
     values: list[float]  # the suggestion from each sweep that produced one
-    median: float  # median of the values (robust to one odd sweep)
+    median: float  # median of the values on a log scale (robust to one odd sweep; two sweeps: their geometric mean)
     low: float  # smallest value
     high: float  # largest value
 
@@ -183,7 +220,8 @@ def seed_spread(curves: Sequence[tuple[Sequence[float], Sequence[float]]],
     for name in RULES:
         values = [s[name] for s in suggestions if name in s]
         if values:
-            spreads[name] = SuggestionSpread(values, float(np.median(values)), min(values), max(values))
+            median = float(10 ** np.median(np.log10(values)))
+            spreads[name] = SuggestionSpread(values, median, min(values), max(values))
     return SeedSpread(grid=(10 ** grid).tolist(), low=masked.min(axis=0).filled(np.nan).tolist(),
                       median=np.ma.median(masked, axis=0).filled(np.nan).tolist(),
                       high=masked.max(axis=0).filled(np.nan).tolist(), suggestions=spreads)

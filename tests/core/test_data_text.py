@@ -135,3 +135,51 @@ def test_class_folders_of_txt_files_with_split_folders(tmp_path):
     assert len(b.splits["train"]) + len(b.splits["val"]) == 8 and b.counts()["val"] == {"neg": 1, "pos": 1}
     assert "pos review number 0 second line" in b.splits["test"].texts + b.splits["train"].texts
     assert [s.reason for s in b.skipped] == ["empty text file"]
+
+
+def _sentiment_labelled_sentences(root):
+    """The layout of UCI's 'Sentiment Labelled Sentences': three sentence<TAB>label files and a readme."""
+    root.mkdir()
+    for name, words in (("amazon_cells_labelled.txt", "phone"), ("imdb_labelled.txt", "film"),
+                        ("yelp_labelled.txt", "food")):
+        (root / name).write_text("".join(f"great {words} number {i}\t1\nawful {words} number {i}\t0\n"
+                                         for i in range(10)))
+    (root / "readme.txt").write_text("This dataset was created for the paper 'From Group to Individual Labels'.\n"
+                                     "Format: sentence \\t score \\n\n")
+    return root
+
+
+def test_a_folder_of_same_format_files_is_one_data_set_with_the_source_per_row(tmp_path):
+    """Issue 13 item 2: refused before ('exactly one text file; found 4 text files')."""
+    root = _sentiment_labelled_sentences(tmp_path / "sentiment labelled sentences")
+    b = load(str(root))
+    assert b.classes == ["0", "1"] and sum(len(d) for d in b.splits.values()) == 60
+    assert [(s.path, s.reason) for s in b.skipped] == [
+        (str(root / "readme.txt"), "no tab-separated labels (not 'sentence<TAB>label' lines)")]
+    for ds in b.splits.values():  # every row knows its file, and the file holds that very line
+        for text, target, source in zip(ds.texts, ds.targets, ds.sources):
+            assert f"{text}\t{b.classes[target]}" in (root / source).read_text().splitlines()
+    s = b.summary()
+    assert s["source_files"] == {"amazon_cells_labelled.txt": 20, "imdb_labelled.txt": 20, "yelp_labelled.txt": 20}
+    json.dumps(s)
+
+
+def test_a_file_of_another_format_is_skipped_with_the_reason(tmp_path):
+    root = _sentiment_labelled_sentences(tmp_path / "s")
+    (root / "extra.csv").write_text("text,label\nnice,1\nugly,0\n")
+    b = load(str(root))
+    assert (str(root / "extra.csv"), "a csv file; the other files here are tsv files") in \
+        [(s.path, s.reason) for s in b.skipped]
+    assert "extra.csv" not in set(b.splits["train"].sources + b.splits["val"].sources)
+
+
+def test_a_folder_without_any_usable_text_file_names_each_file_once(tmp_path):
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "readme.txt").write_text("just words\n")
+    (root / "todo.txt").write_text("more words\n")
+    with pytest.raises(DataError) as err:
+        load(str(root))
+    message = str(err.value)
+    assert "readme.txt (no tab-separated labels" in message and "todo.txt (no tab-separated labels" in message
+    assert str(root) not in message and message.count("Expected") == 1  # no path twice, the layout said once

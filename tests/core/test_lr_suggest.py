@@ -128,3 +128,51 @@ def test_seed_spread_band_and_suggestion_spread():
 def test_seed_spread_needs_a_sweep():
     with pytest.raises(ValueError, match="at least one"):
         seed_spread([([], [])], [{}])
+
+
+# ---- issue 13 item 6: no suggestions on a flat curve; with seeds, the median ---------------------------------------
+def _flat_at_ln2(seed: int, n: int = 100) -> list[float]:
+    """What a cnn that learns nothing gives on two balanced classes: ln 2 plus batch noise, smoothed."""
+    rng = np.random.default_rng(seed)
+    return smooth(list(math.log(2) + rng.normal(0, 0.05, n)))
+
+
+def test_a_flat_curve_gets_no_suggestion_and_says_how_far_it_fell():
+    from core.train.suggest import MIN_DROP, clear_drop, relative_drop
+
+    lrs = [10 ** (-7 + 8 * i / 99) for i in range(100)]
+    for seed in range(5):
+        flat = _flat_at_ln2(seed)
+        assert not clear_drop(flat) and relative_drop(flat) < MIN_DROP
+        assert suggest(lrs, flat) == {}  # before: steepest, valley and minimum/10 of the noise
+    start = _flat_at_ln2(0)[10]  # the trimmed curve's first point
+    assert relative_drop([start] * 20 + [0.5 * start] * 80) == pytest.approx(0.5)  # by hand: half-way down
+    assert set(suggest(LRS, sigmoid_drop(LRS))) == {"steepest", "valley", "minimum/10"}  # a real drop still counts
+
+
+def _report(steepest_per_seed: list[float]):
+    from core.train.lr_finder import LRFinderReport, LRFinderResult
+
+    curve = sigmoid_drop(LRS)
+    results = [LRFinderResult(LRS, curve, curve, {"steepest": lr, "minimum/10": 1e-2} if i else {"steepest": lr},
+                              "completed") for i, lr in enumerate(steepest_per_seed)]
+    return LRFinderReport(results, list(range(len(results))),
+                          seed_spread([(LRS, curve)] * len(results), [r.suggestions for r in results]))
+
+
+def test_with_seeds_the_offered_lr_is_the_median_not_seed_zeros():
+    report = _report([1e-3, 1e-1, 1e-2])
+    assert report.suggestions["steepest"] == pytest.approx(1e-2)  # the median; seed 0 alone said 1e-3
+    assert report.suggestions["minimum/10"] == pytest.approx(1e-2)  # 2 of 3 sweeps gave it: offered
+    assert _report([1e-3, 1e-1]).suggestions["steepest"] == pytest.approx(1e-2)  # two: the geometric mean
+    assert "minimum/10" not in _report([1e-3, 1e-1]).suggestions  # 1 of 2 sweeps is not a majority
+    assert _report([4e-3]).suggestions == {"steepest": 4e-3}  # one seed: its own suggestions
+
+
+def test_a_drop_hidden_by_heavy_smoothing_is_told_apart_from_a_flat_curve():
+    from core.train.suggest import smoothing_hides_drop
+
+    short = [2.3] * 20 + [2.3 - 0.1 * i for i in range(1, 11)] + [1.3 + 2.0 * i for i in range(1, 6)]  # 35 steps
+    assert smoothing_hides_drop(short, beta=0.98)  # the average lags 50 steps: the fall never shows
+    assert not smoothing_hides_drop(short, beta=0.5)  # lightly smoothed it shows: nothing hidden
+    assert not smoothing_hides_drop(_flat_at_ln2(0), beta=0.98)  # flat is flat, whatever the smoothing

@@ -54,12 +54,35 @@ def test_run_shows_live_loss_chart_and_stops(app_url, page, shoot, settle):
     page.wait_for_timeout(1500)  # let the charts finish drawing before the screenshot
     assert not page.locator('[data-testid="stException"]').count()
     shoot(page, "train_stopped")
-    page.get_by_role("tab", name="Confident mistakes").click()
+    _view(page, "Confident mistakes")
     page.get_by_text("predicted:").first.wait_for()
-    page.get_by_role("tab", name="Model").click()
+    _view(page, "Model")
     page.get_by_text("parameters, all trained").wait_for()
-    page.get_by_role("tab", name="Confident mistakes").click()
+    _view(page, "Confident mistakes")
     page.wait_for_timeout(500)
     results = page.get_by_text("Results", exact=True)
     results.scroll_into_view_if_needed()
     shoot(page, "train_results")
+    _predict_an_upload(page, settle, shoot)
+
+
+def _view(page, name: str) -> None:
+    """Choose a result view (a radio: it keeps the choice across reruns, unlike tabs)."""
+    views = page.get_by_role("radiogroup").filter(has_text="Confident mistakes")
+    views.get_by_text(name, exact=True).click()
+
+
+def _predict_an_upload(page, settle, shoot) -> None:
+    """Issue 13 item 3: the first upload keeps the user on Predict (tabs jumped back to the confusion matrix)."""
+    from core.data import load
+
+    digit = load("builtin:digits").splits["val"].paths[0]
+    settle(page, lambda: _view(page, "Predict"))
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(digit))
+    page.get_by_text("Prediction:").wait_for(timeout=60_000)
+    settle(page)
+    assert page.get_by_role("radio", name="Predict").is_checked()
+    assert page.get_by_text(digit.name).count() >= 1  # the uploaded image is shown beside the answer
+    assert not page.locator(".js-plotly-plot .gtitle", has_text="Confusion matrix").count()  # the view stayed
+    page.get_by_text("Prediction:").scroll_into_view_if_needed()
+    shoot(page, "train_predict")

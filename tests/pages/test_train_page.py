@@ -61,8 +61,10 @@ def test_finished_run_shows_curves_table_and_results(runs_dir):
     charts = at.get("plotly_chart")
     assert len(charts) >= 5  # loss, accuracy, lr, activations, heatmap + results (confusion, per class)
     titles = " ".join(c.proto.spec for c in charts)
-    for title in ("Loss", "Accuracy", "Learning rate", "Confusion matrix", "Accuracy per class"):
+    for title in ("Loss", "Accuracy", "Learning rate", "Confusion matrix"):
         assert title in titles, title
+    at.radio(key="results-view").set_value("Per class").run()
+    assert "Accuracy per class" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
     tables = [d.value for d in at.dataframe if "status" in d.value.columns]
     assert len(tables) == 1 and len(tables[0]) == 2  # the runs table lists both runs
     assert list(tables[0]["model"]) == ["mlp", "mlp"] and all("finished" in s for s in tables[0]["status"])
@@ -73,7 +75,9 @@ def test_text_run_results_and_a_failed_run(runs_dir):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     _no_errors(at)
     assert "Confusion matrix" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    at.radio(key="results-view").set_value("Confident mistakes").run()
     assert any(m.value.startswith("> ") and "predicted" in m.value for m in at.markdown)  # quoted sentences
+    at.radio(key="results-view").set_value("Predict").run()
     at.text_input(key="results-sentence").input("what a wonderful film").run()
     _no_errors(at)
     assert any(m.value.startswith("Prediction: **") for m in at.markdown)
@@ -118,8 +122,10 @@ def test_impossible_settings_are_refused(runs_dir, monkeypatch, tmp_path):
 
 
 # ---- the figure and progress helpers the page is made of -------------------------------------------------------
-def test_progress_within_epoch():
+def test_progress_covers_the_whole_run_with_pace_and_time_left():
     import dataclasses
+
+    import pandas as pd
 
     from core.train.store import RunInfo
     from ui.runs import progress
@@ -127,11 +133,25 @@ def test_progress_within_epoch():
     base = RunInfo(run_dir=Path("x"), name="x", status="running", data="d", model="m", epochs=3, epochs_done=1,
                    last_step=-1, best_val_acc=None, last_loss=None, started=None, ended=None, duration=None,
                    error=None, steps_per_epoch=10, total_steps=30, stop_requested=False)
-    cases = {-1: (0.0, "epoch 1/3, batch 0/10"), 0: (0.1, "epoch 1/3, batch 1/10"),
-             9: (1.0, "epoch 1/3, batch 10/10"), 14: (0.5, "epoch 2/3, batch 5/10")}
+    steps = pd.DataFrame({"step": [0, 14], "time": [100.0, 107.0]})  # 14 steps in 7 s: 0.5 s per step
+    cases = {-1: (0.0, "step 0/30 · epoch 1/3"), 0: (1 / 30, "step 1/30 · epoch 1/3"),
+             9: (10 / 30, "step 10/30 · epoch 1/3"), 14: (0.5, "step 15/30 · epoch 2/3 · 0.50 s/step · about 8 s left")}
     for last_step, (frac, text) in cases.items():
-        got = progress(dataclasses.replace(base, last_step=last_step))
-        assert got[0] == pytest.approx(frac) and got[1].startswith(text)
+        got = progress(dataclasses.replace(base, last_step=last_step), steps if last_step == 14 else None)
+        assert got[0] == pytest.approx(frac) and got[1] == text  # not restarting at every epoch
+    done = progress(dataclasses.replace(base, last_step=29, status="finished"), steps)
+    assert done == (1.0, "step 30/30 · epoch 3/3 · 0.50 s/step")  # no time left on a finished run
+
+
+def test_pace_and_durations_by_hand():
+    from core.train.pace import duration_text, pace
+
+    p = pace(steps_done=100, total_steps=400, first=(0, 10.0), last=(99, 35.0))
+    assert p.seconds_per_step == pytest.approx(25 / 99) and p.seconds_left == pytest.approx(300 * 25 / 99)
+    assert pace(1, 400, (0, 5.0), (0, 5.0)).seconds_left is None  # one step: no pace yet
+    assert pace(5, None, (0, 0.0), (4, 2.0)).fraction == 0.0
+    assert [duration_text(s) for s in (0.4, 59.6, 60, 61, 3599, 3600, 7500)] == \
+        ["0 s", "1 min", "1 min", "1 min 01 s", "59 min 59 s", "1 h 00 min", "2 h 05 min"]
 
 
 def test_ema_and_thinning():
@@ -174,6 +194,7 @@ def test_hand_over_from_lr_finder_and_augment_pages(runs_dir):
     at.session_state["lr_for_training"] = 0.0123
     at.session_state["augment_for_training"] = {"kind": "image", "sample_rate": None,
                                                 "steps": [{"name": "RandomRotation", "params": {}, "p": 1.0}]}
+    at.session_state["augment_for_training_from"] = "builtin:digits"  # built on the data the form starts with
     at.run()
     _no_errors(at)
     lr = [n for n in at.number_input if n.label == "Learning rate"][0]
@@ -194,8 +215,10 @@ def test_lr_hand_over_preselects_the_model_and_optimizer_it_was_found_for(runs_d
     assert at.selectbox(key="train-opt-cnn-builtin:digits").value == "sgd"
     assert at.number_input(key="train-bs-cnn-builtin:digits").value == 48  # the batch size the LR was found with
     assert any("found for cnn, sgd, batch 48" in c.value and "⚠️" not in c.value for c in at.caption)
-    at.selectbox(key="train-model-builtin:digits").set_value("mlp").run()  # another model: the LR may not suit it
+    at.selectbox(key="train-opt-cnn-builtin:digits").set_value("adam").run()  # another optimizer: the LR may not suit it
     assert any("⚠️" in c.value and "LR Finder again" in c.value for c in at.caption)
+    at.selectbox(key="train-model-builtin:digits").set_value("mlp").run()  # another model: offered, not filled in
+    assert any("this form is mlp on builtin:digits, so it is not filled in" in c.value for c in at.caption)
 
 
 @pytest.mark.slow
@@ -208,6 +231,7 @@ def test_start_button_launches_a_worker_with_the_page_settings(runs_dir):
     at.session_state["lr_for_training"] = 0.0123
     at.session_state["augment_for_training"] = {"kind": "image", "sample_rate": None,
                                                 "steps": [{"name": "RandomRotation", "params": {}, "p": 1.0}]}
+    at.session_state["augment_for_training_from"] = "builtin:digits"  # built on the data the form starts with
     at.run()
     [n for n in at.number_input if n.label == "Step limit (0 = none)"][0].set_value(3)
     [n for n in at.number_input if n.label == "Epochs"][0].set_value(1)
@@ -215,6 +239,10 @@ def test_start_button_launches_a_worker_with_the_page_settings(runs_dir):
     at.button(key="train-start").click().run()
     _no_errors(at)
     [run] = list_runs(runs_dir)
+    # issue 13 item 4: something visible happens: a toast, the form folds, the live view is brought into sight
+    assert any(run.name in t.value for t in at.toast)
+    assert at.expander[0].label == "New run" and at.expander[0].proto.expanded is False
+    assert "live-view" in " ".join(str(e.proto) for e in at.get("iframe"))  # the scroll-into-sight script
     cfg = RunStore.open(run.run_dir).config()
     assert (cfg["lr"], cfg["max_steps"], cfg["epochs"]) == (pytest.approx(0.0123), 3, 1)
     assert cfg["augment"]["steps"][0]["name"] == "RandomRotation" and cfg["augment_preset"] is False
@@ -265,7 +293,7 @@ def test_resume_a_stopped_run(runs_dir):
 
 def _overlay_script(runs_dir: str) -> None:
     from core.train.store import list_runs
-    from ui.runs import overlay_view
+    from ui.run_list import overlay_view
 
     overlay_view(list_runs(runs_dir), key="ov")
 
@@ -392,6 +420,36 @@ def test_absurd_lr_and_oversized_batch_are_flagged_but_not_refused(runs_dir):
     at.number_input(key="train-bs-mel_cnn-builtin:sounds").set_value(500).run()
     _no_errors(at)
     assert any("larger than the 192 training examples" in w.value for w in at.warning)
+
+
+def test_predict_keeps_the_user_on_the_predict_view(runs_dir):
+    """Issue 13 item 3: a typed sentence (a rerun) must not jump back to the confusion matrix."""
+    inject_finished_run(runs_dir, "lstm", source="builtin:reviews")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    view = at.radio(key="results-view")
+    assert view.value == "Confusion matrix" and "Predict" in view.options
+    view.set_value("Predict").run()
+    at.text_input(key="results-sentence").input("what a wonderful film").run()
+    _no_errors(at)
+    assert at.radio(key="results-view").value == "Predict"  # still where the user was
+    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Class probabilities" in specs and "Confusion matrix" not in specs  # one view shown, the chosen one
+
+
+def test_the_checkpoint_is_read_only_when_asked_for_and_named_for_what_it_is(runs_dir, monkeypatch):
+    """Issue 8: the download button read the checkpoint into memory on every rerun; issue 13 item 10: its name."""
+    run = inject_finished_run(runs_dir)
+    reads = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or real(self))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="results-view").set_value("Download").run()
+    _no_errors(at)
+    assert "best.pt" not in reads and not at.get("download_button")
+    assert any("training checkpoint" in m.value and '"model"' in m.value for m in at.markdown)
+    at.button(key="results-prep").click().run()
+    assert reads.count("best.pt") == 1 and len(at.get("download_button")) == 1
+    assert run.is_dir()
 
 
 def test_the_form_shows_counts_without_decoding_any_data(runs_dir, monkeypatch):
