@@ -134,6 +134,16 @@ def _first_tensor(value):
     return None
 
 
+def _all_tensors(value) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, nn.utils.rnn.PackedSequence):
+        return [value.data]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _all_tensors(v)]
+    return []
+
+
 def _shape(value) -> tuple:
     t = _first_tensor(value)
     return tuple(t.shape) if t is not None else ()
@@ -224,7 +234,8 @@ class _Recorder:
             self._claim_unrun_children(module, row)
             row.mult_adds = _mult_adds(module, in_args, row.output_shape)
             field = layer_field(module, in_field, in_shape, row.output_shape)
-            self.remember(out, field)
+            for t in _all_tensors(output):  # an LSTM's final states as well as its outputs
+                self.remember(t, field)
         self._set_field(row, field)
 
     def _claim_unrun_children(self, module, row) -> None:

@@ -159,6 +159,7 @@ def test_attention_and_recurrent_layers_are_global():
     lstm = models.build("lstm", 2, vocab_size=30)
     rows = _by_name(layer_table(lstm, (), example=torch.tensor([[3, 4, 5, 6]])))
     assert rows["rnn"].global_field and rows["embedding"].receptive_field == (1,)
+    assert rows["head.0"].global_field  # made from the LSTM's final state, not its outputs
     assert rows["rnn"].mult_adds == 2 * 4 * 64 * (64 + 64) * 4  # 2 directions, 4 gates, 4 steps
 
 
