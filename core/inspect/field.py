@@ -78,6 +78,23 @@ def _conv_padding(m: nn.Module, dims: int):
     return m.padding
 
 
+def _padding_used(padding, k, s, d, spatial_in, spatial_out, dims: int) -> tuple:
+    """The padding a layer really applied per dimension: the declared one when it explains the output size, else
+    the one that does (a module that pads inside its forward, e.g. TensorFlow-style "SAME" convolutions), with the
+    odd pixel at the end, as TensorFlow puts it."""
+    k, s, d, padding = (_tuple(v, dims) for v in (k, s, d, padding))
+    if spatial_in is None or spatial_out is None:
+        return padding
+    used = []
+    for p, ki, si, di, i, o in zip(padding, k, s, d, spatial_in, spatial_out):
+        span = di * (ki - 1) + 1
+        if o in ((i + 2 * p - span) // si + 1, -(-(i + 2 * p - span) // si) + 1):  # floor or ceil mode
+            used.append(p)
+        else:
+            used.append(max((o - 1) * si + span - i, 0) // 2)
+    return tuple(used)
+
+
 def _adaptive(field: Field, in_size: tuple, out_size: tuple) -> Field | str:
     """Adaptive pooling: global when the output is one unit; else its widest window and mean stride."""
     if all(o == 1 for o in out_size):
@@ -111,11 +128,14 @@ def layer_field(m: nn.Module, field, in_shape: tuple | None, out_shape: tuple | 
     spatial_in = in_shape[2:] if in_shape and len(in_shape) == dims + 2 else None
     spatial_out = out_shape[2:] if out_shape and len(out_shape) == dims + 2 else None
     if isinstance(m, _CONV) and m.weight.dim() - 2 == dims:
-        return _step(field, m.kernel_size, m.stride, _conv_padding(m, dims), m.dilation)
+        pad = _padding_used(_conv_padding(m, dims), m.kernel_size, m.stride, m.dilation, spatial_in, spatial_out, dims)
+        return _step(field, m.kernel_size, m.stride, pad, m.dilation)
     if isinstance(m, nn.Embedding):
         return field  # one token in, one vector out: a unit still sees one position
     if isinstance(m, _POOL) and spatial_in is not None:
-        return _step(field, m.kernel_size, m.stride or m.kernel_size, m.padding, getattr(m, "dilation", 1))
+        stride, dilation = m.stride or m.kernel_size, getattr(m, "dilation", 1)
+        pad = _padding_used(m.padding, m.kernel_size, stride, dilation, spatial_in, spatial_out, dims)
+        return _step(field, m.kernel_size, stride, pad, dilation)
     if isinstance(m, _ADAPTIVE) and spatial_in is not None and spatial_out is not None:
         return _adaptive(field, spatial_in, spatial_out)
     if isinstance(m, nn.Upsample) and spatial_in is not None and spatial_out is not None:

@@ -66,14 +66,26 @@ def _footprint(net: nn.Module, size: int, unit: tuple[int, int]) -> tuple[tuple[
     return (int(rows.min()), int(rows.max())), (int(cols.min()), int(cols.max()))
 
 
+def _padded_net():
+    return nn.Sequential(nn.Conv2d(1, 1, 3, dilation=2, padding=2, bias=False),
+                         nn.Conv2d(1, 1, 5, stride=2, padding=1, bias=False), nn.AvgPool2d(3, 2, padding=1),
+                         nn.Conv2d(1, 1, 3, padding=1, bias=False))
+
+
+def _same_padded_net():
+    """TensorFlow "SAME" convolutions (EfficientNet-Lite0's) pad inside their forward: the padding is inferred."""
+    from core.models.efficientnet import Conv2dSame
+
+    return nn.Sequential(Conv2dSame(1, 1, 3, stride=2), Conv2dSame(1, 1, 5), Conv2dSame(1, 1, 3, stride=2))
+
+
+@pytest.mark.parametrize("make", [_padded_net, _same_padded_net])
 @pytest.mark.parametrize("unit", [(0, 0), (1, 2), (3, 3)])
-def test_field_box_matches_the_gradient_footprint(unit):
+def test_field_box_matches_the_gradient_footprint(make, unit):
     """The box drawn on the page (field, jump and start) is the set of pixels the unit really depends on.
 
     Positive weights and average pooling: every pixel inside the field gets a non-zero gradient."""
-    net = nn.Sequential(nn.Conv2d(1, 1, 3, dilation=2, padding=2, bias=False),
-                        nn.Conv2d(1, 1, 5, stride=2, padding=1, bias=False), nn.AvgPool2d(3, 2, padding=1),
-                        nn.Conv2d(1, 1, 3, padding=1, bias=False))
+    net = make()
     for m in net:
         if isinstance(m, nn.Conv2d):
             nn.init.constant_(m.weight, 1.0)
