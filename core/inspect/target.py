@@ -32,6 +32,7 @@ class InspectTarget:
     source: str  # the run directory, or where the pretrained weights came from
     raw: Dataset | None = None  # the examples as the whole model takes them (waveforms for mel models)
     collate_fn: object = None  # text: pads token ids
+    sample_names: list[str] | None = None  # captions of the examples when they have names (sample photos)
 
     def batch(self, indices, *, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Stack examples ``indices`` into (x, y); ``raw=True``: as the whole model takes them (for export)."""
@@ -83,6 +84,32 @@ def load_run(run_dir: str | Path, bundle=None) -> InspectTarget:
     model, bundle = load_run_model(run_dir, bundle)
     cfg = RunStore.open(run_dir).config()
     return from_bundle(model, bundle, name=cfg["model"], source=str(run_dir))
+
+
+IMAGENET_PREFIX = "imagenet:"  # where a target names a pretrained ImageNet model instead of a run directory
+
+
+def imagenet_target(name: str = "efficientnet_lite0") -> InspectTarget:
+    """A pretrained ImageNet classifier (core.models.imagenet) with scikit-image's sample photos as examples.
+
+    The photos have no ImageNet label: their class id is -1.
+    """
+    from core.data.photos import sample_photos
+    from core.models.imagenet import load_imagenet
+
+    net = load_imagenet(name)
+    photos = sample_photos()
+    samples = [(net.prepare(img)[0], -1) for img in photos.values()]  # (3, S, S) in [0, 1]
+    return InspectTarget(net.model, name, list(net.classes), "image", "image", tuple(samples[0][0].shape),
+                         samples, (0.0, 1.0), 0.5, net.source, raw=samples, sample_names=list(photos))
+
+
+def load_target(where: str | Path) -> InspectTarget:
+    """``load_run(run_dir)``, or ``imagenet_target(name)`` for ``"imagenet:NAME"``."""
+    where = str(where)
+    if where.startswith(IMAGENET_PREFIX):
+        return imagenet_target(where[len(IMAGENET_PREFIX):])
+    return load_run(where)
 
 
 def example_batch(target: InspectTarget, n: int = 8, *, raw: bool = True) -> torch.Tensor:
