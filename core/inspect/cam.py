@@ -27,6 +27,8 @@ from torch import nn
 
 from core.inspect.layers import LayerRow, layer_table
 
+MAX_CAM_BATCH = 16  # examples the page maps in one preview (one forward + backward pass of this many)
+
 
 @dataclass
 class Explanation:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from core.inspect.field import GLOBAL, Field, combine, layer_field
+from core.inspect.field import GLOBAL, Field, clipped_box, combine, layer_field
 
 
 @dataclass
@@ -54,6 +54,13 @@ class LayerRow:
             return ""
         sizes = [f"{r:g}" for r in self.receptive_field]
         return sizes[0] if len(set(sizes)) == 1 else "×".join(sizes)
+
+    def box(self, unit: tuple[int, ...], input_size: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+        """Per spatial dimension, the first and last input pixel unit ``unit`` of this layer can see."""
+        if self.receptive_field is None:
+            raise ValueError(f"{self.name} has no local receptive field ({self.field_text or 'unknown'})")
+        field = Field(*(tuple(float(v) for v in t) for t in (self.receptive_field, self.jump, self.start)))
+        return clipped_box(field, unit, input_size)
 
     def to_dict(self) -> dict:
         """JSON-serialisable fields (tuples become lists) plus ``frozen`` and ``field_text``."""

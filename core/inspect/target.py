@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,10 @@ def imagenet_target(name: str = "efficientnet_lite0") -> InspectTarget:
     net = load_imagenet(name)
     photos = sample_photos()
     samples = [(net.prepare(img)[0], -1) for img in photos.values()]  # (3, S, S) in [0, 1]
-    return InspectTarget(net.model, name, list(net.classes), "image", "image", tuple(samples[0][0].shape),
+    model = net.model
+    if isinstance(model, nn.Sequential) and len(model) == 2:  # (normalisation, network): names for the table
+        model = nn.Sequential(OrderedDict([("normalize", model[0]), ("net", model[1])])).eval()
+    return InspectTarget(model, name, list(net.classes), "image", "image", tuple(samples[0][0].shape),
                          samples, (0.0, 1.0), 0.5, net.source, raw=samples, sample_names=list(photos))
 
 

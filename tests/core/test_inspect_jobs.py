@@ -8,7 +8,7 @@ from core.inspect.jobs import (export_job_config, export_problems, read_class_vi
                                visual_problems)
 from core.jobs import read_result, run_inline
 from core.train.store import RunStore
-from tests.core.test_inspect_cli import make_run
+from tests.inspect_helpers import make_run
 
 
 @pytest.fixture
