@@ -12,7 +12,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from core import models
 from core.inspect import layer_table, layer_totals
-from core.inspect.field import Field, clipped_box
 
 
 def _by_name(rows):
@@ -91,9 +90,7 @@ def test_field_box_matches_the_gradient_footprint(make, unit):
             nn.init.constant_(m.weight, 1.0)
     size = 48
     last = layer_table(net, (1, size, size))[-1]
-    field = Field(tuple(map(float, last.receptive_field)), tuple(map(float, last.jump)),
-                  tuple(map(float, last.start)))
-    assert clipped_box(field, unit, (size, size)) == _footprint(net, size, unit)
+    assert last.box(unit, (size, size)) == _footprint(net, size, unit)
 
 
 class _Tied(nn.Module):
