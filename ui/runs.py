@@ -298,7 +298,7 @@ def resume_button(run_dir: str | Path, key: str = "resume") -> Path | None:
 
 
 def results_view(run_dir: str | Path, key: str = "results") -> None:
-    """Confusion matrix, per-class accuracy, confident mistakes, predict, model summary, checkpoint download."""
+    """Confusion matrix, per-class accuracy, confident mistakes, predict, model summary, downloads."""
     from core.train.evaluate import checkpoint_path
 
     path = checkpoint_path(run_dir)
@@ -323,5 +323,6 @@ def results_view(run_dir: str | Path, key: str = "results") -> None:
     with tabs[4]:
         _summary(model, int(RunStore.open(run_dir).config().get("freeze_epochs") or 0))
     with tabs[5]:
-        st.download_button(f"Download {path.name} (state_dict)", path.read_bytes(), file_name=f"{Path(run_dir).name}"
-                           f"-{path.name}", key=f"{key}-dl", help="load with torch.load(f, weights_only=True)")
+        from ui.model_downloads import model_downloads
+
+        model_downloads(run_dir, path, model, key)

@@ -16,6 +16,7 @@ Formats:
 from __future__ import annotations
 
 import importlib.util
+import io
 import re
 import sys
 import uuid
@@ -76,6 +77,13 @@ def python_file_for(path: Path) -> Path:
     """Where the state_dict export writes its Python file: an importable name next to the weights."""
     stem = re.sub(r"\W", "_", path.stem)
     return path.with_name(f"{'model_' if stem[:1].isdigit() else ''}{stem}.py")
+
+
+def state_dict_bytes(model: nn.Module) -> bytes:
+    """``torch.save(model.state_dict())`` in memory: what the plain state_dict download holds."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()
 
 
 def _close(reference: torch.Tensor, out: torch.Tensor) -> tuple[float, bool]:
