@@ -114,7 +114,7 @@ def _torchscript(model: nn.Module, x: torch.Tensor, out: Path, _classes):
     notes = []
     try:
         scripted = torch.jit.script(model)
-    except Exception as err:  # noqa: BLE001 - scripting fails on some Python constructs; tracing is the documented alternative
+    except Exception as err:  # noqa: BLE001 - scripting fails on some Python; tracing is the documented other way
         notes.append(f"torch.jit.script failed ({type(err).__name__}); traced on the check batch instead, so "
                      "data-dependent branches are fixed to the ones this batch took")
         with warnings.catch_warnings():

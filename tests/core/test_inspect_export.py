@@ -73,6 +73,23 @@ def test_torchscript_and_torch_export_round_trip(tmp_path):
     torch.testing.assert_close(program(X[:2]), net(X[:2]))  # batch size left dynamic
 
 
+class _Unscriptable(torch.nn.Module):
+    """A forward TorchScript cannot compile (a lambda); tracing can follow it."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(256, 3)
+
+    def forward(self, x):
+        flatten = lambda t: t.flatten(1)  # noqa: E731
+        return self.linear(flatten(x))
+
+
+def test_torchscript_says_when_it_traced_instead(tmp_path):
+    result = export_model(_Unscriptable(), X, "torchscript", tmp_path / "u.pt")
+    assert result.ok and len(result.notes) == 1 and "traced on the check batch" in result.notes[0]
+
+
 def test_onnx_round_trip_with_onnxruntime(tmp_path):
     import onnxruntime
 
