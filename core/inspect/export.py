@@ -103,10 +103,13 @@ def _state_dict(model: nn.Module, x: torch.Tensor, out: Path, classes):
     py.write_text(model_source(model, state_dict_file=out.name, module_name=py.stem, classes=classes))
     spec = importlib.util.spec_from_file_location(f"_lab_export_{uuid.uuid4().hex}", py)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # a fresh namespace: a name only the lab defines would fail here
-    sys.modules.pop(spec.name, None)
-    with torch.no_grad():
-        y = module.load_model(str(out))(x)
+    sys.modules[spec.name] = module  # as an import would (dataclasses look their module up there)
+    try:
+        spec.loader.exec_module(module)  # a fresh namespace: a name only the lab defines would fail here
+        with torch.no_grad():
+            y = module.load_model(str(out))(x)
+    finally:
+        sys.modules.pop(spec.name, None)
     return y, [str(out), str(py)], []
 
 

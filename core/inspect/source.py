@@ -8,7 +8,6 @@ other packages (torch, torchvision, torchaudio, math...) are kept, only the name
 from __future__ import annotations
 
 import ast
-import builtins
 import functools
 import importlib
 import inspect
@@ -19,6 +18,17 @@ from dataclasses import dataclass, field
 from torch import nn
 
 LAB_PACKAGE = "core"
+MODEL_PACKAGE = "core.models"  # lab code that is architecture: copied into the file; any other lab name is a stub
+
+
+@dataclass
+class _Definition:
+    """One top-level definition: its node, its source, and the lab imports inside it (a method's local import)."""
+
+    node: ast.stmt
+    source: str
+    first_line: int  # line of the source's first line in the module
+    local_imports: list[ast.ImportFrom] = field(default_factory=list)
 
 
 @dataclass
@@ -26,8 +36,20 @@ class _Module:
     """Top-level definitions and imports of one source module."""
 
     name: str
-    definitions: dict[str, tuple[ast.stmt, str]] = field(default_factory=dict)  # name -> (node, source)
+    definitions: dict[str, _Definition] = field(default_factory=dict)
     imports: dict[str, tuple[str, str | None, str]] = field(default_factory=dict)  # alias -> (module, attr, alias)
+
+
+def _is_lab(module: str) -> bool:
+    return module == LAB_PACKAGE or module.startswith(LAB_PACKAGE + ".")
+
+
+def _definition(source: str, node: ast.stmt) -> _Definition:
+    lines = source.splitlines()
+    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    local = [n for n in ast.walk(node) if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module
+             and _is_lab(n.module)]
+    return _Definition(node, "\n".join(lines[first - 1:node.end_lineno]), first, local)
 
 
 @functools.lru_cache(maxsize=None)
@@ -37,12 +59,12 @@ def _parse(module_name: str) -> _Module:
     mod = _Module(module_name)
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            mod.definitions[node.name] = (node, _segment(source, node))
+            mod.definitions[node.name] = _definition(source, node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
                 if isinstance(t, ast.Name):
-                    mod.definitions[t.id] = (node, _segment(source, node))
+                    mod.definitions[t.id] = _definition(source, node)
         elif isinstance(node, ast.Import):
             for a in node.names:
                 alias = a.asname or a.name.split(".")[0]
@@ -59,24 +81,30 @@ def _relative(module_name: str, node: ast.ImportFrom) -> str:
     return ".".join(parts + ([node.module] if node.module else []))
 
 
-def _segment(source: str, node: ast.stmt) -> str:
-    """The statement's source with its decorators."""
-    lines = source.splitlines()
-    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-    return "\n".join(lines[first - 1:node.end_lineno])
-
-
 def _used_names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
+def _without_local_imports(d: _Definition) -> str:
+    """The definition's source with each local lab import replaced by ``pass``: the names it brought in are
+    module-level in the generated file (copied definitions or stubs)."""
+    lines = d.source.split("\n")
+    for imp in d.local_imports:
+        first, last = imp.lineno - d.first_line, imp.end_lineno - d.first_line
+        names = ", ".join(a.name for a in imp.names)
+        lines[first:last + 1] = [" " * imp.col_offset + f"pass  # was: from {imp.module} import {names}"] + \
+            [None] * (last - first)
+    return "\n".join(line for line in lines if line is not None)
+
+
 class _Collector:
-    """Definitions (dependencies first) and external imports needed by some names of some lab modules."""
+    """Definitions (dependencies first), external imports and stubs needed by some names of some lab modules."""
 
     def __init__(self):
         self.order: list[tuple[str, str]] = []  # (module, name) in output order
         self.sources: dict[str, tuple[str, str]] = {}  # name -> (module, source)
         self.imports: dict[str, str] = {}  # alias -> import line
+        self.stubs: dict[str, str] = {}  # alias -> "module.name" of a lab name that is not architecture
         self._seen: set[tuple[str, str]] = set()
 
     def need(self, module_name: str, name: str) -> None:
@@ -84,39 +112,58 @@ class _Collector:
             return
         self._seen.add((module_name, name))
         mod = _parse(module_name)
-        if name in mod.definitions:
-            node, source = mod.definitions[name]
-            for used in sorted(_used_names(node) - {name}):
-                self._resolve(mod, used)
-            if name in self.sources and self.sources[name] != (module_name, source):
-                raise ValueError(f"two lab modules define {name!r} differently; cannot write one file")
-            self.sources[name] = (module_name, source)
-            self.order.append((module_name, name))
-        else:
+        if name not in mod.definitions:
             self._resolve(mod, name)
+            return
+        d = mod.definitions[name]
+        for imp in d.local_imports:
+            for a in imp.names:
+                self._lab_name(imp.module, a.name, a.asname or a.name)
+        for used in sorted(_used_names(d.node) - {name}):
+            self._resolve(mod, used)
+        source = _without_local_imports(d)
+        if name in self.sources and self.sources[name] != (module_name, source):
+            raise ValueError(f"two lab modules define {name!r} differently; cannot write one file")
+        self.sources[name] = (module_name, source)
+        self.order.append((module_name, name))
+
+    def _lab_name(self, base: str, attr: str | None, alias: str) -> None:
+        """Architecture code (core.models) is copied; any other lab name becomes a stub that says it is missing."""
+        if attr is None:
+            raise ValueError(f"the model's code uses the lab module {base} as a whole; cannot copy it out")
+        home = _defining_module(base, attr)
+        if home.startswith(MODEL_PACKAGE) and attr in _parse(home).definitions:
+            if alias != attr:
+                raise ValueError(f"the model's code renames {base}.{attr} to {alias}; cannot copy it out")
+            self.need(home, attr)
+        else:
+            self.stubs[alias] = f"{base}.{attr}"
 
     def _resolve(self, mod: _Module, name: str) -> None:
         if name in mod.definitions:
             self.need(mod.name, name)
         elif name in mod.imports:
             base, attr, alias = mod.imports[name]
-            if base == LAB_PACKAGE or base.startswith(LAB_PACKAGE + "."):
-                if attr is None:
-                    raise ValueError(f"{mod.name} uses the lab module {base} as a whole; cannot inline it")
-                self.need(_defining_module(base, attr), attr)
+            if _is_lab(base):
+                self._lab_name(base, attr, alias)
             else:
                 line = f"import {base}" + (f" as {alias}" if alias != base else "") if attr is None else \
                     f"from {base} import {attr}" + (f" as {alias}" if alias != attr else "")
                 self.imports[alias] = line
-        elif not hasattr(builtins, name):
-            pass  # a local name (argument, loop variable, comprehension): nothing to import
+        # else: a local name (argument, loop variable) or a builtin: nothing to bring in
+
+    def stub_sources(self) -> list[str]:
+        return [f"def {alias}(*args, **kwargs):\n"
+                f"    raise ImportError(\"{where} belongs to the deep-learning lab; this file rebuilds the model \"\n"
+                f"                      \"from a state_dict and never needs it (pretrained weights are not looked \"\n"
+                f"                      \"up)\")" for alias, where in sorted(self.stubs.items())]
 
 
 def _defining_module(package: str, attr: str) -> str:
     """Where a name imported from a lab package is really defined (``core.models`` re-exports its classes)."""
     obj = getattr(importlib.import_module(package), attr, None)
     home = getattr(obj, "__module__", None)
-    return home if home and home.startswith(LAB_PACKAGE) and attr in _parse(home).definitions else package
+    return home if home and _is_lab(home) and attr in _parse(home).definitions else package
 
 
 def _constructor(model: nn.Module):
@@ -162,7 +209,7 @@ def model_source(model: nn.Module, *, state_dict_file: str = "model.pt", module_
         ''')
     imports = sorted(set(collector.imports.values()) | {"import torch"},
                      key=lambda line: (line.startswith("from"), line))
-    body = [collector.sources[name][1] for _, name in collector.order]
+    body = collector.stub_sources() + [collector.sources[name][1] for _, name in collector.order]
     footer = textwrap.dedent(f'''\
         CLASSES = {pprint.pformat(list(classes) if classes is not None else None, width=100, compact=True)}
         OPTIONS = {pprint.pformat(_plain(opts), width=100, compact=True)}

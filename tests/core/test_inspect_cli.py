@@ -50,10 +50,14 @@ def test_export_state_dict_from_the_command_line(digits_run, tmp_path, capsys):
     assert (tmp_path / "out" / "digits.py").is_file()
 
 
-def test_export_json_and_refusal(tmp_path, capsys):
-    run = make_run(tmp_path / "runs", "lstm", "builtin:reviews")
-    assert main(["export", str(run), "--format", "exported", "--out", str(tmp_path / "t.pt2"), "--json"]) == 2
-    assert "pack_padded_sequence" in json.loads(capsys.readouterr().out)["error"]
-    assert main(["export", str(run), "--format", "torchscript", "--out", str(tmp_path / "t.pt"), "--json"]) == 0
+def test_export_json_and_refusal(digits_run, tmp_path, capsys, monkeypatch):
+    assert main(["export", str(digits_run), "--format", "torchscript", "--out", str(tmp_path / "t.pt"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] and report["format"] == "torchscript" and report["examples"] == 8
+    from core.inspect import export
+
+    real = export.importlib.util.find_spec
+    monkeypatch.setattr(export.importlib.util, "find_spec", lambda n, *a: None if n == "onnxruntime" else real(n, *a))
+    assert main(["export", str(digits_run), "--format", "onnx", "--out", str(tmp_path / "t.onnx")]) == 2
+    assert "missing here: onnxruntime (pip install onnxruntime)" in capsys.readouterr().err
+    assert not (tmp_path / "t.onnx").exists()
