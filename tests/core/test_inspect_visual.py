@@ -15,13 +15,14 @@ from core.inspect import class_visual, invert_mlp
 def trained_cnn():
     """A cnn fitted for a few steps on two synthetic classes: bright left half vs bright right half."""
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(64, 1, 8, 8, generator=g) * 0.3
-    y = torch.arange(64) % 2
+    x = torch.rand(32, 1, 8, 8, generator=g) * 0.3
+    y = torch.arange(32) % 2
     x[y == 0, :, :, :4] += 0.6
     x[y == 1, :, :, 4:] += 0.6
+    torch.manual_seed(0)  # test-only: fixed initial weights
     net = models.build("cnn", 2, input_shape=(1, 8, 8), width=8)
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-    for _ in range(30):
+    for _ in range(20):
         opt.zero_grad()
         F.cross_entropy(net(x), y).backward()
         opt.step()
