@@ -28,7 +28,7 @@ if view == "Layers":
 elif view == "Where it looks":
     cam_view(target, lock, rows, key="inspect-cam")
 elif view == "Class visualisation":
-    visual_view(where, target, key="inspect-visual")
+    visual_view(where, target, lock, key="inspect-visual")
 elif view == "Spatial transformer":
     stn_view(target, lock, key="inspect-stn")
 else:

@@ -77,7 +77,7 @@ def _progress_fragment(run_dir: Path, key: str) -> None:
 
 
 # ---- class visualisation ---------------------------------------------------------------------------------------
-def visual_view(where: str, target, key: str) -> None:
+def visual_view(where: str, target, lock, key: str) -> None:
     """Backquery: a few classes' "ideal" inputs, made in a worker; for the sigmoid MLP also the exact inverse."""
     if not target.spatial:
         st.info("A text model's input is a list of token ids: there is no gradient to follow between words, so it "
@@ -88,7 +88,7 @@ def visual_view(where: str, target, key: str) -> None:
                "(a random shift of a pixel each step, an occasional blur) keeps it from growing noise. What comes "
                "out is the network's idea of the class: the patterns that excite it most.")
     if target.name == "mlp_sigmoid":
-        inverse_ui(target, key)
+        inverse_ui(target, lock, key)
     n = len(target.classes)
     classes = st.multiselect("Classes", list(range(n)), default=list(range(min(4, n))), key=f"{key}-classes",
                              format_func=lambda c: target.classes[c], max_selections=MAX_VISUAL_CLASSES)
@@ -110,7 +110,7 @@ def visual_view(where: str, target, key: str) -> None:
     st.plotly_chart(fig.logit_bars(result["class_names"], vis.start_logits, vis.end_logits), key=f"{key}-bars")
 
 
-def inverse_ui(target, key: str) -> None:
+def inverse_ui(target, lock, key: str) -> None:
     """The sigmoid MLP run backwards exactly: pseudo-inverse of each linear layer, logit of each sigmoid."""
     from core.inspect import invert_mlp
 
@@ -120,7 +120,8 @@ def inverse_ui(target, key: str) -> None:
     cls = c1.selectbox("Class", range(len(target.classes)), format_func=lambda c: target.classes[c],
                        key=f"{key}-inv-class")
     margin = c2.slider("Wanted logit margin", 0.5, 10.0, 2.0, 0.5, key=f"{key}-inv-margin")
-    inv = invert_mlp(target.model, cls, tuple(target.input_shape), margin=margin)
+    with lock:
+        inv = invert_mlp(target.model, cls, tuple(target.input_shape), margin=margin)
     lo, hi = float(inv.image.min()), float(inv.image.max())
     shown = (inv.image - lo) / max(hi - lo, 1e-12)
     st.image(fig.enlarge(fig.to_display(shown, "image"), 160), width=160,

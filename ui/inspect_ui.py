@@ -146,10 +146,10 @@ def field_on_example_ui(target, rows, key: str) -> None:
 
 
 # ---- Grad-CAM --------------------------------------------------------------------------------------------------
-def _what_the_classifier_sees(target, x: torch.Tensor) -> torch.Tensor:
+def _what_the_classifier_sees(target, lock, x: torch.Tensor) -> torch.Tensor:
     """The spatial transformer's output for stn_cnn (maps are in its coordinates), else the input itself."""
     if hasattr(target.model, "transform"):
-        with torch.no_grad():
+        with lock, torch.no_grad():
             return target.model.transform(x)
     return x
 
@@ -193,18 +193,18 @@ def cam_view(target, lock, rows, key: str) -> None:
     caption = (f"{method} for **{target.classes[chosen]}** at `{layer if method == 'Grad-CAM' else head[0]}` "
                f"({' × '.join(map(str, cam.shape))}) · true class: {true_label(target, int(y[0]))}")
     with right:
-        _show_map(target, x, cam, opacity, caption, f"{key}-map", index)
+        _show_map(target, lock, x, cam, opacity, caption, f"{key}-map", index)
     st.subheader("Maps of several examples")
     cam_grid_ui(target, lock, layer, opacity, key)
 
 
-def _show_map(target, x, cam, opacity: float, caption: str, key: str, index: int = 0) -> None:
+def _show_map(target, lock, x, cam, opacity: float, caption: str, key: str, index: int = 0) -> None:
     if target.input_kind == "waveform":
         st.plotly_chart(fig.waveform_figure(x[0], cam, title="Grad-CAM over time"), key=key)
     else:
-        seen = _what_the_classifier_sees(target, x)[0]
+        seen = _what_the_classifier_sees(target, lock, x)[0]
         st.image(fig.cam_display(seen, cam, target.input_kind, opacity), width=360)
-        if seen is not x[0] and hasattr(target.model, "transform"):
+        if hasattr(target.model, "transform"):
             caption += " · shown on the spatial transformer's output, where the classifier looks"
     if target.input_kind == "spectrogram":
         caption += " · low frequencies at the bottom, time to the right"
@@ -231,7 +231,7 @@ def cam_grid_ui(target, lock, layer: str, opacity: float, key: str) -> None:
         if target.input_kind == "waveform":
             where.plotly_chart(fig.waveform_figure(x[i], ex.maps[i]), key=f"{key}-grid-{i}")
         else:
-            where.image(fig.cam_display(_what_the_classifier_sees(target, x[i:i + 1])[0], ex.maps[i],
+            where.image(fig.cam_display(_what_the_classifier_sees(target, lock, x[i:i + 1])[0], ex.maps[i],
                                         target.input_kind, opacity), width="stretch")
         pred = int(ex.targets[i])
         mark = "" if int(y[i]) < 0 else (" ✅" if pred == int(y[i]) else " ❌")

@@ -154,3 +154,13 @@ def test_pretrained_imagenet_model_is_offered():
     _ok(at)
     assert at.selectbox(key="inspect-source").options == ["pretrained ImageNet (EfficientNet-Lite0) on sample photos"]
     assert {m.label: m.value for m in at.metric}["Parameters"] == "4,652,008"
+
+
+def test_sigmoid_mlp_run_offers_the_exact_inverse():
+    make_run(Path(os.environ["DLLAB_RUNS"]), "mlp_sigmoid", "builtin:digits", hidden=[16])
+    at = _view(_page().run(), "Where it looks")
+    assert any("no convolutional layer" in i.value for i in at.info)
+    _view(at, "Class visualisation")
+    assert any(m.value.startswith("**Exact inverse**") for m in at.markdown)
+    assert len(at.success) + len(at.warning) == 1  # says whether the inverse is exact
+    assert any("scaled to grey" in c for c in _image_captions(at))
