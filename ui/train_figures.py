@@ -7,6 +7,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from core.train.suggest import smooth
+
 SMOOTHINGS = ("EMA", "none")
 COLOURS = qualitative.Plotly
 MAX_POINTS = 1200  # per curve: more points than pixels only slow the browser's redraw while a run is polled
@@ -14,8 +16,9 @@ _LAYOUT = dict(margin=dict(l=50, r=20, t=40, b=40), height=320, legend=dict(orie
 
 
 def ema(values: pd.Series, beta: float = 0.9) -> pd.Series:
-    """Debiased exponential moving average (as in fastai / TensorBoard): weight ``beta`` on the past."""
-    return values.ewm(alpha=1 - beta, adjust=True).mean()
+    """Debiased exponential moving average (core.train.suggest.smooth, as the LR finder's): weight ``beta`` on the
+    past."""
+    return pd.Series(smooth(values.tolist(), beta), index=values.index)
 
 
 def _faint(colour: str) -> str:

@@ -121,10 +121,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from core.train import fit
+    from core.train.checks import check
 
     try:
         config = config_from_args(args)
-        config.check()
+        check(config)
         result = fit(config, callbacks=() if args.json else (_epoch_printer(),))
     except ValueError as err:  # bad data source / model / settings: say why, no traceback
         if int(os.environ.get("RANK", "0")) == 0:

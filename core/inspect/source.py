@@ -168,7 +168,8 @@ def _defining_module(package: str, attr: str) -> str:
 
 def _constructor(model: nn.Module):
     """(class, keyword options) that rebuild ``model``: the registry's constructor (a partial's fixed options
-    included) with the options the lab built it with; pretrained-weight lookups switched off."""
+    included) with the options the lab built it with, pretrained-weight lookups off (the registry's
+    ``no_pretrained``, as ``core.models.rebuild`` does)."""
     from core.models import spec
 
     opts = dict(getattr(model, "build_opts", {}) or {})
@@ -177,9 +178,7 @@ def _constructor(model: nn.Module):
     if isinstance(build, functools.partial):
         opts = {**build.keywords, **opts}
         build = build.func
-    if "weights" in inspect.signature(build).parameters:
-        opts["weights"] = None  # the state_dict has the trained weights; never look for ImageNet ones
-    return build, opts
+    return build, {**opts, **(spec(name).no_pretrained if name else {})}
 
 
 def model_source(model: nn.Module, *, state_dict_file: str = "model.pt", module_name: str = "model",

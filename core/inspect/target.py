@@ -56,13 +56,13 @@ def _range(dataset: Dataset) -> tuple[tuple[float, float], float]:
 
 def from_bundle(model: nn.Module, bundle, *, name: str, source: str) -> InspectTarget:
     """An InspectTarget from a model and the DataBundle it was trained on (its validation split)."""
-    from core.models import CachedFeatures
+    from core.models import CachedFeatures, spec
 
     val = bundle.splits["val"]
     if bundle.kind == "text":
         return InspectTarget(model, name, list(bundle.classes), "text", "tokens", (), val, None, 0.0, source,
                              raw=val, collate_fn=bundle.collate_fn)
-    if getattr(model, "input_features", None) == "logmel":
+    if spec(name).input_features == "logmel":
         feats = CachedFeatures(val, model.frontend)
         value_range, grey = _range(feats)
         return InspectTarget(model, name, list(bundle.classes), "audio", "spectrogram", tuple(feats[0][0].shape),
