@@ -28,8 +28,8 @@ def test_pick_a_run_see_the_table_and_a_cam_overlay(app_url, page, shoot, settle
     page.get_by_text("Grad-CAM for").first.wait_for()
     page.get_by_text("Maps of several examples").wait_for()
     page.get_by_text("predicted", exact=False).nth(3).wait_for()  # grid captions
-    images = page.locator('[data-testid="stImage"] img')
-    assert images.count() >= 9  # the chosen example's overlay and the grid
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stImage\"] img').length >= 9")
+    images = page.locator('[data-testid="stImage"] img')  # the chosen example's overlay and the grid of 8
     assert images.first.evaluate("img => img.naturalWidth") >= 200  # enlarged for display, not 32 pixels
     page.wait_for_timeout(1000)
     assert not page.locator('[data-testid="stException"]').count()
