@@ -100,8 +100,9 @@ def layers_view(target, rows, key: str) -> None:
     cols[2].metric("Frozen", f"{totals.frozen:,}")
     cols[3].metric("Multiply-adds / example", f"{totals.mult_adds:,}")
     cols[4].metric("Size of the weights", f"{totals.param_megabytes:.2f} MB")
-    st.caption(f"Input {tuple(target.input_shape)} ({target.input_kind}). A parameter shared by two layers is "
-               "counted once; click a column header to sort.")
+    shape = f"{len(target.samples[0][0])} token ids (the first validation example)" \
+        if target.input_kind == "tokens" else f"{tuple(target.input_shape)} ({target.input_kind})"
+    st.caption(f"Input: {shape}. A parameter shared by two layers is counted once; click a column header to sort.")
     depth = st.radio("Rows", list(DEPTHS), horizontal=True, key=f"{key}-depth")
     st.dataframe(fig.layer_frame(rows, DEPTHS[depth]), hide_index=True, key=f"{key}-table", width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="localized")
