@@ -140,6 +140,7 @@ def test_text_run_and_spatial_transformer_run():
     at.selectbox(key="inspect-source").set_value(str(text)).run()
     _ok(at)
     assert any("reads the whole sentence" in i.value for i in at.info)
+    assert any("token ids (the first validation example)" in c.value for c in at.caption)
     _view(at, "Where it looks")
     assert any("a text model's LSTM has none" in i.value for i in at.info)
     stn = make_run(runs, "stn_cnn", "builtin:digits")
