@@ -73,7 +73,7 @@ def loss_figure(steps: pd.DataFrame, epochs: pd.DataFrame, smoothing: str = "EMA
 def accuracy_figure(epochs: pd.DataFrame) -> go.Figure:
     """Train / validation accuracy per epoch."""
     fig = go.Figure()
-    for col, colour in (("train_acc", COLOURS[2]), ("val_acc", COLOURS[1])):
+    for col, colour in (("train_acc", COLOURS[2]), ("val_acc", COLOURS[1]), ("val_robust_acc", COLOURS[3])):
         if col in epochs:
             fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs[col], name=col.replace("_", " "),
                                      mode="lines+markers", line=dict(color=colour)))
@@ -156,7 +156,8 @@ def probabilities_figure(probs, classes: list[str]) -> go.Figure:
 
 
 METRIC_NAMES = {"val_acc": "validation accuracy", "val_loss": "validation loss", "train_loss": "training loss",
-                "train_acc": "training accuracy", "loss": "training loss (per step)", "lr": "learning rate"}
+                "train_acc": "training accuracy", "loss": "training loss (per step)", "lr": "learning rate",
+                "val_robust_acc": "robust accuracy (PGD, validation subset)"}
 
 
 def overlay_figure(curves: dict[str, pd.DataFrame], metric: str, smoothing: str = "EMA",

@@ -45,7 +45,13 @@ def prepare_splits(config, bundle, model, generator: torch.Generator | None = No
     if spectrogram:
         frontend = unwrap(model).frontend
         val = CachedFeatures(val, frontend)
-        if target == "sample" and transform is not None:  # waveform augmentation: features must be recomputed
+        if getattr(config, "adversarial", None):  # attacks perturb waveforms: the front end runs per batch
+            if target == "features":
+                notices.append("adversarial training perturbs waveforms, so the spectrogram augmentation (applied to "
+                               "cached features) is not used; a waveform pipeline would be")
+            notices.append("adversarial training with a spectrogram model: training features are computed from "
+                           "the attacked waveforms on every batch (not cached)")
+        elif target == "sample" and transform is not None:  # waveform augmentation: features must be recomputed
             notices.append("waveform augmentation with a spectrogram model: train features are recomputed every "
                            "epoch (use a spectrogram pipeline to keep them cached)")
             train = _OnTheFly(train, frontend)

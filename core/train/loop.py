@@ -331,6 +331,11 @@ def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> L
     if config.resume_from:
         start_epoch, start_step = _resume(config, model, optimizer, scheduler, notices)
     cbs = default_callbacks(config, run, info) + [cb for cb in callbacks if info.main or not getattr(cb, "main_only", False)]
+    if config.adversarial:
+        from core.train.adversarial import AdversarialConfig, AdversarialTraining
+
+        cbs.append(AdversarialTraining(AdversarialConfig.from_dict(config.adversarial), bundle.splits["val"],
+                                       bundle.kind, config.seed))
     loop = Loop(config, model, optimizer, scheduler, unit, train_dl, val_dl, sampler, cbs, info, bundle,
                 start_epoch, start_step)
     loop.notices.extend(notices)
