@@ -27,6 +27,8 @@ PAGES = [  # (file under pages/, icon, what it is for)
                         "statistics; results."),
     ("6_Adversarial.py", "🎯", "Attack a trained model (FGSM, BIM, PGD): epsilon slider, smallest epsilon, accuracy "
                               "versus epsilon, robustness of several runs."),
+    ("7_Inspect.py", "🔬", "Look inside a trained model: layers and receptive field, Grad-CAM, class visualisation, "
+                          "export."),
 ]
 
 

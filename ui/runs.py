@@ -298,7 +298,7 @@ def resume_button(run_dir: str | Path, key: str = "resume", owner: str | None = 
 
 
 def results_view(run_dir: str | Path, key: str = "results") -> None:
-    """Confusion matrix, per-class accuracy, confident mistakes, predict, model summary, checkpoint download."""
+    """Confusion matrix, per-class accuracy, confident mistakes, predict, model summary, downloads."""
     from core.train.evaluate import checkpoint_path
 
     path = checkpoint_path(run_dir)
@@ -323,11 +323,15 @@ def results_view(run_dir: str | Path, key: str = "results") -> None:
     elif view == "Model":
         _summary(model, int(RunStore.open(run_dir).config().get("freeze_epochs") or 0))
     else:
-        _download(path, Path(run_dir), key)
+        _download(model, path, Path(run_dir), key)
 
 
-def _download(path: Path, run_dir: Path, key: str) -> None:
-    """The training checkpoint, read from disk only when the user asks for it (not on every rerun)."""
+def _download(model, path: Path, run_dir: Path, key: str) -> None:
+    """The model to take away (plain state_dict, the Python file that rebuilds it), and the training checkpoint,
+    read from disk only when the user asks for it (not on every rerun)."""
+    from ui.model_downloads import model_downloads
+
+    model_downloads(run_dir, model, key)
     st.markdown(f"`{path.name}` is a **training checkpoint**: a dict with the model's weights under `\"model\"`, "
                 "the optimizer and schedule state (to resume), the run's config and the epoch.")
     st.code('ckpt = torch.load(f, weights_only=True)\nmodel.load_state_dict(ckpt["model"])', language="python")
@@ -335,8 +339,10 @@ def _download(path: Path, run_dir: Path, key: str) -> None:
     @st.fragment
     def _button() -> None:
         if st.button(f"Prepare {path.name} ({path.stat().st_size / 2**20:.1f} MB) for download", key=f"{key}-prep"):
-            st.download_button(f"Download {path.name} (training checkpoint)", path.read_bytes(),
-                               file_name=f"{run_dir.name}-{path.name}", key=f"{key}-dl", on_click="ignore")
+            st.download_button(f"Download the full training checkpoint ({path.name}: weights, optimizer, schedule)",
+                               path.read_bytes(), file_name=f"{run_dir.name}-{path.name}", key=f"{key}-dl",
+                               on_click="ignore", help="for resuming training: a dict whose ['model'] is the "
+                                                       "state_dict; torch.load(f, weights_only=True)")
 
     _button()
 

@@ -52,3 +52,6 @@ def problems(name: str, config: dict) -> list[str]:
 register("train", "core.train.jobs:run_train", "core.train.jobs:train_problems", "training")
 register("lr_find", "core.train.lr_job:run", "core.train.lr_job:problems", "LR range test")
 register("attack_sweep", "core.attacks.jobs:run", "core.attacks.jobs:problems", "attack sweep (accuracy vs epsilon)")
+register("class_visual", "core.inspect.jobs:run_class_visual", "core.inspect.jobs:visual_problems",
+         "class visualisation")
+register("export", "core.inspect.jobs:run_export", "core.inspect.jobs:export_problems", "model export")

@@ -19,11 +19,15 @@ from core.models.image import MLP, ResNet18Transfer, SmallCNN
 from core.models.pretrained import WeightsPlan, weights_plan
 from core.models.registry import (MODELS, ModelSpec, build, build_for, bundle_opts, default_model, group_parameters,
                                   layer_groups, names, rebuild, register, spec, typical_side, unwrap)
+from core.models.stn import STNCNN
 from core.models.text import BagOfNgrams, PooledRNN, RNNClassifier, TextCNN
 
 # Training defaults per model: tuned on the built-in data so a user gets a sensible run without tuning
 # (bench/bench_train.py checks them).
 register(ModelSpec("mlp", "image", MLP, "flatten -> Linear/ReLU stack; a baseline",
+                   defaults=dict(epochs=10, batch_size=64, optimizer="adamw", lr=2e-3, scheduler="one-cycle")))
+register(ModelSpec("mlp_sigmoid", "image", partial(MLP, activation="sigmoid"),
+                   "the notes' sigmoid MLP: flatten -> Linear/Sigmoid stack; the Inspect page can invert it exactly",
                    defaults=dict(epochs=10, batch_size=64, optimizer="adamw", lr=2e-3, scheduler="one-cycle")))
 register(ModelSpec("cnn", "image", SmallCNN, "small AlexNet-style CNN: conv blocks, adaptive pooling, dropout head",
                    defaults=dict(epochs=15, batch_size=32, optimizer="adamw", lr=3e-3, scheduler="one-cycle"),
@@ -44,6 +48,10 @@ register(ModelSpec("efficientnet_lite0", "image", EfficientNetLite0Transfer,
                    defaults=dict(epochs=10, batch_size=32, optimizer="adamw", lr=1e-3, scheduler="one-cycle",
                                  freeze_epochs=10, train_bn=False, lr_decay=3.0, augment_preset=False,
                                  data_opts={"image_size": 224})))
+register(ModelSpec("stn_cnn", "image", STNCNN,
+                   "spatial transformer: a localisation net predicts an affine transform (identity at start) that "
+                   "straightens the input before a small CNN",
+                   defaults=dict(epochs=15, batch_size=32, optimizer="adamw", lr=2e-3, scheduler="one-cycle")))
 register(ModelSpec("wave_cnn", "audio", WaveCNN, "1-D CNN on the raw waveform (conv/batch-norm/pool stages)",
                    defaults=dict(epochs=15, batch_size=32, optimizer="adamw", lr=3e-3, scheduler="one-cycle")))
 register(ModelSpec("mel_cnn", "audio", MelCNN, "2-D CNN on log-mel spectrograms (features cached once per clip)",
@@ -72,5 +80,5 @@ register(ModelSpec("gru", "text", partial(RNNClassifier, rnn="gru"),
 __all__ = ["MODELS", "ModelSpec", "build", "build_for", "bundle_opts", "names", "rebuild", "register", "spec",
            "unwrap", "default_model", "typical_side", "TextCNN", "BagOfNgrams", "PooledRNN",
            "layer_groups", "group_parameters", "MLP", "SmallCNN", "ResNet18Transfer", "WaveCNN", "MelCNN",
-           "MelResNet18", "RNNClassifier", "LogMel", "CachedFeatures", "EfficientNetLite0", "EfficientNetLite0Transfer",
-           "WeightsPlan", "weights_plan"]
+           "MelResNet18", "RNNClassifier", "STNCNN", "LogMel", "CachedFeatures", "EfficientNetLite0",
+           "EfficientNetLite0Transfer", "WeightsPlan", "weights_plan"]

@@ -11,14 +11,22 @@ from core.models.pretrained import IMAGENET_MEAN, IMAGENET_STD, load_torchvision
 
 
 class MLP(nn.Module):
-    """Flatten -> (Linear -> ReLU -> Dropout) x len(hidden) -> Linear."""
+    """Flatten -> (Linear -> activation -> Dropout) x len(hidden) -> Linear.
 
-    def __init__(self, num_classes: int, input_shape=(3, 32, 32), hidden=(256, 128), dropout: float = 0.2):
+    ``activation``: 'relu' (the default), or 'sigmoid' for the sigmoid MLP of the classic notes, which the Inspect
+    page can run backwards exactly (core.inspect.invert_mlp).
+    """
+
+    def __init__(self, num_classes: int, input_shape=(3, 32, 32), hidden=(256, 128), dropout: float = 0.2,
+                 activation: str = "relu"):
         super().__init__()
+        if activation not in ("relu", "sigmoid"):
+            raise ValueError(f"activation must be 'relu' or 'sigmoid', got {activation!r}")
         self.flatten = nn.Flatten()  # (B, C, H, W) -> (B, C*H*W)
         layers, width = [], math.prod(input_shape)
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            act = nn.ReLU(inplace=True) if activation == "relu" else nn.Sigmoid()
+            layers += [nn.Linear(width, h), act, nn.Dropout(dropout)]
             width = h
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(width, num_classes)
