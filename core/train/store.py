@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS epochs (epoch INTEGER, name TEXT, value REAL, time RE
 CREATE TABLE IF NOT EXISTS activations (step INTEGER, layer TEXT, mean REAL, std REAL, frac_zero REAL,
                                         grad_norm REAL);
 CREATE TABLE IF NOT EXISTS notes (time REAL, level TEXT, message TEXT);
+CREATE TABLE IF NOT EXISTS scalars (step INTEGER, name TEXT, value REAL, time REAL);
 CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 0), status TEXT, error TEXT, heartbeat REAL,
                                  stop_requested INTEGER DEFAULT 0, started REAL, ended REAL, created REAL,
                                  pid INTEGER, host TEXT, steps_per_epoch INTEGER, total_steps INTEGER);
@@ -82,6 +83,7 @@ class RunStore:
         self._lock = threading.RLock()
         self._steps: list[tuple] = []
         self._acts: list[tuple] = []
+        self._scalars: list[tuple] = []
         self._last_flush = time.monotonic()
         self._stop_cache, self._stop_checked = False, 0.0
         self._beat_thread: threading.Thread | None = None
@@ -148,6 +150,12 @@ class RunStore:
         """Record activation statistics of one step: rows of (layer, mean, std, frac_zero, grad_norm)."""
         step = int(step)
         self._acts.extend((step, str(r[0]), *r[1:5]) for r in rows)
+        self._maybe_flush()
+
+    def log_scalars(self, step: int, values: dict[str, float]) -> None:
+        """Record named per-step numbers (jobs with several series, e.g. a GAN's D and G losses); buffered."""
+        now = time.time()
+        self._scalars.extend((int(step), str(k), _num(v), now) for k, v in values.items())
         self._maybe_flush()
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
@@ -223,8 +231,9 @@ class RunStore:
         with self._lock:
             steps, self._steps = self._steps, []
             acts, self._acts = self._acts, []
+            scalars, self._scalars = self._scalars, []
             self._last_flush = time.monotonic()
-            if not steps and not acts:
+            if not steps and not acts and not scalars:
                 return
             steps = _plain_steps(steps)
             acts = [(s, layer, *(_num(v) for v in vals)) for s, layer, *vals in acts]
@@ -233,6 +242,7 @@ class RunStore:
             try:
                 con.executemany("INSERT INTO steps VALUES (?, ?, ?, ?, ?)", steps)
                 con.executemany("INSERT INTO activations VALUES (?, ?, ?, ?, ?, ?)", acts)
+                con.executemany("INSERT INTO scalars VALUES (?, ?, ?, ?)", scalars)
                 con.execute("UPDATE meta SET heartbeat = ? WHERE id = 0", (time.time(),))
                 con.execute("COMMIT")
             except BaseException:
@@ -256,7 +266,7 @@ class RunStore:
 
     def _maybe_flush(self) -> None:
         if (time.monotonic() - self._last_flush >= self.flush_every
-                or len(self._steps) + len(self._acts) >= self.max_buffer):
+                or len(self._steps) + len(self._acts) + len(self._scalars) >= self.max_buffer):
             self.flush()
 
     def _update(self, **fields) -> None:
@@ -320,6 +330,16 @@ class RunStore:
         """Activation statistics: columns step, layer, mean, std, frac_zero, grad_norm (ordered by step)."""
         return self._read("SELECT step, layer, mean, std, frac_zero, grad_norm FROM activations WHERE step > ? "
                           "ORDER BY step, rowid", (int(since_step),))
+
+    def scalars(self, since_step: int = -1) -> pd.DataFrame:
+        """Named per-step numbers after ``since_step``, wide: a step column and one column per name."""
+        long = self._read("SELECT step, name, value FROM scalars WHERE step > ? ORDER BY step, rowid",
+                          (int(since_step),))
+        if long.empty:
+            return pd.DataFrame({"step": pd.Series(dtype="int64")})
+        wide = long.pivot_table(index="step", columns="name", values="value", aggfunc="last", dropna=False)
+        wide.columns.name = None
+        return wide.reset_index()
 
     def notes(self) -> pd.DataFrame:
         """Messages the trainer left for the user: columns time, level, message."""
