@@ -12,6 +12,7 @@ COMMANDS = {
     "runs": ("runs", "list recorded runs and their status"),
     "lr-find": ("lr_find", "learning-rate range test"),
     "augment": ("augment", "apply an augmentation pipeline to an image and save the draws"),
+    "gan": ("gan", "train a GAN, sample it, walk between seeds (train | sample | interpolate)"),
 }
 
 
