@@ -7,9 +7,13 @@ environment variables, so a teacher can cap a shared server without touching cod
     runs_dir = "runs"
     data_root = "/srv/datasets"
     served = true            # typed paths must stay inside data_root
+    user_header = "X-Forwarded-User"   # optional: the proxy in front names the user
+    teacher_token = "change-me"        # optional: ?teacher=change-me sees every run
+    allow_downloads = false  # never download pretrained weights (default: true, on first use)
     [limits]
     max_epochs = 20
     max_batch_size = 256
+    max_concurrent_runs = 4  # jobs at once; more wait in a queue
 """
 from __future__ import annotations
 
@@ -26,7 +30,9 @@ class Limits:
     max_upload_mb: int = 200  # zip / clip / photo uploads above this are refused (matches .streamlit/config.toml)
     max_extract_mb: int = 2000  # an uploaded archive that would unpack to more is refused (zip bombs)
     max_lr_iters: int = 1000  # LR range test length cap
-    max_concurrent_runs: int = 4  # training workers at once; a further launch is refused until one ends
+    max_concurrent_runs: int = 4  # jobs (training, sweeps, GANs...) running at once; further jobs wait in a queue
+    max_queued_jobs: int = 32  # jobs waiting in the queue at once; a further launch is refused (a runaway clicker)
+    max_job_minutes: float = 240.0  # a job running longer is stopped (status 'stopped', checkpoints kept); 0 = never
 
 
 @dataclass
@@ -34,11 +40,18 @@ class Settings:
     runs_dir: Path = Path("runs")  # one folder per run (config.json, metrics.sqlite, checkpoints/, TensorBoard)
     cache_dir: Path = Path.home() / ".cache" / "dllab"  # built-in datasets are written here on first use
     data_root: Path = Path.cwd()  # where typed paths are looked up; the only place they may point when served
-    served: bool = False  # True when the app is shared: typed paths are confined to data_root
+    served: bool = False  # True when the app is shared: typed paths are confined to data_root, runs to their owners
+    user_header: str | None = None  # served behind a proxy that names the user in this header (e.g. X-Forwarded-User)
+    teacher_token: str | None = None  # ?teacher=TOKEN in the URL sees every run on a served app; None = no teacher
+    allow_downloads: bool = True  # pretrained weights not on disk may be downloaded on first use (torchvision's)
     limits: Limits = field(default_factory=Limits)
 
 
-_ENV = {"runs_dir": "DLLAB_RUNS", "cache_dir": "DLLAB_CACHE", "data_root": "DLLAB_DATA_ROOT", "served": "DLLAB_SERVED"}
+_ENV = {"runs_dir": "DLLAB_RUNS", "cache_dir": "DLLAB_CACHE", "data_root": "DLLAB_DATA_ROOT", "served": "DLLAB_SERVED",
+        "user_header": "DLLAB_USER_HEADER", "teacher_token": "DLLAB_TEACHER_TOKEN",
+        "allow_downloads": "DLLAB_ALLOW_DOWNLOADS"}
+_FLAGS = ("served", "allow_downloads")  # true/false settings
+_TEXT = ("user_header", "teacher_token")  # plain strings; the others are paths
 
 
 def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
@@ -51,8 +64,10 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         value = os.environ.get(env, raw.get(name))
         if value is None:
             continue
-        if name == "served":
-            s.served = str(value).lower() in ("1", "true", "yes", "on")
+        if name in _FLAGS:
+            setattr(s, name, str(value).lower() in ("1", "true", "yes", "on"))
+        elif name in _TEXT:
+            setattr(s, name, str(value) or None)
         else:
             setattr(s, name, Path(value).expanduser())
     return s

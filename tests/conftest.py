@@ -6,8 +6,10 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _isolated_runs(tmp_path, monkeypatch):
-    """Runs go to a per-test folder; built-in data stays in the shared cache (deterministic, made once)."""
+    """Runs go to a per-test folder; built-in data stays in the shared cache (deterministic, made once); nothing is
+    downloaded (pretrained weights stay what the machine has)."""
     monkeypatch.setenv("DLLAB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("DLLAB_ALLOW_DOWNLOADS", "0")  # tests never download pretrained weights
     yield
 
 

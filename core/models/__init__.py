@@ -14,7 +14,9 @@ from functools import partial
 
 from core.models.audio import LogMel, MelCNN, MelResNet18, WaveCNN
 from core.models.features import CachedFeatures
-from core.models.image import MLP, ResNet18Transfer, SmallCNN, find_resnet18_weights
+from core.models.efficientnet import EfficientNetLite0, EfficientNetLite0Transfer
+from core.models.image import MLP, ResNet18Transfer, SmallCNN
+from core.models.pretrained import WeightsPlan, weights_plan
 from core.models.registry import (MODELS, ModelSpec, build, build_for, bundle_opts, group_parameters, layer_groups,
                                   names, register, spec, unwrap)
 from core.models.text import RNNClassifier
@@ -29,6 +31,10 @@ register(ModelSpec("cnn", "image", SmallCNN, "small AlexNet-style CNN: conv bloc
                                   "builtin:shapes": dict(epochs=30, batch_size=32, model_opts={"width": 16})}))
 register(ModelSpec("resnet18", "image", ResNet18Transfer,
                    "resnet18 transfer: ImageNet weights when available, new Linear-ReLU-Dropout-Linear head",
+                   transfer=True, defaults=dict(epochs=5, batch_size=32, optimizer="adamw", lr=1e-3,
+                                                scheduler="one-cycle", freeze_epochs=1, lr_decay=3.0)))
+register(ModelSpec("efficientnet_lite0", "image", EfficientNetLite0Transfer,
+                   "EfficientNet-Lite0 transfer: ImageNet weights shipped offline, new Linear-ReLU-Dropout-Linear head",
                    transfer=True, defaults=dict(epochs=5, batch_size=32, optimizer="adamw", lr=1e-3,
                                                 scheduler="one-cycle", freeze_epochs=1, lr_decay=3.0)))
 register(ModelSpec("wave_cnn", "audio", WaveCNN, "1-D CNN on the raw waveform (conv/batch-norm/pool stages)",
@@ -47,4 +53,5 @@ register(ModelSpec("gru", "text", partial(RNNClassifier, rnn="gru"),
 
 __all__ = ["MODELS", "ModelSpec", "build", "build_for", "bundle_opts", "names", "register", "spec", "unwrap",
            "layer_groups", "group_parameters", "MLP", "SmallCNN", "ResNet18Transfer", "WaveCNN", "MelCNN",
-           "MelResNet18", "RNNClassifier", "LogMel", "CachedFeatures", "find_resnet18_weights"]
+           "MelResNet18", "RNNClassifier", "LogMel", "CachedFeatures", "EfficientNetLite0", "EfficientNetLite0Transfer",
+           "WeightsPlan", "weights_plan"]

@@ -1,17 +1,13 @@
 """Image classifiers: a small MLP, a small AlexNet-style CNN and a resnet18 transfer backbone."""
 from __future__ import annotations
 
+import copy
 import math
-from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
-# ImageNet statistics the pretrained resnet18 expects (inputs arrive in [0, 1])
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-RESNET18_FILE = "resnet18-f37072fd.pth"  # torchvision's file name for ResNet18_Weights.IMAGENET1K_V1
+from core.models.pretrained import IMAGENET_MEAN, IMAGENET_STD, load_torchvision
 
 
 class MLP(nn.Module):
@@ -78,22 +74,6 @@ def transfer_head(width: int, num_classes: int, hidden: int = 256, dropout: floa
                          nn.Linear(hidden, num_classes))
 
 
-def find_resnet18_weights(weights: str | None = "auto") -> Path | None:
-    """Where ImageNet resnet18 weights can be read without a download: a given file, else the torch hub cache.
-
-    ``weights`` is 'auto' (look in the torch hub cache), 'none' / None (random init) or a file path.
-    """
-    if weights in (None, "none", ""):
-        return None
-    if weights != "auto":
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"resnet18 weights file {path} does not exist")
-        return path
-    path = Path(torch.hub.get_dir()) / "checkpoints" / RESNET18_FILE
-    return path if path.is_file() else None
-
-
 class Normalize(nn.Module):
     """(x - mean) / std per channel, with the statistics as buffers so they move with the model."""
 
@@ -107,41 +87,46 @@ class Normalize(nn.Module):
 
 
 class ResNet18Transfer(nn.Module):
-    """torchvision resnet18 with ImageNet weights when available (never downloaded) and a new head.
+    """torchvision resnet18 with ImageNet weights when available (``core.models.pretrained``) and a new head.
 
-    ``notice`` says when no pretrained weights were found, so the UI can show it. Grey inputs (1 channel) get a
-    1-channel first convolution whose weights are the pretrained RGB weights summed over colour.
+    ``plan`` says where the weights came from and ``notice`` why there are none, so the UI can show it. Grey inputs
+    (1 channel) get a 1-channel first convolution whose weights are the pretrained RGB weights summed over colour.
+    ``features(x)`` is everything before the head: (B, C, H, W) -> (B, 512); ``forward`` also accepts those
+    features directly (B, 512), which is how a frozen backbone's cached features are trained on.
     """
 
     def __init__(self, num_classes: int, input_shape=(3, 224, 224), weights: str | None = "auto",
                  hidden: int = 256, dropout: float = 0.3):
         super().__init__()
-        net = torchvision.models.resnet18(weights=None)
-        path = find_resnet18_weights(weights)
-        self.pretrained = path is not None
-        self.notice = None if path else (
-            "No ImageNet weights for resnet18 found (torch hub cache or a weights file); the backbone starts from "
-            "random initialisation, so freezing it makes little sense and training takes longer.")
-        if path:
-            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        net, self.plan = load_torchvision("resnet18", weights)
+        self.pretrained = self.plan.pretrained
+        self.notice = None if self.pretrained else self.plan.description
         in_ch = input_shape[0]
         self.normalize = Normalize(IMAGENET_MEAN[:in_ch] if in_ch == 3 else (0.45,) * in_ch,
                                    IMAGENET_STD[:in_ch] if in_ch == 3 else (0.226,) * in_ch)
         if in_ch != 3:
-            conv = nn.Conv2d(in_ch, 64, 7, stride=2, padding=3, bias=False)
-            with torch.no_grad():
-                conv.weight.copy_(net.conv1.weight.sum(1, keepdim=True).repeat(1, in_ch, 1, 1) / in_ch)
-            net.conv1 = conv
+            net.conv1 = grey_stem(net.conv1, in_ch)
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         self.pool = nn.Sequential(net.avgpool, nn.Flatten())  # (B, 512, h, w) -> (B, 512)
         self.head = transfer_head(512, num_classes, hidden, dropout)
 
+    def features(self, x):
+        x = self.stem(self.normalize(x))  # (B, C, H, W) -> (B, 64, H/4, W/4)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # -> (B, 512, H/32, W/32)
+        return self.pool(x)  # -> (B, 512)
+
     def forward(self, x):
-        x = self.stem(self.normalize(x))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.head(self.pool(x))
+        return self.head(x if x.dim() == 2 else self.features(x))
 
     def layer_groups(self):
         return [[self.normalize, self.stem, self.layer1, self.layer2, self.layer3], [self.layer4],
                 [self.pool, self.head]]
+
+
+def grey_stem(conv: nn.Conv2d, in_ch: int) -> nn.Conv2d:
+    """A copy of a pretrained RGB first convolution for ``in_ch`` channels: weights summed over colour / in_ch."""
+    new = copy.deepcopy(conv)
+    new.in_channels = in_ch
+    new.weight = nn.Parameter(conv.weight.detach().sum(1, keepdim=True).repeat(1, in_ch, 1, 1) / in_ch)
+    return new

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator, Literal, Sequence
 import torch
 from torch import nn
 
-from core.train.suggest import seed_spread, SeedSpread, suggest
+from core.train.suggest import SeedSpread, SuggestionSpread, seed_spread, suggest
 
 StopReason = Literal["completed", "diverged", "non-finite loss"]
 # callback(steps_done, num_iter, lr, smoothed_loss): called whenever losses have been fetched (see ``check_every``).
@@ -169,6 +169,17 @@ class LRFinderReport:
     seeds: list[int]  # the seeds used
     spread: SeedSpread  # band of the smoothed curves and spread of each suggestion (zero width for one seed)
     notices: list[str] = field(default_factory=list)  # e.g. no pretrained weights, mixup not applied
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable dict (what the LR job writes as its result)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LRFinderReport":
+        spread = dict(d["spread"])
+        spread["suggestions"] = {k: SuggestionSpread(**v) for k, v in spread.get("suggestions", {}).items()}
+        return cls([LRFinderResult.from_dict(r) for r in d["results"]], list(d["seeds"]), SeedSpread(**spread),
+                   list(d.get("notices", [])))
 
 
 def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seeds: Sequence[int] | None = None,

@@ -70,6 +70,12 @@ class RunInfo:
     total_steps: int | None  # planned training steps in all, when announced
     stop_requested: bool  # a stop was asked for (the worker stops within a batch)
     pid: int | None = None  # the worker's process id (on the machine that runs it)
+    kind: str = "train"  # job kind (core.jobs): train | lr_find | gan | attack_sweep | ...
+    owner: str | None = None  # who started it (served mode: the session's user); None from the command line
+    created: float | None = None  # wall-clock time the run was created (queued)
+    progress_done: int | None = None  # jobs without epochs: units done (e.g. sweep steps), see progress_total
+    progress_total: int | None = None  # ... out of this many
+    progress_text: str | None = None  # ... and what the job is doing, in words
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict (run_dir as a string)."""
@@ -78,16 +84,29 @@ class RunInfo:
         return d
 
 
-def run_info(run_dir: Path, meta: dict, config: dict, agg, last_loss, epochs_done, best, stale_after) -> RunInfo:
-    """A RunInfo from a run's meta row, config and aggregates (as ``RunStore.info`` reads them)."""
-    status = derive_status(meta, stale_after)
-    started, ended = meta.get("started"), meta.get("ended")
-    end = ended if ended else (meta.get("heartbeat") if started else None)
+def summary_row(name: str, meta: dict, config: dict, last, epochs_done, best) -> dict:
+    """A run's row of the runs index (core.train.run_index) from its meta row, config and aggregates:
+    ``last`` = (step, loss) of the last recorded step or None, ``epochs_done`` and ``best`` validation accuracy."""
+    row = {k: v for k, v in meta.items() if k != "id"}
+    row.update(name=name, data=str(config.get("data", "")), model=str(config.get("model", "")),
+               epochs=int(config.get("epochs") or 0), epochs_done=int(epochs_done or 0), best_val_acc=best,
+               last_step=int(last[0]) if last else -1, last_loss=last[1] if last else None,
+               kind=meta.get("kind") or "train")
+    return row
+
+
+def info_from_row(run_dir: Path, row: dict, stale_after: float) -> RunInfo:
+    """A RunInfo from an index row (or ``summary_row``), the status derived from whether the worker lives."""
+    started, ended = row.get("started"), row.get("ended")
+    end = ended if ended else (row.get("heartbeat") if started else None)
+    last_step = row.get("last_step")
     return RunInfo(
-        run_dir=run_dir, name=run_dir.name, status=status, data=str(config.get("data", "")),
-        model=str(config.get("model", "")), epochs=int(config.get("epochs") or 0), epochs_done=int(epochs_done),
-        last_step=int(agg[0]) if agg[0] is not None else -1, best_val_acc=best,
-        last_loss=last_loss[0] if last_loss else None, started=started, ended=ended,
-        duration=(end - started) if (started and end) else None, error=meta.get("error"),
-        steps_per_epoch=meta.get("steps_per_epoch"), total_steps=meta.get("total_steps"),
-        stop_requested=bool(meta.get("stop_requested")), pid=meta.get("pid"))
+        run_dir=Path(run_dir), name=Path(run_dir).name, status=derive_status(row, stale_after),
+        data=str(row.get("data") or ""), model=str(row.get("model") or ""), epochs=int(row.get("epochs") or 0),
+        epochs_done=int(row.get("epochs_done") or 0), last_step=int(last_step) if last_step is not None else -1,
+        best_val_acc=row.get("best_val_acc"), last_loss=row.get("last_loss"), started=started, ended=ended,
+        duration=(end - started) if (started and end) else None, error=row.get("error"),
+        steps_per_epoch=row.get("steps_per_epoch"), total_steps=row.get("total_steps"),
+        stop_requested=bool(row.get("stop_requested")), pid=row.get("pid"), kind=row.get("kind") or "train",
+        owner=row.get("owner"), created=row.get("created"), progress_done=row.get("progress_done"),
+        progress_total=row.get("progress_total"), progress_text=row.get("progress_text"))

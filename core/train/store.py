@@ -30,15 +30,15 @@ import threading
 import time
 from pathlib import Path
 
-import pandas as pd
 
-from core.train.run_info import ACTIVE, STALE_AFTER, RunInfo, run_info
+from core.train.run_index import RunIndex, delete_run, list_runs  # noqa: F401 - the runs list lives beside the index
+from core.train.run_info import ACTIVE, STALE_AFTER, RunInfo  # noqa: F401 - readers import them from here
+from core.train.run_reader import CONFIG_NAME, DB_NAME, RunReader, _connect
 
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 TERMINAL = ("finished", "stopped", "failed")
 HEARTBEAT_EVERY = 5.0  # the writer's background thread refreshes the heartbeat this often while a run is active
 STOP_CHECK_EVERY = 0.2  # stop_requested() looks at the database at most this often (seconds); cheap per batch
-DB_NAME, CONFIG_NAME = "metrics.sqlite", "config.json"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS steps (step INTEGER, epoch INTEGER, loss REAL, lr REAL, time REAL);
@@ -52,7 +52,12 @@ CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 0), status T
                                  pid INTEGER, host TEXT, steps_per_epoch INTEGER, total_steps INTEGER);
 CREATE INDEX IF NOT EXISTS steps_step ON steps(step);
 CREATE INDEX IF NOT EXISTS act_step ON activations(step);
+CREATE INDEX IF NOT EXISTS scalars_step ON scalars(step);
 """
+# meta columns added after the first release: (name, SQL type). Old run databases get them when opened for writing.
+_META_ADDED = (("kind", "TEXT DEFAULT 'train'"), ("owner", "TEXT"), ("target", "TEXT"), ("progress_done", "INTEGER"),
+               ("progress_total", "INTEGER"), ("progress_text", "TEXT"))
+PROGRESS_EVERY = 0.5  # set_progress writes at most this often (seconds), except the final done == total
 
 
 def _slug(text: str, limit: int = 24) -> str:
@@ -62,13 +67,16 @@ def _slug(text: str, limit: int = 24) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "run"
 
 
-def _connect(db: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(db, timeout=10.0, check_same_thread=False, isolation_level=None)
-    con.execute("PRAGMA busy_timeout=10000")
-    return con
+def _migrate(con: sqlite3.Connection) -> None:
+    """Bring a run database written by an older version up to the current schema (new tables and meta columns)."""
+    con.executescript(_SCHEMA)
+    have = {row[1] for row in con.execute("PRAGMA table_info(meta)")}
+    for name, kind in _META_ADDED:
+        if name not in have:
+            con.execute(f"ALTER TABLE meta ADD COLUMN {name} {kind}")
 
 
-class RunStore:
+class RunStore(RunReader):
     """Writer and reader of one run directory (see the module docstring)."""
 
     def __init__(self, run_dir: str | os.PathLike, *, flush_every: float = 1.0, max_buffer: int = 2000):
@@ -84,6 +92,8 @@ class RunStore:
         self._steps: list[tuple] = []
         self._acts: list[tuple] = []
         self._scalars: list[tuple] = []
+        self._index = RunIndex(self.run_dir.parent)  # the runs root's summary table (see core.train.run_index)
+        self._last_progress = 0.0
         self._last_flush = time.monotonic()
         self._stop_cache, self._stop_checked = False, 0.0
         self._beat_thread: threading.Thread | None = None
@@ -91,15 +101,20 @@ class RunStore:
 
     # ---- creating / opening -------------------------------------------------------------------------------
     @classmethod
-    def create(cls, runs_dir: str | os.PathLike, config: dict, **kw) -> "RunStore":
+    def create(cls, runs_dir: str | os.PathLike, config: dict, *, kind: str = "train", owner: str | None = None,
+               target: str | None = None, **kw) -> "RunStore":
         """Make a new run directory under ``runs_dir`` (status 'queued') and return its store.
 
-        The name is ``YYYYmmdd-HHMMSS-<model>-<data>`` (``-2``, ``-3``... when taken). ``config`` is written to
-        config.json as given (it should be ``TrainConfig.to_dict()``).
+        The name is ``YYYYmmdd-HHMMSS-<model>-<data>`` (``YYYYmmdd-HHMMSS-<kind>-<model>-<data>`` for jobs other than
+        training; ``-2``, ``-3``... when taken). ``config`` is written to config.json as given (for training,
+        ``TrainConfig.to_dict()``; every job's config has ``data`` and, when there is one, ``model``). ``kind`` is the
+        job kind (core.jobs), ``owner`` who started it (served mode), ``target`` the job function the worker runs.
         """
         runs_dir = Path(runs_dir)
         runs_dir.mkdir(parents=True, exist_ok=True)
-        base = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(config.get('model'))}-{_slug(config.get('data'))}"
+        prefix = "" if kind == "train" else f"{_slug(kind)}-"
+        base = (f"{time.strftime('%Y%m%d-%H%M%S')}-{prefix}{_slug(config.get('model'))}-"
+                f"{_slug(config.get('data'))}")
         for n in range(1, 10_000):
             run_dir = runs_dir / (base if n == 1 else f"{base}-{n}")
             try:
@@ -113,12 +128,17 @@ class RunStore:
         tmp.replace(run_dir / CONFIG_NAME)
         con = _connect(run_dir / DB_NAME)
         con.execute("PRAGMA journal_mode=WAL")
-        con.executescript(_SCHEMA)
+        _migrate(con)
         now = time.time()
-        con.execute("INSERT INTO meta (id, status, heartbeat, created, host) VALUES (0, 'queued', ?, ?, ?)",
-                    (now, now, socket.gethostname()))
+        row = dict(status="queued", heartbeat=now, created=now, host=socket.gethostname(), kind=kind, owner=owner,
+                   target=target)
+        con.execute(f"INSERT INTO meta (id, {', '.join(row)}) VALUES (0, {', '.join('?' * len(row))})",
+                    tuple(row.values()))
         con.close()
-        return cls(run_dir, **kw)
+        store = cls(run_dir, **kw)
+        store._index.update(run_dir.name, **row, data=str(config.get("data", "")), model=str(config.get("model", "")),
+                            epochs=int(config.get("epochs") or 0), epochs_done=0, last_step=-1)
+        return store
 
     @classmethod
     def open(cls, run_dir: str | os.PathLike, **kw) -> "RunStore":
@@ -134,6 +154,7 @@ class RunStore:
         if self._con is None:
             self._con = _connect(self.db_path)
             self._con.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable enough, no fsync per commit
+            _migrate(self._con)
         return self._con
 
     # ---- writing (the trainer) ------------------------------------------------------------------------------
@@ -153,9 +174,12 @@ class RunStore:
         self._maybe_flush()
 
     def log_scalars(self, step: int, values: dict[str, float]) -> None:
-        """Record named per-step numbers (jobs with several series, e.g. a GAN's D and G losses); buffered."""
+        """Record several named per-step series at once (a GAN's D and G losses, D(x), ...); buffered like steps.
+
+        Values may be 0-d tensors (converted at flush time, as in ``log_step``).
+        """
         now = time.time()
-        self._scalars.extend((int(step), str(k), _num(v), now) for k, v in values.items())
+        self._scalars.extend((int(step), str(k), v, now) for k, v in values.items())
         self._maybe_flush()
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
@@ -163,8 +187,22 @@ class RunStore:
         now = time.time()
         rows = [(int(epoch), str(k), _num(v), now) for k, v in metrics.items()]
         with self._lock:
-            self._db().executemany("INSERT INTO epochs VALUES (?, ?, ?, ?)", rows)
+            con = self._db()
+            con.executemany("INSERT INTO epochs VALUES (?, ?, ?, ?)", rows)
+            done, best = con.execute("SELECT COUNT(DISTINCT epoch), MAX(CASE WHEN name = 'val_acc' THEN value END) "
+                                     "FROM epochs").fetchone()
+        self._index.update(self.run_dir.name, epochs_done=done, best_val_acc=best)
         self.flush()
+
+    def set_progress(self, done: int, total: int, text: str = "") -> None:
+        """Progress of a job that is not an epoch loop (an LR sweep, an attack sweep): ``done`` of ``total`` units
+        and a line saying what it is doing. Cheap to call often: written at most every ``PROGRESS_EVERY`` seconds."""
+        now = time.monotonic()
+        if done < total and now - self._last_progress < PROGRESS_EVERY:
+            return
+        self._last_progress = now
+        self._update(progress_done=int(done), progress_total=int(total), progress_text=str(text),
+                     heartbeat=time.time())
 
     def note(self, message: str, level: str = "info") -> None:
         """A message for the user shown with the run (e.g. 'no pretrained weights: random initialisation')."""
@@ -192,7 +230,10 @@ class RunStore:
             fields.update(pid=os.getpid(), host=socket.gethostname())
             self._update(**fields)
             with self._lock:
-                self._db().execute("UPDATE meta SET started = ? WHERE id = 0 AND started IS NULL", (now,))
+                con = self._db()
+                con.execute("UPDATE meta SET started = ? WHERE id = 0 AND started IS NULL", (now,))
+                started = con.execute("SELECT started FROM meta WHERE id = 0").fetchone()[0]
+            self._index.update(self.run_dir.name, started=started)
             self._start_heartbeat()
         else:
             if status in TERMINAL:
@@ -237,17 +278,21 @@ class RunStore:
                 return
             steps = _plain_steps(steps)
             acts = [(s, layer, *(_num(v) for v in vals)) for s, layer, *vals in acts]
+            scalars = _plain_values(scalars)
+            now = time.time()
             con = self._db()
             con.execute("BEGIN IMMEDIATE")
             try:
                 con.executemany("INSERT INTO steps VALUES (?, ?, ?, ?, ?)", steps)
                 con.executemany("INSERT INTO activations VALUES (?, ?, ?, ?, ?, ?)", acts)
                 con.executemany("INSERT INTO scalars VALUES (?, ?, ?, ?)", scalars)
-                con.execute("UPDATE meta SET heartbeat = ? WHERE id = 0", (time.time(),))
+                con.execute("UPDATE meta SET heartbeat = ? WHERE id = 0", (now,))
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+        last = {"last_step": steps[-1][0], "last_loss": steps[-1][2]} if steps else {}
+        self._index.update(self.run_dir.name, heartbeat=now, **last)
 
     def close(self) -> None:
         """Flush, stop the heartbeat thread and close the connection (the store can still be read afterwards)."""
@@ -266,16 +311,18 @@ class RunStore:
 
     def _maybe_flush(self) -> None:
         if (time.monotonic() - self._last_flush >= self.flush_every
-                or len(self._steps) + len(self._acts) + len(self._scalars) >= self.max_buffer):
+                or len(self._steps) + len(self._acts) >= self.max_buffer):
             self.flush()
 
     def _update(self, **fields) -> None:
+        """Set meta fields (None values are skipped) and mirror them into the runs index."""
         fields = {k: v for k, v in fields.items() if v is not None}
         if not fields:
             return
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._lock:
             self._db().execute(f"UPDATE meta SET {sets} WHERE id = 0", tuple(fields.values()))
+        self._index.update(self.run_dir.name, **fields)
 
     def _start_heartbeat(self) -> None:
         if self._beat_thread is not None and self._beat_thread.is_alive():
@@ -288,7 +335,9 @@ class RunStore:
         con = _connect(self.db_path)  # its own connection: never waits on the trainer's lock
         try:
             while not self._beat_stop.wait(HEARTBEAT_EVERY):
-                con.execute("UPDATE meta SET heartbeat = ? WHERE id = 0", (time.time(),))
+                now = time.time()
+                con.execute("UPDATE meta SET heartbeat = ? WHERE id = 0", (now,))
+                self._index.update(self.run_dir.name, heartbeat=now)
         except sqlite3.Error:
             pass  # the run directory went away; nothing left to keep alive
         finally:
@@ -299,69 +348,6 @@ class RunStore:
         if self._beat_thread is not None and self._beat_thread is not threading.current_thread():
             self._beat_thread.join(timeout=2)
         self._beat_thread = None
-
-    # ---- reading (any process) -------------------------------------------------------------------------------
-    def _read(self, sql: str, params: tuple = ()) -> pd.DataFrame:
-        con = _connect(self.db_path)
-        try:
-            return pd.read_sql_query(sql, con, params=params)
-        finally:
-            con.close()
-
-    def config(self) -> dict:
-        """The run's config.json as a dict."""
-        return json.loads((self.run_dir / CONFIG_NAME).read_text())
-
-    def steps(self, since_step: int = -1) -> pd.DataFrame:
-        """Training steps after ``since_step``: columns step, epoch, loss, lr, time (ordered by step)."""
-        return self._read("SELECT step, epoch, loss, lr, time FROM steps WHERE step > ? ORDER BY step, rowid",
-                          (int(since_step),))
-
-    def epochs(self) -> pd.DataFrame:
-        """One row per epoch, one column per metric (epoch, train_loss, val_loss, val_acc, ...)."""
-        long = self._read("SELECT epoch, name, value FROM epochs ORDER BY epoch, rowid")
-        if long.empty:
-            return pd.DataFrame({"epoch": pd.Series(dtype="int64")})
-        wide = long.pivot_table(index="epoch", columns="name", values="value", aggfunc="last")
-        wide.columns.name = None
-        return wide.reset_index()
-
-    def activations(self, since_step: int = -1) -> pd.DataFrame:
-        """Activation statistics: columns step, layer, mean, std, frac_zero, grad_norm (ordered by step)."""
-        return self._read("SELECT step, layer, mean, std, frac_zero, grad_norm FROM activations WHERE step > ? "
-                          "ORDER BY step, rowid", (int(since_step),))
-
-    def scalars(self, since_step: int = -1) -> pd.DataFrame:
-        """Named per-step numbers after ``since_step``, wide: a step column and one column per name."""
-        long = self._read("SELECT step, name, value FROM scalars WHERE step > ? ORDER BY step, rowid",
-                          (int(since_step),))
-        if long.empty:
-            return pd.DataFrame({"step": pd.Series(dtype="int64")})
-        wide = long.pivot_table(index="step", columns="name", values="value", aggfunc="last", dropna=False)
-        wide.columns.name = None
-        return wide.reset_index()
-
-    def notes(self) -> pd.DataFrame:
-        """Messages the trainer left for the user: columns time, level, message."""
-        return self._read("SELECT time, level, message FROM notes ORDER BY rowid")
-
-    def info(self, stale_after: float = STALE_AFTER) -> RunInfo:
-        """The run's summary (status with 'interrupted' derived from a stale heartbeat or a dead worker)."""
-        con = _connect(self.db_path)
-        try:
-            con.row_factory = sqlite3.Row
-            meta = dict(con.execute("SELECT * FROM meta WHERE id = 0").fetchone())
-            agg = con.execute("SELECT MAX(step), COUNT(*) FROM steps").fetchone()
-            last_loss = con.execute("SELECT loss FROM steps ORDER BY step DESC, rowid DESC LIMIT 1").fetchone()
-            ep = con.execute("SELECT COUNT(DISTINCT epoch) FROM epochs").fetchone()[0]
-            best = con.execute("SELECT MAX(value) FROM epochs WHERE name = 'val_acc'").fetchone()[0]
-        finally:
-            con.close()
-        try:
-            config = self.config()
-        except (OSError, ValueError):
-            config = {}
-        return run_info(self.run_dir, meta, config, agg, last_loss, ep, best, stale_after)
 
 
 def _plain_steps(rows: list[tuple]) -> list[tuple]:
@@ -377,27 +363,22 @@ def _plain_steps(rows: list[tuple]) -> list[tuple]:
     return [(s, e, _num(loss), _num(lr), t) for (s, e, _, lr, t), loss in zip(rows, losses)]
 
 
+def _plain_values(rows: list[tuple]) -> list[tuple]:
+    """Scalar rows (step, name, value, time) with plain floats, tensors fetched in one transfer."""
+    values = [r[2] for r in rows]
+    tensors = [i for i, v in enumerate(values) if hasattr(v, "detach")]
+    if tensors:
+        import torch
+
+        try:
+            fetched = torch.stack([values[i].detach().float().reshape(()) for i in tensors]).cpu().tolist()
+        except RuntimeError:  # mixed devices: one at a time
+            fetched = [float(values[i]) for i in tensors]
+        for i, v in zip(tensors, fetched):
+            values[i] = v
+    return [(s, n, _num(v), t) for (s, n, _, t), v in zip(rows, values)]
+
+
 def _num(value) -> float | None:
     """A Python float from a number or a 0-d tensor (None stays None)."""
     return None if value is None else float(value)
-
-
-def list_runs(runs_dir: str | os.PathLike | None = None, stale_after: float = STALE_AFTER) -> list[RunInfo]:
-    """All runs under ``runs_dir`` (default: the configured runs root), newest first.
-
-    Directories that are not runs, or whose database cannot be read, are skipped.
-    """
-    if runs_dir is None:
-        from core.settings import load_settings
-        runs_dir = load_settings().runs_dir
-    runs_dir = Path(runs_dir)
-    if not runs_dir.is_dir():
-        return []
-    infos = []
-    for d in runs_dir.iterdir():
-        if (d / DB_NAME).is_file():
-            try:
-                infos.append(RunStore(d).info(stale_after))
-            except (sqlite3.Error, TypeError):
-                continue  # half-created or foreign database: not a run we can show
-    return sorted(infos, key=lambda i: i.name, reverse=True)  # names start with the creation time

@@ -83,4 +83,4 @@ def test_torchrun_two_cpu_processes(tmp_path):
     [line] = [ln for ln in stdout.splitlines() if ln.startswith("{")]
     out = json.loads(line)
     assert out["status"] == "finished" and out["last_step"] == 5
-    assert [p.name for p in runs.iterdir()] == [Path(out["run_dir"]).name]  # rank 0 alone wrote one run
+    assert [p.name for p in runs.iterdir() if p.is_dir()] == [Path(out["run_dir"]).name]  # rank 0 alone wrote one run

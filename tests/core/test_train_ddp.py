@@ -53,7 +53,7 @@ def test_ddp_two_cpu_processes(tmp_path):
     assert r0["steps"] == 4
     assert r0["checksum"] == pytest.approx(r1["checksum"], rel=1e-6)  # gradients were all-reduced
     assert r0["history"] == r1["history"]  # validation metrics summed over both shards
-    runs = [d for d in (tmp_path / "runs").iterdir()]
+    runs = [d for d in (tmp_path / "runs").iterdir() if d.is_dir()]
     assert len(runs) == 1 and r0["run_dir"] == r1["run_dir"] == str(runs[0])  # only rank 0 created a run
     store = RunStore.open(runs[0])
     assert store.info().status == "finished" and list(store.epochs().epoch) == [0, 1]

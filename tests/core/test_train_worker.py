@@ -107,18 +107,6 @@ def test_impossible_config_is_refused_before_a_run_exists(tmp_path, monkeypatch)
     assert not (tmp_path / "runs").exists()
 
 
-def test_launch_is_refused_while_the_server_cap_of_runs_is_training(tmp_path, monkeypatch):
-    (tmp_path / "lab.toml").write_text("[limits]\nmax_concurrent_runs = 1\n")
-    monkeypatch.setenv("DLLAB_CONFIG", str(tmp_path / "lab.toml"))
-    runs = tmp_path / "runs"
-    busy = RunStore.create(runs, TrainConfig(runs_dir=str(runs)).to_dict())
-    busy.set_status("running")
-    busy.heartbeat()
-    with pytest.raises(ValueError, match="max_concurrent_runs"):
-        launch(TrainConfig(data="builtin:digits", model="mlp", max_steps=1, runs_dir=str(runs)))
-    assert len(list_runs(runs)) == 1  # no second run was created
-
-
 def test_launch_warnings_for_an_absurd_lr_and_a_batch_larger_than_the_data():
     assert launch_warnings(TrainConfig(lr=3e-3, batch_size=64), train_size=1000) == []
     lr_warning, = launch_warnings(TrainConfig(lr=1e9), train_size=None)

@@ -1,0 +1,200 @@
+"""Launching jobs and the worker process that runs them.
+
+``launch(kind, config)`` creates the run directory (status 'queued') and starts ``python -m core.jobs RUN_DIR``
+in a new session: it survives the Streamlit rerun that launched it, the browser tab closing and the app restarting.
+The worker waits for a slot (core.jobs.queue), sets 'running', calls the kind's function, and records the outcome;
+its stdout/stderr go to ``RUN_DIR/worker.log``.
+
+- the function returns -> 'finished' (unless it recorded another end itself, as ``core.train.fit`` does);
+- ``JobStopped`` (Stop button, SIGTERM, the time limit) -> 'stopped', with the reason as a note;
+- any other exception -> 'failed' with the message;
+- the worker killed (SIGKILL, out of memory) -> readers show 'interrupted', with everything it had written.
+
+Example::
+
+    run_dir = launch("train", TrainConfig(data="builtin:digits", model="cnn", epochs=2).to_dict(), owner="ann")
+    RunStore.open(run_dir).info().status      # 'queued' -> 'running' -> 'finished'
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from core.jobs import kinds
+from core.jobs.job import Job, JobStopped
+from core.jobs.queue import queued, wait_for_slot
+from core.train.run_info import ACTIVE
+
+ROOT = Path(__file__).resolve().parents[2]  # the project root: on the worker's PYTHONPATH for `-m core.jobs`
+LOG_NAME = "worker.log"
+
+
+def launch(kind: str, config: dict, *, owner: str | None = None, runs_dir: str | os.PathLike | None = None) -> Path:
+    """Create a job of ``kind`` for ``config`` (a JSON-able dict) and start its worker; returns the run directory.
+
+    ``runs_dir`` defaults to ``config["runs_dir"]``, then the configured runs root. A config the kind refuses
+    (``kinds.problems``), or a full queue, raises ``ValueError`` with every reason, and nothing is created.
+    Returns at once; the job waits in the queue when ``max_concurrent_runs`` jobs are running.
+    """
+    from core.settings import load_settings
+    from core.train.store import RunStore
+
+    problems = kinds.problems(kind, config)
+    if problems:
+        raise ValueError("; ".join(problems))
+    settings = load_settings()
+    runs_dir = Path(runs_dir or config.get("runs_dir") or settings.runs_dir)
+    waiting = len(queued(runs_dir)) if runs_dir.is_dir() else 0
+    if waiting >= settings.limits.max_queued_jobs:
+        raise ValueError(f"{waiting} jobs are already waiting in the queue (max_queued_jobs in lab.toml); "
+                         "try again when some have started")
+    store = RunStore.create(runs_dir, config, kind=kind, owner=owner, target=kinds.kind(kind).run)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    # the caller's cwd: the worker reads the same lab.toml and resolves relative data paths the same way
+    with open(store.run_dir / LOG_NAME, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "core.jobs", str(store.run_dir.resolve())],
+                                cwd=os.getcwd(), env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    store.set_pid(proc.pid)
+    store.close()
+    # reap the child when it ends, so a killed worker does not linger as a zombie that looks alive
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+    return store.run_dir
+
+
+def run_inline(kind: str, config: dict, *, owner: str | None = None,
+               runs_dir: str | os.PathLike | None = None) -> Path:
+    """Run a job of ``kind`` in this process, start to end (the command line); returns the run directory.
+
+    Same checks, store and statuses as ``launch``, but no queue: the command line is the operator's own process.
+    The job's exception (other than a stop) is raised after it has been recorded as 'failed'.
+    """
+    from core.settings import load_settings
+    from core.train.store import RunStore
+
+    problems = kinds.problems(kind, config)
+    if problems:
+        raise ValueError("; ".join(problems))
+    runs_dir = Path(runs_dir or config.get("runs_dir") or load_settings().runs_dir)
+    store = RunStore.create(runs_dir, config, kind=kind, owner=owner, target=kinds.kind(kind).run)
+    _execute(store, wait=False, reraise=True)
+    return store.run_dir
+
+
+def run_worker(run_dir: str | os.PathLike) -> int:
+    """The worker's body: wait for a slot, run the job in ``run_dir``, record the outcome; returns the exit code."""
+    from core.train.store import RunStore
+
+    return _execute(RunStore.open(run_dir), wait=True, reraise=False)
+
+
+def _execute(store, wait: bool, reraise: bool) -> int:
+    from core.settings import load_settings
+
+    limits = load_settings().limits
+    previous = _stop_on_sigterm(store)
+    slot = timer = None
+    try:
+        meta = store.summary_row()
+        job = Job(store, store.config(), meta.get("kind") or "train")
+        if wait:
+            slot = wait_for_slot(store, limits.max_concurrent_runs)
+            if slot is None:
+                store.set_status("stopped")
+                store.note("stopped while waiting in the queue; it never started")
+                return 0
+        function = kinds.resolve(meta.get("target") or kinds.kind(job.kind).run)
+        _set_threads()
+        store.set_status("running")
+        timer = _time_limit(store, job, limits.max_job_minutes)  # counts from the start, not the time queued
+        function(job)
+        if store.info().status in ACTIVE:
+            store.set_status("finished")
+        return 0
+    except JobStopped as stop:
+        store.set_status("stopped")
+        store.note(stop.reason, "warning" if timer is not None and timer.fired else "info")
+        return 0
+    except BaseException as err:  # noqa: BLE001 - whatever happened, the run must not stay 'running'
+        traceback.print_exc()
+        if store.info().status in ACTIVE + ("interrupted",):
+            store.set_status("failed", error=f"{type(err).__name__}: {err}")
+        if reraise:
+            raise
+        return 1
+    finally:
+        if timer is not None:
+            timer.cancel()
+            if timer.fired and store.info().status == "stopped" and timer.reason not in set(store.notes().message):
+                store.note(timer.reason, "warning")  # a job that stopped itself (fit) on the flag: say why
+        if slot is not None:
+            slot.close()
+        store.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Timer(threading.Timer):
+    fired = False
+    reason = ""
+
+
+def _time_limit(store, job: Job, minutes: float) -> _Timer | None:
+    """Stop the job after ``minutes`` (0 = never), exactly as the Stop button would, and say why."""
+    if not minutes or minutes <= 0:
+        return None
+
+    def fire():
+        timer.fired = True
+        job.stop_reason = timer.reason
+        store.stop_here()
+
+    timer = _Timer(minutes * 60, fire)
+    timer.reason = (f"stopped at this server's time limit of {minutes:g} minutes (max_job_minutes in lab.toml); "
+                    "what it had done is kept")
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def worker_threads() -> int:
+    """CPU threads for a worker's torch ops: ``$DLLAB_WORKER_THREADS``, else all cores but one.
+
+    One core stays free for the dashboard polling the run; and on a small, busy machine fewer threads are much
+    faster (2 threads fighting for 2 loaded cores made a small MLP step ~10x slower than 1 thread here).
+    """
+    env = os.environ.get("DLLAB_WORKER_THREADS")
+    return max(1, int(env)) if env else max(1, (os.cpu_count() or 1) - 1)
+
+
+def _set_threads() -> None:
+    import torch  # imported only once the job may run: a queued worker stays small
+
+    torch.set_num_threads(worker_threads())
+
+
+def _stop_on_sigterm(store):
+    """SIGTERM (shutdown, ``kill``) stops the job like the Stop button: status 'stopped', checkpoints kept.
+    A second SIGTERM kills at once. Returns the previous handler (None off the main thread: nothing changed)."""
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        store.stop_here()
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def log_tail(run_dir: str | os.PathLike, max_chars: int = 4000) -> str:
+    """The last ``max_chars`` characters of the worker's log (what it printed, tracebacks)."""
+    path = Path(run_dir) / LOG_NAME
+    if not path.is_file():
+        return ""
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - max_chars))
+        return f.read().decode("utf-8", "replace")
