@@ -70,7 +70,9 @@ def _gallery(g, info, key: str) -> list[int]:
     return seeds
 
 
+@st.fragment
 def _walk(g, info, key: str, options: list) -> None:
+    """A -> B: moving the slider reruns only this fragment (the generator on ``steps`` z), not the page."""
     c = st.columns(4)
     a = c[0].selectbox("A", options, index=0, key=f"{key}-a")
     b = c[1].selectbox("B", options, index=min(1, len(options) - 1), key=f"{key}-b")
@@ -100,7 +102,9 @@ def _walk(g, info, key: str, options: list) -> None:
                         key=f"{key}-walkvals", width="stretch")
 
 
-def _arithmetic(g, info, key: str, options: list) -> dict[str, list[float]]:
+@st.fragment
+def _arithmetic(g, info, key: str, options: list) -> None:
+    """A + B, A - B, A - B + C: raw and rescaled, side by side; the results go into the seed file as vectors."""
     op = st.radio("Operation", list(OPERATIONS), horizontal=True, key=f"{key}-op")
     c = st.columns(3)
     picks = {"A": c[0].selectbox("A", options, key=f"{key}-ara"),
@@ -113,13 +117,20 @@ def _arithmetic(g, info, key: str, options: list) -> dict[str, list[float]]:
     labels = list(picks) + [f"{op} raw (|z| {combo.raw_norm:.1f})", f"{op} rescaled (|z| {combo.typical_norm:.1f})"]
     _show(info, out, labels, st, op, f"{key}-arfig")
     st.info(combo.note)
-    return {f"{op} raw": combo.raw.tolist(), f"{op} rescaled": combo.rescaled.tolist()}
+    seeds = [p for p in picks.values() if not isinstance(p, str)]
+    book = SeedBook(info.run, info.latent_dim, seeds, {f"{op} raw": combo.raw.tolist(),
+                                                       f"{op} rescaled": combo.rescaled.tolist()})
+    st.download_button("Save these seeds and both results (JSON)", book.to_json(), f"{info.run}-arithmetic.json",
+                       "application/json", key=f"{key}-arsave")
 
 
-def _seed_files(info, key: str, seeds: list[int], vectors: dict) -> None:
-    book = SeedBook(info.run, info.latent_dim, seeds, vectors)
-    st.download_button("Save seeds (JSON)", book.to_json(), f"{info.run}-seeds.json", "application/json",
-                       key=f"{key}-save", help="the gallery's seeds, and the arithmetic results as vectors")
+def _seed_files(info, key: str, seeds: list[int]) -> None:
+    book = _book(key, info)
+    kept = SeedBook(info.run, info.latent_dim, list(dict.fromkeys(seeds + (book.seeds if book else []))),
+                    dict(book.vectors) if book else {})
+    st.download_button("Save seeds (JSON)", kept.to_json(), f"{info.run}-seeds.json", "application/json",
+                       key=f"{key}-save", help="the gallery's seeds and whatever was loaded; the Arithmetic tab "
+                                               "saves its results as vectors")
     upload = st.file_uploader("Load seeds (JSON)", type=["json"], key=f"{key}-load")
     if upload is None:
         return
@@ -164,7 +175,7 @@ def latent_explorer(run_dir: str | Path, key: str = "lat") -> None:
     with tabs[1]:
         _walk(g, info, key, options)
     with tabs[2]:
-        vectors = _arithmetic(g, info, key, options)
+        _arithmetic(g, info, key, options)
     with tabs[3]:
-        _seed_files(info, key, seeds, vectors)
+        _seed_files(info, key, seeds)
 

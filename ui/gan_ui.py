@@ -58,7 +58,7 @@ def _switches_ui(key: str, base: GanConfig) -> dict:
 
 def _judge_ui(key: str, source: str) -> str | None:
     """A finished classifier run on the same data, as the judge of generated images (or none)."""
-    judges = [r for r in list_runs() if r.data == source and r.status == "finished" and not is_gan(r)]
+    judges = [r for r in visible(list_runs(kind="train")) if r.data == source and r.status == "finished"]
     options = [None] + [str(r.run_dir) for r in judges]
     return st.selectbox("Judge (a classifier trained on this data)", options, key=f"{key}-judge",
                         format_func=lambda d: "none" if d is None else f"{Path(d).name}",
@@ -115,18 +115,17 @@ def gan_config_ui(key: str = "gan") -> tuple[GanConfig | None, DataProbe | None]
     return config, probe
 
 
-def is_gan(info: RunInfo) -> bool:
-    """True for a GAN run (its config has the GAN's switches)."""
-    try:
-        cfg = RunStore.open(info.run_dir).config()
-    except (OSError, ValueError):
-        return False
-    return "d_steps" in cfg and "loss" in cfg
+def visible(runs: list[RunInfo]) -> list[RunInfo]:
+    """The runs this session may see (its own and runs on shared data; a teacher sees all)."""
+    from core.access import visible_runs
+    from ui.session import current_user, is_teacher
+
+    return visible_runs(runs, current_user(), teacher=is_teacher())
 
 
 def gan_runs(runs_dir=None) -> list[RunInfo]:
-    """The GAN runs of the runs root, newest first."""
-    return [r for r in list_runs(runs_dir) if is_gan(r)]
+    """The GAN runs this session may see, newest first."""
+    return visible(list_runs(runs_dir, kind="gan"))
 
 
 # ---- a run: live view ---------------------------------------------------------------------------------------
@@ -263,3 +262,22 @@ def live_view(run_dir: str | Path, key: str = "gan-live") -> None:
             st.rerun()  # the run just ended: rerun the page once, which stops polling and shows the latent tools
 
     _view()
+
+
+def resume_button(run_dir: str | Path, key: str = "gan-resume") -> Path | None:
+    """For a stopped / interrupted / failed GAN run with a checkpoint: a button that continues it as a new run (a
+    job of its own). Returns the new run directory when clicked, else None."""
+    from core.jobs import launch
+    from ui.session import current_user
+
+    if not (Path(run_dir) / "checkpoints" / "last.pt").is_file():
+        return None
+    if not st.button("Resume from the last checkpoint", key=f"{key}-btn",
+                     help="a new run that continues both networks, both optimizers and the random streams"):
+        return None
+    cfg = GanConfig.from_dict(RunStore.open(run_dir).config()).replace(resume_from=str(run_dir), runs_dir=None)
+    try:
+        return launch("gan", cfg.to_dict(), owner=current_user(), runs_dir=Path(run_dir).parent)
+    except ValueError as err:
+        st.error(f"Cannot resume: {err}")
+        return None

@@ -120,6 +120,7 @@ class _EpochPrinter:
 def _train(args: argparse.Namespace) -> int:
     from core.gan import fit
     from core.gan.data import probe_data
+    from core.jobs.job import RESULT_NAME, write_json
     from core.settings import load_settings
 
     config = config_from_args(args)
@@ -127,6 +128,7 @@ def _train(args: argparse.Namespace) -> int:
     if problems:
         raise ValueError("; ".join(problems))
     result = fit(config, callbacks=() if args.json else (_EpochPrinter(),))
+    write_json(Path(result.run_dir) / RESULT_NAME, result.to_dict())  # as a job would: read_result(run_dir) works
     summary = {"run_dir": result.run_dir, "status": result.status, "error": result.error, "steps": result.steps,
                "epochs": result.history, **final_figures(result.collapse)}
     if args.json:

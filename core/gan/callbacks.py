@@ -60,7 +60,9 @@ class Recorder:
         rows = torch.stack([p[2] for p in pending]).cpu().tolist()  # one transfer for ``every`` steps
         for (step, epoch, _), row in zip(pending, rows):
             self.run.log_scalars(step, dict(zip(SERIES, row)))
-            self.run.log_step(step - 1, epoch, row[2], loop.config.lr_g)  # G loss: the runs table's progress
+            self.run.log_step(step - 1, epoch, row[2], loop.config.lr_g)  # G loss: the runs table's last loss
+        step = pending[-1][0]
+        self.run.set_progress(step, loop.total_steps, f"generator step {step} of {loop.total_steps}")
         return rows
 
     def _notes(self, loop):

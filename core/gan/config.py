@@ -96,9 +96,11 @@ class GanConfig:
         return self.data in TOYS
 
     def improvements(self) -> dict[str, bool]:
-        """Which of the four improvements are on (the page and the verdict name them)."""
-        return {"BCE loss": self.loss == "bce", "LeakyReLU": self.activation == "leaky_relu",
-                "LayerNorm": self.layer_norm, "Adam": self.optimizer == "adam"}
+        """Which of the four improvements are on (the page and the verdict name them). A DCGAN is always normalised
+        (batch-norm, or LayerNorm instead), so its third improvement is always on."""
+        norm = ("normalisation", True) if self.model.startswith("dcgan") else ("LayerNorm", self.layer_norm)
+        return {"BCE loss": self.loss == "bce", "LeakyReLU": self.activation == "leaky_relu", norm[0]: norm[1],
+                "Adam": self.optimizer == "adam"}
 
     def problems(self, probe=None, limits=None) -> list[str]:
         """Reasons this config cannot run (empty when fine).

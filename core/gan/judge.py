@@ -21,18 +21,17 @@ def judge_problems(config, probe=None) -> list[str]:
     if not config.judge:
         return []
     from core.train.checkpoint import find_checkpoint
-    from core.train.store import CONFIG_NAME
+    from core.train.store import CONFIG_NAME, RunStore
 
     run_dir = Path(config.judge)
     if not (run_dir / CONFIG_NAME).is_file():
         return [f"the judge {config.judge} is not a run directory (no {CONFIG_NAME})"]
-    import json
-
-    cfg = json.loads((run_dir / CONFIG_NAME).read_text())
-    if cfg.get("kind", "train") != "train" or "loss" in cfg:
+    store = RunStore.open(run_dir)
+    if store.info().kind != "train":
         return [f"the judge {run_dir.name} is not a classifier run"]
-    if cfg.get("data") != config.data:
-        return [f"the judge {run_dir.name} was trained on {cfg.get('data')}, not on {config.data}: its classes "
+    data = store.config().get("data")
+    if data != config.data:
+        return [f"the judge {run_dir.name} was trained on {data}, not on {config.data}: its classes "
                 "would mean nothing here"]
     try:
         find_checkpoint(run_dir, "best.pt")

@@ -261,7 +261,7 @@ def _create_run(config: GanConfig):
     from core.settings import load_settings
     from core.train.store import RunStore
 
-    return RunStore.create(config.runs_dir or load_settings().runs_dir, config.to_dict())
+    return RunStore.create(config.runs_dir or load_settings().runs_dir, config.to_dict(), kind="gan")
 
 
 def _result(loop: GanLoop, run, start: float) -> GanResult:

@@ -154,6 +154,6 @@ def test_bad_settings_fail_before_training(tmp_path):
         fit(GanConfig(**{**RING, "batch_size": 64, "d_steps": 2, "samples": 100}, runs_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="loss must be one of"):
         fit(GanConfig(**{**RING, "loss": "hinge"}, runs_dir=str(tmp_path)))
-    runs = sorted((tmp_path).iterdir())
+    runs = sorted(p for p in tmp_path.iterdir() if p.is_dir())
     assert [RunStore.open(r).info().status for r in runs] == ["failed", "failed"]  # recorded, with the reason
     assert "loss must be one of" in json.dumps([RunStore.open(r).info().error for r in runs])
