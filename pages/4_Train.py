@@ -45,7 +45,7 @@ def new_run_ui() -> None:
 with st.expander("New run", expanded=True):
     new_run_ui()
 
-runs = list_runs()
+runs = list_runs(kind="train")  # GAN runs and other jobs have pages of their own (they are in the table below)
 if not runs:
     st.info("No runs yet. Start one above; it will appear here while it trains.")
     st.stop()

@@ -56,6 +56,15 @@ def _switches_ui(key: str, base: GanConfig) -> dict:
     return dict(loss=loss, activation=act, layer_norm=ln, optimizer=opt)
 
 
+def _image_size_ui(key: str, probe: DataProbe) -> int:
+    """The side the images are trained at: their own (snapped to a DCGAN size) or one of the DCGAN sizes."""
+    from core.gan.data import IMAGE_SIZES
+
+    return st.selectbox("Train the images at", [0, *IMAGE_SIZES], key=f"{key}-size",
+                        format_func=lambda s: f"their own size ({probe.size}x{probe.size})" if s == 0 else f"{s}x{s}",
+                        help="resizing changes the data; a fixed-size DCGAN must match the size chosen here")
+
+
 def _judge_ui(key: str, source: str) -> str | None:
     """A finished classifier run on the same data, as the judge of generated images (or none)."""
     judges = [r for r in visible(list_runs(kind="train")) if r.data == source and r.status == "finished"]
@@ -72,12 +81,14 @@ def gan_config_ui(key: str = "gan") -> tuple[GanConfig | None, DataProbe | None]
     if not source:
         st.info("Choose an image data set (or a toy) to configure a run.")
         return None, None
-    image_size = 0
-    probe = cached_probe(source, image_size)
+    probe = cached_probe(source, 0)
     if probe.error:
         st.error(f"Cannot use this data: {probe.error}")
         return GanConfig(data=source), probe
+    image_size = 0
     if probe.kind == "image":
+        image_size = _image_size_ui(key, probe)
+        probe = cached_probe(source, image_size)
         st.caption(f"{probe.channels}-channel images, typically {probe.native_size}x{probe.native_size}: "
                    f"trained at {probe.size}x{probe.size}, scaled to [-1, 1]; classes: {', '.join(probe.classes[:12])}")
     left, right = st.columns(2)
@@ -108,7 +119,7 @@ def gan_config_ui(key: str = "gan") -> tuple[GanConfig | None, DataProbe | None]
                                                help="off: the generator is fed the constant 0.5, as in the exercise")
         if probe.kind == "image":
             extra["judge"] = _judge_ui(k, source)
-    config = base.replace(**switches, d_steps=int(d_steps), lr_g=float(lr_g), lr_d=float(lr_d),
+    config = base.replace(**switches, image_size=image_size, d_steps=int(d_steps), lr_g=float(lr_g), lr_d=float(lr_d),
                           batch_size=int(batch), epochs=int(epochs), **extra)
     on = [n for n, v in config.improvements().items() if v]
     st.caption(f"{len(on)} of 4 improvements on" + (f": {', '.join(on)}" if on else " — the plain GAN"))

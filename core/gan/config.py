@@ -109,10 +109,11 @@ class GanConfig:
         the model is checked against the data (an 8x8 DCGAN on 64x64 images is refused). ``limits``: the server's
         ``Limits`` (max epochs, batch size).
         """
+        from core.gan.judge import judge_problems
         from core.gan.models import model_problems
 
         out = self._field_problems()
-        out += model_problems(self, probe)
+        out += model_problems(self, probe) + judge_problems(self)
         if limits is not None:
             if self.epochs > limits.max_epochs:
                 out.append(f"{self.epochs} epochs is over this server's limit of {limits.max_epochs} "

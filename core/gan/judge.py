@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def judge_problems(config, probe=None) -> list[str]:
+def judge_problems(config) -> list[str]:
     """Why ``config.judge`` cannot judge this run (empty when there is no judge or it can)."""
     if not config.judge:
         return []

@@ -264,6 +264,4 @@ def model_problems(config: GanConfig, probe=None) -> list[str]:
                 dcgan_plan(probe.size)
             except ValueError as err:
                 out.append(str(err))
-    from core.gan.judge import judge_problems
-
-    return out + judge_problems(config, probe)
+    return out

@@ -51,10 +51,10 @@ def grid_image(x: torch.Tensor, nrow: int = 8, scale: int | None = None, padding
     return _pil(grid[:1] if x.shape[1] == 1 else grid)
 
 
-def png_bytes(image: Image.Image) -> bytes:
-    """A PIL image encoded as PNG."""
+def png_bytes(image: Image.Image, compress_level: int = 1) -> bytes:
+    """A PIL image encoded as PNG (light compression by default: these images are small, and a slider waits)."""
     buf = io.BytesIO()
-    image.save(buf, format="PNG")
+    image.save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
 
 

@@ -90,7 +90,7 @@ def test_dcgan_initialisation_statistics():
         bn = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
         scale = torch.cat([m.weight.detach() for m in bn])
         assert float(scale.mean()) == pytest.approx(1.0, abs=0.005) and float(scale.std()) == pytest.approx(0.02, rel=0.2)
-        assert all(float(m.bias.abs().max()) == 0 for m in bn)
+        assert all(float(m.bias.detach().abs().max()) == 0 for m in bn)
 
 
 def test_mlp_initialisation_is_pytorch_default_from_the_explicit_generator():

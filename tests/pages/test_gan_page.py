@@ -88,6 +88,9 @@ def test_impossible_settings_are_refused_with_the_reason(runs_dir):
     assert at.button(key="gan-start").disabled
     at.selectbox(key="gan-model-image").set_value("dcgan").run()
     assert not at.error and not at.button(key="gan-start").disabled
+    at.selectbox(key="gan-model-image").set_value("dcgan-8").run()
+    at.selectbox(key="gan-size").set_value(8).run()  # shrink the data to the model's size: allowed
+    assert not at.error and not at.button(key="gan-start").disabled
     assert not runs_dir.exists() or not any(p.is_dir() for p in runs_dir.iterdir())  # nothing was launched
 
 
