@@ -9,12 +9,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.gan.config import IDEAL_D, ideal_lines
-from core.gan.data import PATTERN, RING_STD, ring_modes
+from core.gan.data import PATTERN, RING_RADIUS, RING_STD, ring_modes
 from ui.train_figures import COLOURS, ema, thin
 
 _LAYOUT = dict(margin=dict(l=50, r=20, t=40, b=40), height=320, legend=dict(orientation="h", y=-0.25))
 LOSS_NAMES = {"d_loss_real": "D loss on real", "d_loss_fake": "D loss on fake", "d_loss": "D loss (real + fake)",
               "g_loss": "G loss", "d_real": "mean D(x)", "d_fake": "mean D(G(z))"}
+SPAN = [-1.6 * RING_RADIUS, 1.6 * RING_RADIUS]  # the plane shown around the ring
 LEVEL_COLOURS = {"ok": "#2ca02c", "warning": "#ff9f1c", "error": "#d62728"}
 
 
@@ -82,8 +83,8 @@ def ring_figure(frames: list[tuple[int, list]], real: np.ndarray | None = None, 
                       row=r, col=c)
         fig.add_trace(go.Scatter(x=modes[:, 0], y=modes[:, 1], mode="markers", name="mode centre",
                                  marker=dict(symbol="x", size=8, color="black"), showlegend=i == 0), row=r, col=c)
-    fig.update_xaxes(range=[-3, 3], showticklabels=False)
-    fig.update_yaxes(range=[-3, 3], showticklabels=False, scaleanchor="x")
+    fig.update_xaxes(range=SPAN, showticklabels=False)
+    fig.update_yaxes(range=SPAN, showticklabels=False, scaleanchor="x")
     fig.update_layout(title="Generated points against the ring (fixed seeds)", height=300 * rows,
                       margin=dict(l=20, r=20, t=60, b=20), legend=dict(orientation="h", y=-0.05))
     return fig
@@ -153,8 +154,8 @@ def walk_figure(path: np.ndarray, current: int, real: np.ndarray | None = None) 
     for k, (x, y) in enumerate(modes):
         fig.add_shape(type="circle", x0=x - 3 * RING_STD, y0=y - 3 * RING_STD, x1=x + 3 * RING_STD,
                       y1=y + 3 * RING_STD, line=dict(color="lightgrey"))
-    fig.update_xaxes(range=[-3, 3])
-    fig.update_yaxes(range=[-3, 3], scaleanchor="x")
+    fig.update_xaxes(range=SPAN)
+    fig.update_yaxes(range=SPAN, scaleanchor="x")
     fig.update_layout(title="Walking from A to B", height=420, margin=dict(l=30, r=20, t=40, b=30))
     return fig
 
@@ -166,8 +167,8 @@ def points_figure(points: np.ndarray, labels: list[str], title: str) -> go.Figur
                                textposition="top center", marker=dict(size=8, color=COLOURS[0]), name="seeds"))
     fig.add_trace(go.Scatter(x=modes[:, 0], y=modes[:, 1], mode="markers", name="mode centre",
                              marker=dict(symbol="x", size=8, color="black")))
-    fig.update_xaxes(range=[-3, 3])
-    fig.update_yaxes(range=[-3, 3], scaleanchor="x")
+    fig.update_xaxes(range=SPAN)
+    fig.update_yaxes(range=SPAN, scaleanchor="x")
     fig.update_layout(title=title, height=380, margin=dict(l=30, r=20, t=40, b=30))
     return fig
 

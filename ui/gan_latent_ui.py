@@ -15,7 +15,8 @@ from core.gan.render import gif_bytes, grid_image, grid_png, images
 from ui import gan_figures as gf
 
 MAX_SEED_FILE = 1 << 20  # bytes: a seed book larger than this is refused
-OPERATIONS = {"A + B": [(1, "A"), (1, "B")], "A − B": [(1, "A"), (-1, "B")], "A − B + C": [(1, "A"), (-1, "B"), (1, "C")]}
+OPERATIONS = {"A + B": [(1, "A"), (1, "B")], "A − B": [(1, "A"), (-1, "B")],
+              "A − B + C": [(1, "A"), (-1, "B"), (1, "C")]}
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the generator…")

@@ -15,11 +15,11 @@ from core.gan.models import MODELS, names
 from core.gan.snapshots import list_snapshots, read_report
 from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
 from ui import gan_figures as gf
+from ui.runs import STATUS_ICONS
 
 POLL_SECONDS = 2.0  # how often the live view re-reads a training run
 STRIP_FRAMES = 6  # snapshots shown in the progress strip (evenly spread, the last always included)
 KIND_WORDS = {"pattern": "the 1010 pattern", "points": "2-D points", "image": "images"}
-STATUS_ICONS = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹️", "failed": "❌", "interrupted": "⚠️"}
 
 
 @st.cache_data(ttl=60, show_spinner="Reading the image headers…")
@@ -45,7 +45,8 @@ def _switches_ui(key: str, base: GanConfig) -> dict:
     st.markdown("**The four switches** (each one of the improvements of the plain GAN)")
     c = st.columns(4)
     loss = c[0].radio("Loss", ["mse", "bce"], index=["mse", "bce"].index(base.loss), key=f"{key}-loss",
-                      format_func=str.upper, help="MSE: (D - target)²; BCE: log-loss, keeps its gradient when D is sure")
+                      format_func=str.upper,
+                      help="MSE: (D - target)²; BCE: log-loss, keeps its gradient when D is sure")
     act = c[1].radio("Hidden activation", ["sigmoid", "leaky_relu"], key=f"{key}-act",
                      index=["sigmoid", "leaky_relu"].index(base.activation),
                      format_func=lambda a: {"sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU"}[a])

@@ -8,6 +8,9 @@ sigmoid. Weights are initialised from an explicit ``torch.Generator``:
 - MLP: PyTorch's own Linear initialisation (Kaiming-uniform, a = sqrt(5); bias U(+-1/sqrt(fan_in))), drawn from it;
 - DCGAN: conv weights N(0, 0.02), batch-norm weights N(1, 0.02) and biases 0 (Radford et al., 2015).
 
+The layers are made on the meta device and every value is then drawn from that generator, so building a GAN never
+touches the global random state (sessions of the app are threads of one process).
+
 >>> g, d = build_gan(GanConfig(data="toy:ring"), "points", (2,), generator=torch.Generator().manual_seed(0))
 >>> d(g(torch.zeros(5, 8))).shape
 torch.Size([5])
@@ -137,24 +140,40 @@ class DCGANDiscriminator(nn.Module):
         return self.net(x).squeeze(1)  # (B, 1) -> (B,)
 
 
+_NORMS = (nn.LayerNorm, nn.BatchNorm2d)
+_INIT_FREE = (nn.Sequential, nn.Flatten, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Identity, *_NORMS)
+
+
+def _check_covered(module: nn.Module, handled: tuple) -> None:
+    """Every layer with parameters must be initialised here (they are built on the meta device: no values yet)."""
+    for m in module.modules():
+        if not isinstance(m, handled + _INIT_FREE) and list(m.parameters(recurse=False)):
+            raise TypeError(f"no initialisation for {type(m).__name__}")
+
+
 def init_default(module: nn.Module, generator: torch.Generator) -> None:
     """PyTorch's Linear initialisation, drawn from ``generator`` (norm layers: scale 1, shift 0)."""
+    _check_covered(module, (nn.Linear,))
     for m in module.modules():
         if isinstance(m, nn.Linear):
             nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
             if m.bias is not None:
                 bound = 1 / math.sqrt(m.in_features)
                 nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        elif isinstance(m, _NORMS):
+            m.reset_parameters()  # ones and zeros (and fresh running statistics): no randomness
 
 
 def init_dcgan(module: nn.Module, generator: torch.Generator) -> None:
     """DCGAN initialisation: conv weights N(0, 0.02); batch-norm weights N(1, 0.02), biases 0."""
+    _check_covered(module, (nn.Conv2d, nn.ConvTranspose2d))
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, DCGAN_STD, generator=generator)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, DCGAN_STD, generator=generator)
-            nn.init.zeros_(m.bias)
+        elif isinstance(m, _NORMS):
+            m.reset_parameters()
+            if isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1.0, DCGAN_STD, generator=generator)
 
 
 @dataclass(frozen=True)
@@ -233,8 +252,10 @@ def build_gan(config: GanConfig, kind: str, sample_shape: tuple, generator: torc
     if kind not in s.kinds:
         raise ValueError(f"{config.model} is for {' / '.join(s.kinds)} data, not {kind}")
     generator = generator if generator is not None else torch.Generator().manual_seed(config.seed)
-    g, d = s.build(kind, tuple(sample_shape), latent_dim(config, kind), config.activation, config.layer_norm,
-                   **config.model_opts)
+    with torch.device("meta"):  # no values yet: the layers' own initialisation would draw from the global RNG
+        g, d = s.build(kind, tuple(sample_shape), latent_dim(config, kind), config.activation, config.layer_norm,
+                       **config.model_opts)
+    g, d = g.to_empty(device="cpu"), d.to_empty(device="cpu")
     s.init(g, generator)
     s.init(d, generator)
     return g, d

@@ -42,7 +42,7 @@ def test_a_few_stray_samples_do_not_cover_a_mode_and_far_points_are_near_none():
     points = torch.cat([_ring([0], 500), _ring([1], 500), _ring([2], 5)])  # mode 2: under 1% of the samples
     counts, share = ring_coverage(points, ring_modes(), RING_STD)
     assert counts[2] == 5 and covered(counts, len(points)) == 2
-    far = torch.zeros(100, 2)  # the centre of the ring: 2 away from every mode
+    far = torch.zeros(100, 2)  # the centre of the ring: a radius away from every mode
     report = measure_points(far, ring_modes(), RING_STD)
     assert report.modes_covered == 0 and report.near_mode_share == 0.0
     judge_verdict(report, GanConfig().improvements())

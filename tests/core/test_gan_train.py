@@ -140,7 +140,9 @@ def test_a_nan_loss_fails_the_run_with_advice(tmp_path):
 
 def test_same_config_same_run_whatever_the_global_random_state(tmp_path):
     torch.manual_seed(1)
+    state = torch.get_rng_state()
     a = fit(GanConfig(**RING, epochs=1, runs_dir=str(tmp_path)))
+    assert torch.equal(torch.get_rng_state(), state)  # a whole run draws only from its own generators
     torch.manual_seed(2)
     torch.randn(100)
     b = fit(GanConfig(**RING, epochs=1, runs_dir=str(tmp_path)))
