@@ -160,13 +160,14 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-outcomes", action="store_true", help="only the two speed benchmarks")
     parser.add_argument("--ring-steps", type=int, default=0, help="ring run length (0: the preset's epochs)")
     parser.add_argument("--digits-epochs", type=int, default=0, help="DCGAN epochs on digits (0: the preset's)")
+    parser.add_argument("--overhead-steps", type=int, default=400, help="interleaved steps of each loop")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     report = {"device": describe_device(device), "threads": torch.get_num_threads(),
               "load_average_before": os.getloadavg()[0]}
-    report["overhead"] = overhead(device)
+    report["overhead"] = overhead(device, args.overhead_steps)
     report["slider"] = slider()
     if not args.skip_outcomes:
         with tempfile.TemporaryDirectory() as runs:

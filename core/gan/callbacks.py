@@ -72,9 +72,10 @@ class Recorder:
 
 
 class StopFlag:
-    """Stop after the current step when a stop was requested (Stop button, SIGTERM)."""
+    """Stop after the current step when a stop was requested (Stop button, SIGTERM, the time limit); it runs after
+    the other callbacks, so the step it stops after is recorded like any other."""
 
-    order = -10
+    order = 100
 
     def __init__(self, run):
         self.run = run

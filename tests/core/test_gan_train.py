@@ -113,6 +113,7 @@ def test_stop_request_stops_after_the_step_and_keeps_a_checkpoint(tmp_path):
     assert result.status == "stopped" and 6 <= result.steps < 200  # the flag is read at most every 0.2 s
     assert run.info().status == "stopped"
     assert torch.load(run.checkpoint_dir / "last.pt", weights_only=True)["step"] == result.steps
+    assert run.scalars().dropna(subset=["g_loss"]).step.max() == result.steps  # the last step is recorded too
 
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
