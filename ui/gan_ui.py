@@ -18,6 +18,7 @@ from ui import gan_figures as gf
 from ui.runs import STATUS_ICONS
 
 POLL_SECONDS = 2.0  # how often the live view re-reads a training run
+REREAD = 200  # steps of the series the live view reads again on each poll (longer than any log_every)
 STRIP_FRAMES = 6  # snapshots shown in the progress strip (evenly spread, the last always included)
 KIND_WORDS = {"pattern": "the 1010 pattern", "points": "2-D points", "image": "images"}
 
@@ -167,12 +168,13 @@ def _stop_button(store: RunStore, info: RunInfo, key: str) -> None:
 
 
 def _series(store: RunStore) -> pd.DataFrame:
-    """The run's per-step scalars, reading only rows newer than this session's last poll."""
+    """The run's per-step scalars, re-reading only the last ``REREAD`` steps of this session's previous poll (a
+    step's series and its collapse figures can reach the store in different flushes)."""
     cache_key = f"_gan-scalars-{store.run_dir}"
     old = st.session_state.get(cache_key)
-    since = int(old["step"].iloc[-1]) if old is not None and not old.empty else -1
+    since = int(old["step"].iloc[-1]) - REREAD if old is not None and not old.empty else -1
     new = store.scalars(since_step=since)
-    df = new if old is None or old.empty else (old if new.empty else pd.concat([old, new], ignore_index=True))
+    df = new if since < 0 else pd.concat([old[old["step"] <= since], new], ignore_index=True)
     st.session_state[cache_key] = df
     return df
 

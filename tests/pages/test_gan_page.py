@@ -188,3 +188,32 @@ def test_interrupted_and_stopped_runs_offer_resume(runs_dir):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     _no_errors(at)
     assert at.button(key="gan-resume-btn")
+
+
+def _series_script(run_dir: str) -> None:
+    import streamlit as st
+
+    from core.train.store import RunStore
+    from ui.gan_ui import _series
+
+    df = _series(RunStore.open(run_dir))
+    st.write(f"{len(df)} {df['step'].is_unique} {int(df['g_loss'].notna().sum()) if 'g_loss' in df else 0}")
+
+
+def test_live_series_keeps_rows_that_reach_the_store_late(runs_dir):
+    from core.train.store import RunStore
+
+    run = RunStore.create(runs_dir, GanConfig().to_dict(), kind="gan")
+    at = AppTest.from_function(_series_script, args=(str(run.run_dir),), default_timeout=30)
+    for step in range(1, 301):
+        run.log_scalars(step, {"g_loss": 0.7})
+    run.flush()
+    assert at.run().markdown[0].value == "300 True 300"
+    run.log_scalars(310, {"modes_covered": 3.0})  # the meter's reading reaches the store first...
+    run.flush()
+    assert at.run().markdown[0].value == "301 True 300"
+    for step in range(301, 311):  # ...then the series of the steps before it, 310 included
+        run.log_scalars(step, {"g_loss": 0.7})
+    run.flush()
+    assert at.run().markdown[0].value == "310 True 310"
+    run.close()
