@@ -137,7 +137,7 @@ class CollapseMeter:
         if loop.constant_input:
             self.z = torch.full((SAMPLES[kind], loop.latent_dim), 0.5)
         self.real = loop.data.sample(SAMPLES[kind], torch.Generator().manual_seed(MEASURE_SEED)) \
-            if kind == "image" else None
+            if kind in ("image", "points") else None
         if cfg.judge:
             from core.gan.judge import Judge, frechet_metric
 
@@ -158,7 +158,7 @@ class CollapseMeter:
         out = generate(loop.g, self.z)
         kind = loop.data.kind
         if kind == "points":
-            report = measure_points(out, loop.data.modes, loop.data.mode_std, loop.step)
+            report = measure_points(out, loop.data.modes, loop.data.mode_std, loop.step, self.real)
         elif kind == "pattern":
             report = measure_pattern(out, loop.step)
         else:

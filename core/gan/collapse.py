@@ -24,6 +24,7 @@ COVER_SHARE = 0.2  # covered: at least 20% of a fair share (1/8 of the samples f
 NEAR_STDS = 3.0  # "near a mode": within 3 standard deviations of its centre
 SAMPLES = {"points": 1024, "image": 256, "pattern": 256}  # generated samples per measurement
 JUDGE_SAMPLES = 512  # generated images the judge classifies (and the Frechet distance compares)
+POINT_COLLAPSE = 0.1  # ring: generated points spread less than 10% as far apart as real ones = one point
 
 
 def ring_coverage(points: torch.Tensor, modes: torch.Tensor, std: float) -> tuple[torch.Tensor, float]:
@@ -87,12 +88,17 @@ class CollapseReport:
         return {n: float(getattr(self, n)) for n in names if getattr(self, n) is not None}
 
 
-def measure_points(points: torch.Tensor, modes: torch.Tensor, std: float, step: int = 0) -> CollapseReport:
-    """The ring's figures for generated points (N, 2)."""
+def measure_points(points: torch.Tensor, modes: torch.Tensor, std: float, step: int = 0,
+                   real: torch.Tensor | None = None) -> CollapseReport:
+    """The ring's figures for generated points (N, 2); with ``real`` points also their spread against the data's."""
     counts, near = ring_coverage(points, modes, std)
     k = modes.shape[0]
-    return CollapseReport("points", step, len(points), modes_total=k, modes_covered=covered(counts, len(points)),
-                          near_mode_share=near, mode_counts=counts.tolist())
+    report = CollapseReport("points", step, len(points), modes_total=k, modes_covered=covered(counts, len(points)),
+                            near_mode_share=near, mode_counts=counts.tolist())
+    if real is not None:
+        report.diversity, report.real_diversity = diversity(points), diversity(real)
+        report.diversity_ratio = report.diversity / report.real_diversity if report.real_diversity else None
+    return report
 
 
 def measure_images(fake: torch.Tensor, real: torch.Tensor, step: int = 0, judge=None, metric=None,
@@ -138,7 +144,13 @@ def judge_verdict(report: CollapseReport, improvements: dict[str, bool] | None =
         share = score = min(1.0, report.diversity_ratio or 0.0)
         what = f"{share:.0%} of the real images' variety"
         spread = None
-    if report.kind == "points" and spread < 0.25:
+    if report.kind == "points" and (report.diversity_ratio or 1.0) < POINT_COLLAPSE:
+        report.level, score = "error", 0.0
+        where = "on one mode" if report.modes_covered == 1 else \
+            "off the ring, between the modes" if spread < 0.25 else f"on {what}"
+        report.verdict = (f"Mode collapse: whatever the seed, the generator makes (nearly) the same point "
+                          f"({report.diversity_ratio:.0%} of the real points' spread), {where}.")
+    elif report.kind == "points" and spread < 0.25:
         report.level = "warning"
         report.verdict = (f"Not on the data yet: only {spread:.0%} of the samples are near any of the "
                           f"{report.modes_total} modes, so there is nothing to call collapse yet.")
@@ -179,7 +191,8 @@ def _advice(report: CollapseReport, improvements: dict[str, bool], lr: float | N
         return []
     if report.level == "warning" and report.kind == "points" and (report.modes_covered or 0) >= 6:
         return ["Train longer: the points move onto the modes as the game settles."]
-    if report.kind == "points" and (report.near_mode_share or 0) < 0.25 and report.step < 1000:
+    if report.level == "warning" and report.kind == "points" and (report.near_mode_share or 0) < 0.25 \
+            and report.step < 1000:
         return ["Train longer: early on the samples are still finding the data."]
     missing = [name for name, on in improvements.items() if not on]
     out = [f"Switch on {', '.join(missing)}: the improvements that are still off (each helps against collapse)."] \

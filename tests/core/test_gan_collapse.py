@@ -49,6 +49,17 @@ def test_a_few_stray_samples_do_not_cover_a_mode_and_far_points_are_near_none():
     assert report.level == "warning" and "Not on the data yet" in report.verdict
 
 
+def test_every_seed_on_one_point_is_collapse_wherever_the_point_is():
+    real = _ring(list(range(8)))
+    stuck = torch.tensor([0.3, 0.1]) + 0.005 * torch.randn(500, 2, generator=torch.Generator().manual_seed(0))
+    report = judge_verdict(measure_points(stuck, ring_modes(), RING_STD, real=real), GanConfig(loss="mse").improvements())
+    assert report.diversity_ratio < 0.02 and report.level == "error" and report.score == 0.0
+    assert "same point" in report.verdict and "off the ring" in report.verdict
+    assert any("BCE loss" in a for a in report.advice)
+    spread = judge_verdict(measure_points(real.flip(0), ring_modes(), RING_STD, real=real))
+    assert spread.diversity_ratio == pytest.approx(1.0) and spread.level == "ok"
+
+
 def test_diversity_is_the_mean_pairwise_distance():
     from scipy.spatial.distance import pdist
 
