@@ -17,6 +17,7 @@ PAGES = [  # (page file, what it is for)
     ("pages/3_LR_Finder.py", "Find a learning rate with a range test; see how much to trust the suggestion; use it for training."),
     ("pages/4_Train.py", "Train image, audio and text models by clicking; live loss, accuracy and activation statistics; results."),
     ("pages/5_GAN.py", "Train a GAN live (1010 pattern, ring of 8 Gaussians, images), watch for mode collapse, walk between seeds."),
+    ("pages/6_Adversarial.py", "Attack a trained model (FGSM, BIM, PGD): epsilon slider, smallest epsilon, accuracy versus epsilon, robustness of several runs."),
 ]
 
 st.title("Deep-learning lab")

@@ -13,6 +13,7 @@ COMMANDS = {
     "lr-find": ("lr_find", "learning-rate range test"),
     "augment": ("augment", "apply an augmentation pipeline to an image and save the draws"),
     "gan": ("gan", "train a GAN, sample it, walk between seeds (train | sample | interpolate)"),
+    "attack": ("attack", "accuracy of a trained run under FGSM / BIM / PGD per epsilon; smallest fooling epsilons"),
 }
 
 

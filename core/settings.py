@@ -14,6 +14,8 @@ environment variables, so a teacher can cap a shared server without touching cod
     max_epochs = 20
     max_batch_size = 256
     max_concurrent_runs = 4  # jobs at once; more wait in a queue
+    upload_keep_hours = 24   # uploads unused this long are deleted
+    upload_cache_mb = 2000   # and the oldest go when the uploads folder is bigger
 """
 from __future__ import annotations
 
@@ -29,6 +31,12 @@ class Limits:
     max_batch_size: int = 1024  # bigger batches are refused with the reason
     max_upload_mb: int = 200  # zip / clip / photo uploads above this are refused (matches .streamlit/config.toml)
     max_extract_mb: int = 2000  # an uploaded archive that would unpack to more is refused (zip bombs)
+    max_zip_entries: int = 20000  # an uploaded archive with more files (and folders) is refused: a million tiny
+    #                                files fill the disk's inodes and take minutes to scan, whatever their size
+    upload_keep_hours: float = 72.0  # uploads (zip + unpacked folder) not used for this long are deleted
+    upload_cache_mb: int = 5000  # the uploads folder's total size; beyond it the least recently used are deleted
+    bundle_cache_mb: int = 1024  # decoded data sets the server keeps in memory for every session (least recently
+    #                               used dropped first); one larger than this is loaded but not kept
     max_lr_iters: int = 1000  # LR range test length cap
     max_concurrent_runs: int = 4  # jobs (training, sweeps, GANs...) running at once; further jobs wait in a queue
     max_queued_jobs: int = 32  # jobs waiting in the queue at once; a further launch is refused (a runaway clicker)

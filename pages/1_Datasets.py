@@ -3,7 +3,8 @@ import streamlit as st
 
 from core.data.summary import balance_warnings, size_warnings
 from ui import data_figures as figs
-from ui.data_ui import audio_grid, clip_ui, data_source_ui, image_grid, load_bundle_ui, short_path, text_samples
+from ui.data_ui import (audio_grid, clip_ui, data_source_ui, image_grid, load_bundle_ui, skipped_table, source_kind,
+                        text_samples)
 
 st.set_page_config(page_title="Datasets", page_icon="🗂️", layout="wide")
 st.title("Datasets")
@@ -19,8 +20,9 @@ if not source:
 reload, verify = False, True
 if not source.startswith("builtin:"):
     toggle_col, button_col = st.columns([4, 1], vertical_alignment="center")
-    verify = toggle_col.toggle("Decode every file (finds corrupt data inside files; slower on big folders)",
-                               value=True, key="datasets_verify")
+    if source_kind(source) != "text":  # text is always read whole: there is nothing to decode or not
+        verify = toggle_col.toggle("Decode every file (finds corrupt data inside files; slower on big folders)",
+                                   value=True, key="datasets_verify")
     reload = button_col.button("Reload from disk", key="datasets_reload", width="stretch")
 bundle = load_bundle_ui(source, reload=reload, verify=verify)
 if bundle is None:
@@ -52,7 +54,7 @@ picks = bundle.examples(per_class, seed=st.session_state["datasets_seed"])
 st.subheader("Skipped files")
 if bundle.skipped:
     st.caption("These could not be read and are left out of every split.")
-    st.dataframe([{"file": short_path(s.path, source), "reason": s.reason} for s in bundle.skipped], hide_index=True)
+    skipped_table(bundle.skipped, source)
 else:
     st.success("Every file could be read.")
 

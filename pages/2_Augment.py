@@ -10,8 +10,8 @@ from core.augment.mixup import beta_pdf, draw_lambda, mixup
 from core.augment.spectrogram import MelSettings, griffin_lim, log_mel
 from core.augment.text import synonyms_source
 from ui import augment_figures as figs
-from ui.augment_ui import (audio_source_ui, current_pipeline, dataset_ui, draws_ui, image_source_ui, pipeline_editor,
-                           pipeline_files_ui)
+from ui.augment_ui import (audio_draw, audio_source_ui, current_pipeline, dataset_ui, draws_ui, image_source_ui,
+                           pipeline_editor, pipeline_files_ui, spectrogram_panel)
 
 st.set_page_config(page_title="Augment", layout="wide")
 st.title("Augment")
@@ -60,8 +60,7 @@ def image_section() -> None:
         image_grid([to_image(d.output, pipeline.steps) for d in draws], [figs.draw_caption(d.records) for d in draws])
         st.markdown("**Step by step** (draw 1)")
         strip = [to_image(sample.x)] + [to_image(s, pipeline.steps[:i + 1]) for i, s in enumerate(draws[0].stages)]
-        names = ["input"] + [f"{i + 1}. {r.name}" + ("" if r.applied else " (skipped)")
-                             for i, r in enumerate(draws[0].records)]
+        names = ["input"] + [figs.step_label(i + 1, r.name, r.applied) for i, r in enumerate(draws[0].records)]
         image_grid(strip, names, per_row=min(6, len(strip)))
     pipeline_files_ui(pipeline, "img")
 
@@ -125,21 +124,19 @@ def spectrogram_section() -> None:
     spec = log_mel(clip.x, settings)
     draw = pipeline.sample(spec, seed=int(seed))
     bands = {("freq" if r.name == "FrequencyMasking" else "time"): r.params.get("bands", []) for r in draw.records}
+    zrange = figs.db_range(spec, settings.top_db)  # one colour scale for before and after
     with right:
         a, b = st.columns(2)
-        a.plotly_chart(figs.spectrogram_figure(spec, f"before: {clip.label}"), width="stretch")
-        b.plotly_chart(figs.spectrogram_figure(draw.output, "after masking", bands), width="stretch")
+        a.plotly_chart(figs.spectrogram_figure(spec, f"before: {clip.label}", zrange=zrange), width="stretch")
+        b.plotly_chart(figs.spectrogram_figure(draw.output, "after masking", bands, zrange=zrange), width="stretch")
         st.caption("Masked bands: " + figs.draw_caption(draw.records))
         original, rebuilt, masked = st.columns(3)
         original.markdown("original")
         original.audio(clip.x[0].numpy(), sample_rate=clip.sample_rate)
-        with torch.random.fork_rng(devices=[]):
-            torch.default_generator.manual_seed(0)  # Griffin-Lim starts from random phase: fixed, replayable
-            rebuilt.markdown("Griffin-Lim of the mel")  # what the inversion itself costs, before masking
-            rebuilt.audio(griffin_lim(spec, clip.x.shape[-1], settings)[0].numpy(), sample_rate=clip.sample_rate)
-            masked.markdown("Griffin-Lim, **masked**")
-            masked.audio(griffin_lim(draw.output, clip.x.shape[-1], settings)[0].numpy(),
-                         sample_rate=clip.sample_rate)
+        rebuilt.markdown("Griffin-Lim of the mel")  # what the inversion itself costs, before masking
+        rebuilt.audio(griffin_lim(spec, clip.x.shape[-1], settings)[0].numpy(), sample_rate=clip.sample_rate)
+        masked.markdown("Griffin-Lim, **masked**")
+        masked.audio(griffin_lim(draw.output, clip.x.shape[-1], settings)[0].numpy(), sample_rate=clip.sample_rate)
     pipeline_files_ui(pipeline, "spec")
 
 
@@ -154,23 +151,28 @@ def waveform_section() -> None:
         right.info("Pick a clip or upload one.")
         return
     pipeline.sample_rate = clip.sample_rate
-    settings = MelSettings(sample_rate=clip.sample_rate)
+    wave, rate = clip.x[0].numpy(), clip.sample_rate
+    zrange = figs.db_range(log_mel(clip.x, MelSettings(sample_rate=rate)))  # one colour scale for every panel
     with right:
-        audio_row("original", clip.x, clip, settings, "")
-        for i, step in enumerate(pipeline.steps):  # each op on its own, always applied
-            draw = Pipeline("audio", [Step(step.name, step.params, 1.0)], clip.sample_rate).sample(clip.x, seed + i)
-            audio_row(f"{i + 1}. {step.name}", draw.output, clip, settings, figs.draw_caption(draw.records))
-        draw = pipeline.sample(clip.x, int(seed))
-        audio_row("whole pipeline (with its probabilities)", draw.output, clip, settings,
-                  figs.draw_caption(draw.records))
+        # each row is cached (ui.augment_ui.audio_draw): a rerun recomputes only the step that changed; a wait
+        # that does happen (PitchShift, TimeStretch on a long clip) shows here, next to the panels
+        with st.spinner("Applying the waveform pipeline…", show_time=True):
+            rows = [("original", wave, "")]
+            for i, step in enumerate(pipeline.steps):  # each op on its own, always applied
+                one = Pipeline("audio", [Step(step.name, step.params, 1.0)], rate).to_dict()
+                rows.append((f"{i + 1}. {step.name}", *audio_draw(wave, rate, one, int(seed) + i)))
+            rows.append(("whole pipeline (with its probabilities)", *audio_draw(wave, rate, pipeline.to_dict(),
+                                                                              int(seed))))
+            panels = [spectrogram_panel(out, rate, title, zrange) for title, out, _ in rows]
+        for (title, out, caption), panel in zip(rows, panels):
+            audio_row(panel, out, rate, caption)
     pipeline_files_ui(pipeline, "wave")
 
 
-def audio_row(title: str, wave: torch.Tensor, clip, settings: MelSettings, caption: str) -> None:
+def audio_row(panel, wave, sample_rate: int, caption: str) -> None:
     fig_col, player_col = st.columns([3, 2], vertical_alignment="center")
-    fig_col.plotly_chart(figs.spectrogram_figure(log_mel(wave, settings), title, height=200),
-                         width="stretch")
-    player_col.audio(wave[0].clamp(-1, 1).numpy(), sample_rate=clip.sample_rate)
+    fig_col.plotly_chart(panel, width="stretch")
+    player_col.audio(wave.clip(-1, 1), sample_rate=sample_rate)
     player_col.caption(caption)
 
 

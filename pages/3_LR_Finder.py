@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.train.checks import batch_warning, train_problems
 from core.train.lr_finder import find_lr_for
 from ui.data_ui import load_bundle_ui
 from ui.lr_ui import lr_config_ui, lr_figure, pick_lr_ui, suggestions_table, sweep_ui
@@ -25,12 +26,11 @@ if bundle is None:
 with st.expander("Model and optimizer (as on the Train page)", expanded=True):
     config = lr_config_ui(source, bundle.kind, key="lr")
 sweep, n_seeds = sweep_ui("lr")
-problems = sweep.problems() + config.problems(bundle.kind)
+problems = sweep.problems() + train_problems(config, bundle.kind)
 for problem in problems:
     st.error(f"Cannot run: {problem}")
-if config.batch_size > len(bundle.splits["train"]):
-    st.warning(f"Check: batch size {config.batch_size} is larger than the {len(bundle.splits['train'])} training "
-               "examples, so every step of the sweep sees the same whole training set.")
+if warning := batch_warning(config.batch_size, len(bundle.splits["train"])):
+    st.warning(f"Check: {warning}.")
 
 if st.button("Run the range test", type="primary", disabled=bool(problems), key="lr-run"):
     bar = st.progress(0.0, text="starting…")

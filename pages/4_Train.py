@@ -10,7 +10,7 @@ import streamlit as st
 from core.train.store import ACTIVE, list_runs
 from core.train.worker import launch, launch_problems, launch_warnings
 from ui import runs as runs_ui
-from ui.data_ui import load_bundle_ui
+from ui.data_ui import data_index_ui
 from ui.train_ui import data_ui, train_config_ui
 
 st.set_page_config(page_title="Train", page_icon="🏋️", layout="wide")
@@ -24,7 +24,7 @@ def new_run_ui() -> None:
     if not source:
         st.info("Choose a data source to configure a run.")
         return
-    bundle = load_bundle_ui(source)  # shared with the Datasets page; shows why when the source is unusable
+    bundle = data_index_ui(source)  # counts and kind from the file index: nothing decoded here (the worker loads)
     if bundle is None:
         return
     st.caption(f"{bundle.kind} data, {len(bundle.classes)} classes, "

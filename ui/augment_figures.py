@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import plotly.colors
 import plotly.graph_objects as go
@@ -15,10 +16,13 @@ MAGMA = [[i / (len(plotly.colors.sequential.Magma) - 1), "rgb(%d, %d, %d)" % plo
 TAG_COLOURS = {"synonym": "#fde68a", "inserted": "#bbf7d0", "swapped": "#bfdbfe"}  # yellow, green, blue
 
 
-def spectrogram_figure(spec: torch.Tensor, title: str, bands: dict | None = None, height: int = 260) -> go.Figure:
-    """A (1, n_mels, T) log-mel in dB as a heatmap (frames x mel bins); ``bands`` outlines masked rows/columns."""
+def spectrogram_figure(spec: torch.Tensor, title: str, bands: dict | None = None, height: int = 260,
+                       zrange: tuple[float, float] | None = None) -> go.Figure:
+    """A (1, n_mels, T) log-mel in dB as a heatmap (frames x mel bins); ``bands`` outlines masked rows/columns.
+    ``zrange`` (dB) fixes the colour scale, so panels shown side by side compare (default: this one's range)."""
     z = spec[0].double().numpy().round(2).tolist()  # plain lists: float32 typed arrays decode wrongly in the browser
-    fig = go.Figure(go.Heatmap(z=z, colorscale=MAGMA, colorbar={"title": "dB", "thickness": 10}))
+    limits = {"zmin": zrange[0], "zmax": zrange[1]} if zrange else {}
+    fig = go.Figure(go.Heatmap(z=z, colorscale=MAGMA, colorbar={"title": "dB", "thickness": 10}, **limits))
     for axis, spans in (bands or {}).items():
         for start, end in spans:
             if end <= start:
@@ -29,6 +33,20 @@ def spectrogram_figure(spec: torch.Tensor, title: str, bands: dict | None = None
     fig.update_layout(title=title, height=height, margin=dict(l=40, r=10, t=40, b=30),
                       xaxis_title="frame (10 ms)", yaxis_title="mel bin")
     return fig
+
+
+def db_range(spec: torch.Tensor, top_db: float = 80.0, headroom: float = 12.0) -> tuple[float, float]:
+    """One colour scale (dB) for a spectrogram and its augmented versions: its loudest bin plus ``headroom``
+    (a gain may make it louder) down to ``top_db`` below its loudest bin."""
+    top = float(spec.max())
+    return round(top - top_db, 1), round(top + headroom, 1)
+
+
+def step_label(index: int, name: str, applied: bool = True) -> str:
+    """A caption for step ``index``: '1\\.' so it is not a Markdown list, and zero-width spaces between the words of
+    the name, so a long one (RandomResizedCrop) wraps between its words, not inside them."""
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", "\u200b", name)
+    return f"{index}\\. {words}" + ("" if applied else " (skipped)")
 
 
 def beta_figure(lam_grid: torch.Tensor, density: torch.Tensor, alpha: float, lam: float) -> go.Figure:

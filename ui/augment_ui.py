@@ -10,15 +10,13 @@ import io
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import PIL.Image
 import streamlit as st
 import torch
 
 from core.augment import AugmentError, Pipeline, Step, registry
 from core.augment.image import to_tensor
-
-BUILTIN_BY_KIND = {"image": ("builtin:shapes", "builtin:digits"), "audio": ("builtin:sounds",),
-                   "text": ("builtin:reviews",)}
 
 
 @dataclass
@@ -35,8 +33,9 @@ def _new_id(key: str) -> int:
 
 
 def _set_steps(key: str, pipeline: Pipeline) -> None:
-    st.session_state[f"{key}_steps"] = [{"id": _new_id(key), "name": s.name, "params": dict(s.params), "p": s.p}
-                                        for s in pipeline.steps]
+    open_ = len(pipeline.steps) <= 3  # a short pipeline starts unfolded; each step keeps its own flag from here on
+    st.session_state[f"{key}_steps"] = [{"id": _new_id(key), "name": s.name, "params": dict(s.params), "p": s.p,
+                                         "open": open_} for s in pipeline.steps]
 
 
 def pipeline_editor(kind: str, key: str, default: Pipeline) -> Pipeline:
@@ -49,7 +48,8 @@ def pipeline_editor(kind: str, key: str, default: Pipeline) -> Pipeline:
     name = add_col.selectbox("Add a transform", list(ops), key=f"{key}_add_name",
                              format_func=lambda n: f"{n}: {ops[n].help}")
     if button_col.button("Add", key=f"{key}_add", width="stretch"):
-        steps.append({"id": _new_id(key), "name": name, "params": ops[name].defaults(), "p": ops[name].default_p})
+        steps.append({"id": _new_id(key), "name": name, "params": ops[name].defaults(), "p": ops[name].default_p,
+                      "open": True})  # the new step opens; the others stay as the user left them
         st.rerun()
     for index, step in enumerate(steps):
         _step_ui(kind, key, steps, index, step)
@@ -59,7 +59,9 @@ def pipeline_editor(kind: str, key: str, default: Pipeline) -> Pipeline:
 def _step_ui(kind: str, key: str, steps: list, index: int, step: dict) -> None:
     op = registry(kind)[step["name"]]
     wkey = f"{key}_{step['id']}"
-    with st.expander(f"{index + 1}\\. {step['name']}  (p = {step['p']:.2f})", expanded=len(steps) <= 3):
+    # ``expanded`` must not change when other steps are added: the browser keeps each expander's state as long as
+    # its label and initial state stay the same
+    with st.expander(f"{index + 1}\\. {step['name']}  (p = {step['p']:.2f})", expanded=step.get("open", True)):
         st.caption(op.help)
         up, down, remove, _ = st.columns([1, 1, 1, 5])
         if up.button("↑", key=f"{wkey}_up", disabled=index == 0, help="move earlier"):
@@ -131,7 +133,7 @@ def pipeline_files_ui(pipeline: Pipeline, key: str) -> None:
     upload = load.file_uploader("Load a saved pipeline (JSON)", type=["json"], key=f"{key}_load")
     if upload is not None and st.session_state.get(f"{key}_loaded") != upload.file_id:
         try:
-            loaded = Pipeline.from_dict(json.loads(upload.getvalue()))
+            loaded = Pipeline.from_dict(_json_of(upload))
             if loaded.kind != pipeline.kind:
                 raise AugmentError(f"that file holds a {loaded.kind} pipeline; this section edits {pipeline.kind} "
                                    "pipelines")
@@ -146,6 +148,18 @@ def pipeline_files_ui(pipeline: Pipeline, key: str) -> None:
             code = valid.to_code()
             st.download_button("Download augment_pipeline.py", code, "augment_pipeline.py", key=f"{key}_code")
             st.code(code, language="python")
+
+
+def _json_of(upload):
+    """The JSON in an uploaded file; ``ValueError`` naming the file when it is not JSON (no parser jargon)."""
+    try:
+        return json.loads(upload.getvalue())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{upload.name} is not a pipeline file: it is not JSON (line {err.lineno}, column "
+                         f"{err.colno}). Save a pipeline with 'Save JSON' and load that file.") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{upload.name} is not a pipeline file: it is not text. Save a pipeline with 'Save JSON' "
+                         "and load that file.") from None
 
 
 def image_source_ui(key: str) -> Sample | None:
@@ -167,9 +181,12 @@ def image_source_ui(key: str) -> Sample | None:
             image = PIL.Image.open(io.BytesIO(upload.getvalue()))
             image.thumbnail((1024, 1024))
             return Sample(to_tensor(image), upload.name)
-        except (OSError, PIL.UnidentifiedImageError) as err:
-            st.error(f"Could not read {upload.name}: {err}")
-            return None
+        except PIL.UnidentifiedImageError:  # its message shows the in-memory file object, not the file
+            st.error(f"Could not read {upload.name}: not an image (PIL cannot identify the file format; "
+                     "PNG, JPEG, BMP or WebP expected)")
+        except (OSError, ValueError, PIL.Image.DecompressionBombError) as err:
+            st.error(f"Could not read {upload.name}: the image data is damaged ({err})")
+        return None
     bundle = dataset_ui(f"{key}_data", "image")
     if bundle is None:
         return None
@@ -192,12 +209,8 @@ def dataset_ui(key: str, kind: str):
 
 
 def _source_picker(key: str, kind: str) -> str | None:
-    try:
-        from ui.data_ui import data_source_ui
-    except ImportError:  # the Datasets page's picker not there: built-ins or a typed path
-        options = list(BUILTIN_BY_KIND[kind]) + ["a folder path"]
-        choice = st.selectbox("Dataset", options, key=f"{key}_builtin")
-        return choice if choice != "a folder path" else st.text_input("Folder", key=f"{key}_path") or None
+    from ui.data_ui import data_source_ui
+
     return data_source_ui(key, kinds=(kind,))
 
 
@@ -226,8 +239,11 @@ def waveform_from_upload(upload) -> tuple[torch.Tensor, int] | None:
 
     try:
         data, sr = soundfile.read(io.BytesIO(upload.getvalue()), dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError) as err:
-        st.error(f"Could not read {upload.name}: {err}")
+    except soundfile.LibsndfileError as err:  # str(err) names the in-memory file object, not the file
+        st.error(f"Could not read {upload.name}: not an audio file soundfile can read ({err.error_string})")
+        return None
+    except RuntimeError as err:
+        st.error(f"Could not read {upload.name}: the audio data is damaged ({err})")
         return None
     return torch.from_numpy(data.mean(axis=1)).unsqueeze(0), int(sr)
 
@@ -257,3 +273,24 @@ def audio_source_ui(key: str) -> Sample | None:
     i = st.number_input("Clip index", 0, len(split) - 1, 0, key=f"{key}_index")
     x, y = split[int(i)]
     return Sample(x, bundle.classes[y], bundle.sample_rate)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def audio_draw(wave: np.ndarray, sample_rate: int, pipeline: dict, seed: int) -> tuple[np.ndarray, str]:
+    """One seeded draw of the audio ``pipeline`` (``Pipeline.to_dict()``) on a mono clip ``wave`` (N,): the output
+    (N,) and what was drawn. Cached, so a rerun recomputes only the rows whose step or seed changed."""
+    from ui.augment_figures import draw_caption
+
+    draw = Pipeline.from_dict(pipeline).sample(torch.from_numpy(wave)[None], seed)  # (N,) -> (1, N)
+    return draw.output[0].numpy(), draw_caption(draw.records)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def spectrogram_panel(wave: np.ndarray, sample_rate: int, title: str, zrange: tuple[float, float]):
+    """The log-mel figure of a clip (N,) on a fixed dB scale. Cached as a resource: the figure is only read (building
+    one costs ~0.1 s; unpickling a cached copy costs more)."""
+    from core.augment.spectrogram import MelSettings, log_mel
+    from ui.augment_figures import spectrogram_figure
+
+    spec = log_mel(torch.from_numpy(wave)[None], MelSettings(sample_rate=sample_rate))
+    return spectrogram_figure(spec, title, height=200, zrange=zrange)

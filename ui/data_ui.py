@@ -11,17 +11,16 @@ import soundfile as sf
 import streamlit as st
 from PIL import Image
 
-from core.data import BUILTINS, DataError, load
+from core.data import BUILTINS, DataError, builtin_sources, load
 from core.data.archive import save_upload
 from core.settings import load_settings, resolve_user_path
 
 MODES = ("Built-in", "Path", "Upload a zip")
-KIND_OF = {"digits": "image", "shapes": "image", "sounds": "audio", "reviews": "text"}
 OWN_UPLOADS = "data_own_uploads"  # session_state key: folders (or files) unpacked from this session's zip uploads
 
 
 def _builtin_ui(key: str, kinds: tuple[str, ...] | None) -> str:
-    names = [f"builtin:{n}" for n in BUILTINS if kinds is None or KIND_OF.get(n) in kinds]
+    names = builtin_sources(kinds)
     last = st.session_state.get("data_source")
     return st.selectbox("Built-in data set", names, index=names.index(last) if last in names else 0,
                         format_func=lambda s: f"{s} — {BUILTINS[s.split(':', 1)[1]]}", key=f"{key}_builtin")
@@ -99,27 +98,76 @@ def data_source_ui(key: str, kinds: tuple[str, ...] | None = None) -> str | None
     return source
 
 
-CACHED_BUNDLES = 6  # loaded data sets kept in memory, shared by every session (least recently used dropped)
+CACHED_INDEXES = 64  # data set indexes (labels only: a few bytes per sample) kept for every session
 
 
 @st.cache_resource
 def _bundle_store() -> tuple[OrderedDict, threading.Lock]:
     # A shared store rather than @st.cache_resource on the load itself: the progress bar lives outside the load, and
     # Streamlit cannot replay elements created outside a cached function. Bundles here are read-only (no .transform).
+    # key -> (bundle, its memory in bytes); least recently used first; bounded by limits.bundle_cache_mb
     return OrderedDict(), threading.Lock()
+
+
+@st.cache_resource
+def _index_store() -> tuple[OrderedDict, threading.Lock]:
+    return OrderedDict(), threading.Lock()  # key -> DataIndex (labels only), least recently used first
 
 
 def load_bundle_ui(source: str, kind: str | None = None, reload: bool = False, verify: bool = True):
     """``core.data.load(source)`` kept across reruns and sessions, with a progress bar while it loads; None (and
     the reason shown) when the source cannot be used. ``reload=True`` reads it again (files changed on disk);
-    ``verify=False`` reads image/audio headers only (fast on big folders; corrupt data inside a file goes unseen)."""
+    ``verify=False`` reads image/audio headers only (fast on big folders; corrupt data inside a file goes unseen).
+    The shared store keeps at most ``limits.bundle_cache_mb`` of data (least recently used dropped first).
+    A page that only shows counts and the kind uses ``data_index_ui``: it decodes nothing."""
     store, lock = _bundle_store()
     key = (source, kind, verify)
     with lock:
-        bundle = None if reload else store.get(key)
-        if bundle is not None:
+        held = None if reload else store.get(key)
+        if held is not None:
             store.move_to_end(key)
-            return bundle
+            return held[0]
+    bundle = _with_progress(source, lambda progress: load(source, kind, progress=progress, verify=verify))
+    if bundle is not None:
+        keep_within(store, lock, key, bundle, bundle.memory_bytes(), load_settings().limits.bundle_cache_mb * 2**20)
+    return bundle
+
+
+def keep_within(store: OrderedDict, lock: threading.Lock, key, value, size: int, budget: int) -> None:
+    """Put ``value`` (``size`` bytes) in ``store`` and drop the least recently used until all fit in ``budget``;
+    a value larger than the whole budget is not kept."""
+    with lock:
+        store.pop(key, None)
+        if size > budget:
+            return
+        store[key] = (value, size)
+        while sum(s for _, s in store.values()) > budget:
+            store.popitem(last=False)
+
+
+def data_index_ui(source: str, kind: str | None = None, reload: bool = False):
+    """The data set's index (``core.data.index``: kind, classes, labels per split; no pixels or samples decoded),
+    kept across reruns and sessions; None (and the reason shown) when the source cannot be used."""
+    from core.data import index
+
+    store, lock = _index_store()
+    key = (source, kind)
+    with lock:
+        found = None if reload else store.get(key)
+        if found is not None:
+            store.move_to_end(key)
+            return found
+    found = _with_progress(source, lambda progress: index(source, kind, progress=progress))
+    if found is not None:
+        with lock:
+            store[key] = found
+            while len(store) > CACHED_INDEXES:
+                store.popitem(last=False)
+    return found
+
+
+def _with_progress(source: str, read):
+    """``read(progress)`` with a progress bar and a spinner; errors are shown and None returned."""
     bar = st.empty()
 
     def progress(done: int, total: int, message: str) -> None:
@@ -127,9 +175,11 @@ def load_bundle_ui(source: str, kind: str | None = None, reload: bool = False, v
 
     try:
         with st.spinner(f"Loading {source}…"):
-            bundle = load(source, kind, progress=progress, verify=verify)
+            return read(progress)
     except (DataError, OSError) as err:
         st.error(f"Cannot use {source}: {err}")
+        if getattr(err, "skipped", None):  # e.g. every image is broken: say which files and why
+            skipped_table(err.skipped, source)
         return None
     except Exception as err:  # a bug, not bad data: say so, keep the page alive, show the details
         st.error(f"Loading {source} failed unexpectedly ({type(err).__name__}: {err}). Please report it.")
@@ -138,11 +188,22 @@ def load_bundle_ui(source: str, kind: str | None = None, reload: bool = False, v
         return None
     finally:
         bar.empty()
-    with lock:
-        store[key] = bundle
-        while len(store) > CACHED_BUNDLES:
-            store.popitem(last=False)
-    return bundle
+
+
+def skipped_table(skipped: list, source: str) -> None:
+    """The files that could not be read, with the reason for each (paths relative to the data set's folder)."""
+    st.dataframe([{"file": short_path(s.path, source), "reason": s.reason} for s in skipped], hide_index=True)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def source_kind(source: str) -> str | None:
+    """'image', 'audio' or 'text' for a source, from its file names (nothing read); None when it cannot be told."""
+    from core.data.load import locate
+
+    try:
+        return locate(source)[1]
+    except (DataError, OSError):
+        return None
 
 
 def short_path(path: str | Path, root: str | Path | None = None) -> str:

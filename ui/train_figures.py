@@ -7,6 +7,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from core.train.suggest import smooth
+
 SMOOTHINGS = ("EMA", "none")
 COLOURS = qualitative.Plotly
 MAX_POINTS = 1200  # per curve: more points than pixels only slow the browser's redraw while a run is polled
@@ -14,8 +16,9 @@ _LAYOUT = dict(margin=dict(l=50, r=20, t=40, b=40), height=320, legend=dict(orie
 
 
 def ema(values: pd.Series, beta: float = 0.9) -> pd.Series:
-    """Debiased exponential moving average (as in fastai / TensorBoard): weight ``beta`` on the past."""
-    return values.ewm(alpha=1 - beta, adjust=True).mean()
+    """Debiased exponential moving average (core.train.suggest.smooth, as the LR finder's): weight ``beta`` on the
+    past."""
+    return pd.Series(smooth(values.tolist(), beta), index=values.index)
 
 
 def _faint(colour: str) -> str:
@@ -70,7 +73,7 @@ def loss_figure(steps: pd.DataFrame, epochs: pd.DataFrame, smoothing: str = "EMA
 def accuracy_figure(epochs: pd.DataFrame) -> go.Figure:
     """Train / validation accuracy per epoch."""
     fig = go.Figure()
-    for col, colour in (("train_acc", COLOURS[2]), ("val_acc", COLOURS[1])):
+    for col, colour in (("train_acc", COLOURS[2]), ("val_acc", COLOURS[1]), ("val_robust_acc", COLOURS[3])):
         if col in epochs:
             fig.add_trace(go.Scatter(x=epochs["epoch"], y=epochs[col], name=col.replace("_", " "),
                                      mode="lines+markers", line=dict(color=colour)))
@@ -153,7 +156,8 @@ def probabilities_figure(probs, classes: list[str]) -> go.Figure:
 
 
 METRIC_NAMES = {"val_acc": "validation accuracy", "val_loss": "validation loss", "train_loss": "training loss",
-                "train_acc": "training accuracy", "loss": "training loss (per step)", "lr": "learning rate"}
+                "train_acc": "training accuracy", "loss": "training loss (per step)", "lr": "learning rate",
+                "val_robust_acc": "robust accuracy (PGD, validation subset)"}
 
 
 def overlay_figure(curves: dict[str, pd.DataFrame], metric: str, smoothing: str = "EMA",

@@ -64,6 +64,11 @@ class RegularisationChoice:
 
 
 @dataclass
+class AdversarialChoice:
+    adversarial: dict | None = None  # TrainConfig.adversarial: None = off (see core.train.adversarial)
+
+
+@dataclass
 class AugmentChoice:
     augment: dict | None  # a Pipeline.to_dict(), or None for the preset / nothing
     augment_preset: bool  # with augment None: True = the kind's preset, False = no augmentation
@@ -226,6 +231,25 @@ def regularisation_ui(key: str, kind: str) -> RegularisationChoice:
     return RegularisationChoice(mixup_alpha=float(mixup), label_smoothing=float(smoothing), grad_clip=float(clip))
 
 
+def adversarial_ui(key: str, kind: str) -> AdversarialChoice:
+    """Adversarial training (not for text): fast FGSM from a random start, or PGD, at an epsilon in pixel units."""
+    if kind == "text":
+        st.caption("Adversarial training is not available for text (token ids are discrete).")
+        return AdversarialChoice()
+    if not st.checkbox("Adversarial training", key=f"{key}-adv",
+                       help="train on attacked batches; robust accuracy (PGD) is recorded each epoch beside val acc"):
+        return AdversarialChoice()
+    from core.train.adversarial import adversarial_settings
+
+    c1, c2 = st.columns(2)
+    method = c1.radio("Attack while training", ("fgsm", "pgd"), horizontal=True, key=f"{key}-adv-method",
+                      format_func={"fgsm": "fast FGSM (1 step)", "pgd": "PGD (7 steps)"}.get)
+    unit = "waveform units" if kind == "audio" else "pixels run 0..1; 8/255 = 0.031"
+    eps = c2.number_input(f"Epsilon ({unit})", 0.0, 1.0, 0.1 if kind == "image" else 0.005, 0.005, format="%.4g",
+                          key=f"{key}-adv-eps")
+    return AdversarialChoice(adversarial=adversarial_settings(float(eps), method))
+
+
 def _pipeline_fits(pipeline: dict | None, kind: str) -> bool:
     pkind = (pipeline or {}).get("kind")
     return pkind == kind or (kind == "audio" and pkind in ("audio", "spectrogram"))
@@ -282,8 +306,9 @@ def train_config_ui(data: str, kind: str, key: str = "train") -> TrainConfig:
     transfer = transfer_ui(key, choice.model, length.epochs)
     with st.expander("Regularisation and augmentation"):
         reg = regularisation_ui(key, kind)
+        adversarial = adversarial_ui(key, kind)
         aug = augment_ui(key, kind, data)
     with st.expander("Recording and reproducibility"):
         adv = advanced_ui(key)
-    parts = [choice, length, optim, sched, transfer, reg, aug, adv]
+    parts = [choice, length, optim, sched, transfer, reg, adversarial, aug, adv]
     return recommended(choice.model, data, **{k: v for p in parts for k, v in asdict(p).items() if k != "model"})

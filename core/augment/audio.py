@@ -1,8 +1,8 @@
 """Waveform augmentations on (1, N) float tensors: noise at an SNR, gain, time shift, pitch shift, time stretch.
 
-Each op draws its parameters with torch's RNG in ``make_params`` (so ``torch.manual_seed`` replays a draw and the page
-can show it) and applies them in ``apply`` with torchaudio / librosa. Every op keeps the clip length, because the
-Dataset's clips have a fixed length.
+Each op draws its parameters in ``make_params(wave, generator)`` (from that ``torch.Generator``, or torch's global
+one when None, so a seed replays a draw and the page can show it) and applies them in ``apply`` with torchaudio /
+librosa. Every op keeps the clip length, because the Dataset's clips have a fixed length.
 """
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
-from core.augment.specs import OpSpec, ParamSpec as P
+from core.augment.specs import OpSpec, ParamSpec as P, summary_line
 
 
-def _uniform(low: float, high: float) -> float:
-    return float(torch.empty(1).uniform_(low, high)) if high > low else float(low)
+def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:
+    return float(torch.empty(1).uniform_(low, high, generator=generator)) if high > low else float(low)
 
 
 def _fit_length(wave: np.ndarray, n: int) -> np.ndarray:
@@ -31,8 +31,8 @@ class AddNoise:
     def __init__(self, snr_db=(10.0, 30.0), sample_rate: int = 16000):
         self.snr_db = tuple(snr_db)
 
-    def make_params(self, wave: torch.Tensor) -> dict:
-        return {"snr_db": _uniform(*self.snr_db), "noise": torch.randn(wave.shape)}
+    def make_params(self, wave: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        return {"snr_db": _uniform(*self.snr_db, generator), "noise": torch.randn(wave.shape, generator=generator)}
 
     def apply(self, wave: torch.Tensor, params: dict) -> torch.Tensor:
         if float(wave.pow(2).sum()) == 0.0:
@@ -47,8 +47,8 @@ class Gain:
     def __init__(self, gain_db=(-6.0, 6.0), sample_rate: int = 16000):
         self.gain_db = tuple(gain_db)
 
-    def make_params(self, wave: torch.Tensor) -> dict:
-        return {"gain_db": _uniform(*self.gain_db)}
+    def make_params(self, wave: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        return {"gain_db": _uniform(*self.gain_db, generator)}
 
     def apply(self, wave: torch.Tensor, params: dict) -> torch.Tensor:
         return AF.gain(wave, params["gain_db"]).clamp(-1, 1)
@@ -60,9 +60,9 @@ class TimeShift:
     def __init__(self, max_fraction: float = 0.1, wrap: bool = False, sample_rate: int = 16000):
         self.max_fraction, self.wrap = max_fraction, wrap
 
-    def make_params(self, wave: torch.Tensor) -> dict:
+    def make_params(self, wave: torch.Tensor, generator: torch.Generator | None = None) -> dict:
         limit = int(self.max_fraction * wave.shape[-1])
-        return {"shift": int(torch.randint(-limit, limit + 1, ()))}  # samples; > 0 = later
+        return {"shift": int(torch.randint(-limit, limit + 1, (), generator=generator))}  # samples; > 0 = later
 
     def apply(self, wave: torch.Tensor, params: dict) -> torch.Tensor:
         shift = params["shift"]
@@ -80,8 +80,8 @@ class PitchShift:
     def __init__(self, semitones=(-2.0, 2.0), sample_rate: int = 16000):
         self.semitones, self.sample_rate = tuple(semitones), sample_rate
 
-    def make_params(self, wave: torch.Tensor) -> dict:
-        return {"semitones": _uniform(*self.semitones)}
+    def make_params(self, wave: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        return {"semitones": _uniform(*self.semitones, generator)}
 
     def apply(self, wave: torch.Tensor, params: dict) -> torch.Tensor:
         y = librosa.effects.pitch_shift(wave.cpu().numpy(), sr=self.sample_rate, n_steps=params["semitones"])
@@ -94,8 +94,8 @@ class TimeStretch:
     def __init__(self, rate=(0.8, 1.25), sample_rate: int = 16000):
         self.rate = tuple(rate)
 
-    def make_params(self, wave: torch.Tensor) -> dict:
-        return {"rate": _uniform(*self.rate)}
+    def make_params(self, wave: torch.Tensor, generator: torch.Generator | None = None) -> dict:
+        return {"rate": _uniform(*self.rate, generator)}
 
     def apply(self, wave: torch.Tensor, params: dict) -> torch.Tensor:
         y = librosa.effects.time_stretch(wave.cpu().numpy(), rate=params["rate"])
@@ -103,7 +103,7 @@ class TimeStretch:
 
 
 def _entry(cls: type, params: tuple, default_p: float = 1.0) -> OpSpec:
-    return OpSpec(cls.__name__, cls.__doc__.strip().splitlines()[0], params,
+    return OpSpec(cls.__name__, summary_line(cls), params,
                   lambda params, p, **ctx: cls(**params, sample_rate=ctx.get("sample_rate", 16000)),
                   default_p=default_p)
 

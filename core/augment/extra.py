@@ -29,12 +29,15 @@ class AddGaussianNoise(v2.Transform):
             raise ValueError(f"std must be >= 0, got {std}")
         self.mean, self.std, self.clip = float(mean), float(std), bool(clip)
 
-    def make_params(self, flat_inputs: list) -> dict:
+    def make_params(self, flat_inputs: list, generator: torch.Generator | None = None) -> dict:
+        """The noise, from ``generator`` (default: torch's global one, as torchvision transforms draw)."""
         image = next(i for i in flat_inputs if isinstance(i, (torch.Tensor, PIL.Image.Image)))
-        if isinstance(image, torch.Tensor):  # randn_like keeps the memory layout, so draws match torchvision's
-            noise = torch.randn_like(image.as_subclass(torch.Tensor), dtype=torch.float32)
+        if isinstance(image, torch.Tensor):  # empty_like keeps the memory layout, so draws match torchvision's
+            device = generator.device if generator is not None else image.device
+            noise = torch.empty_like(image.as_subclass(torch.Tensor), dtype=torch.float32, device=device)
+            noise = noise.normal_(generator=generator)
         else:
-            noise = torch.randn(F.get_dimensions(image))
+            noise = torch.randn(F.get_dimensions(image), generator=generator)
         return {"noise": noise * self.std + self.mean}  # one value per pixel and channel
 
     def transform(self, inpt, params: dict):
@@ -67,8 +70,9 @@ class RandomColorSpace(v2.Transform):
             raise ValueError(f"spaces must be a non-empty list drawn from {self.SPACES}, got {spaces}")
         self.spaces = spaces
 
-    def make_params(self, flat_inputs: list) -> dict:
-        return {"space": self.spaces[int(torch.randint(len(self.spaces), ()))]}
+    def make_params(self, flat_inputs: list, generator: torch.Generator | None = None) -> dict:
+        """The colour space, from ``generator`` (default: torch's global one, as torchvision transforms draw)."""
+        return {"space": self.spaces[int(torch.randint(len(self.spaces), (), generator=generator))]}
 
     def transform(self, inpt, params: dict):
         if isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask, tv_tensors.KeyPoints)):

@@ -3,6 +3,9 @@
 >>> pipe = Pipeline("image", [Step("RandomHorizontalFlip", {}, 0.5), Step("ColorJitter", {"brightness": 0.3}, 0.8)])
 >>> draw = pipe.sample(torch.rand(3, 32, 32), seed=0)   # draw.output, draw.records (what was drawn per step)
 >>> pipe.build()  # the torchvision Compose a Dataset's .transform takes; same seed -> same output as draw
+
+Seeded draws come from their own ``torch.Generator`` (never torch's process-wide one, which the sessions of the app
+share as threads of one process), so a seed replays its draw whatever else runs meanwhile.
 """
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ from typing import Any, Callable
 
 import torch
 from torchvision.transforms import v2
-from torchvision.transforms.v2._transform import _RandomApplyTransform
 
+from core.augment.draws import draw_params, runs
 from core.augment.specs import AugmentError, OpSpec, check_probability, validate_params
 
 KINDS = ("image", "spectrogram", "audio", "text")
@@ -100,23 +103,28 @@ class Pipeline:
         ctx = {"sample_rate": self.sample_rate or 16000}
         return Chain(self.kind, [(ops[s.name].build(s.params, s.p, **ctx), s.p) for s in pipe.steps])
 
-    def sample(self, x, seed: int | None = None, keep_stages: bool = False) -> Draw:
+    def sample(self, x, seed: int | None = None, keep_stages: bool = False,
+               generator: torch.Generator | None = None) -> Draw:
         """Apply the pipeline once, drawing each step's parameters first and recording them.
 
-        With ``seed`` the draw is reproducible (the global RNG is left as it was); for the same seed the output
-        equals ``torch.manual_seed(seed); self.build()(x)``.
+        Every draw comes from ``generator``, else from a new one seeded with ``seed`` (reproducible: for the same
+        seed the output equals ``torch.manual_seed(seed); self.build()(x)`` on the CPU), else from a new randomly
+        seeded one. torch's global generator is neither used nor changed.
         """
-        built = self.build()
-        run = built.sample if isinstance(built, Chain) else lambda v, keep: _sample_compose(built, v, keep)
-        if seed is None:
-            return run(x, keep_stages)
-        cuda = isinstance(x, torch.Tensor) and x.is_cuda  # noise on a GPU tensor draws from that GPU's generator
-        with torch.random.fork_rng(devices=list(range(torch.cuda.device_count())) if cuda else []):
-            if cuda:
-                torch.manual_seed(seed)
+        if generator is None:
+            generator = torch.Generator()
+            if seed is None:
+                generator.seed()
             else:
-                torch.default_generator.manual_seed(seed)  # leaves CUDA generators alone
-            return run(x, keep_stages)
+                generator.manual_seed(seed)
+        if self.kind != "image":
+            return self.build().sample(x, keep_stages, generator)
+        return _sample_image(self.validated(), x, keep_stages, generator)
+
+    def drawing_from(self, generator: torch.Generator) -> Callable:
+        """A transform like ``build()`` whose draws come from ``generator`` (one stream for every call)."""
+        pipe = self.validated()
+        return lambda x: _output(pipe.sample(x, generator=generator), pipe.kind)
 
     def to_code(self) -> str:
         """Runnable Python: a ``v2.Compose`` using torchvision only, plus our small classes printed in full."""
@@ -150,23 +158,24 @@ if __name__ == "__main__":
 
 
 class Chain:
-    """Non-image pipelines: ops with ``make_params(x)`` / ``apply(x, params)``, each run with probability p."""
+    """Non-image pipelines: ops with ``make_params(x, generator)`` / ``apply(x, params)``, each run with
+    probability p."""
 
     def __init__(self, kind: str, ops: list[tuple[Any, float]]):
         self.kind, self.ops = kind, ops
 
     def __call__(self, x):
-        out = self.sample(x).output
-        return str(out) if self.kind == "text" else out  # text: the tagged Tokens print as the augmented string
+        return _output(self.sample(x), self.kind)
 
-    def sample(self, x, keep_stages: bool = False) -> Draw:
-        """Apply every op (drawing its parameters first) and record what was drawn."""
+    def sample(self, x, keep_stages: bool = False, generator: torch.Generator | None = None) -> Draw:
+        """Apply every op (drawing its parameters first, from ``generator``; None: torch's global generator, as in
+        a training worker's DataLoader) and record what was drawn."""
         state, records, stages = _text_tokens(x) if self.kind == "text" else x, [], []
         for op, p in self.ops:
-            if p < 1.0 and torch.rand(1) >= p:
+            if p < 1.0 and not runs(p, generator):
                 records.append(StepDraw(type(op).__name__, False, {}))
             else:
-                params = op.make_params(state)
+                params = op.make_params(state, generator)
                 state = op.apply(state, params)
                 records.append(StepDraw(type(op).__name__, True, params))
             if keep_stages:
@@ -185,27 +194,27 @@ def _image_step(op: OpSpec, step: Step):
     return t if op.own_p or step.p >= 1.0 else v2.RandomApply([t], p=step.p)
 
 
-def _sample_compose(compose: v2.Compose, x, keep_stages: bool) -> Draw:
-    records, stages = [], []
-    for t in compose.transforms:
-        x, record = _sample_transform(t, x)
-        records.append(record)
+def _output(draw: Draw, kind: str):
+    return str(draw.output) if kind == "text" else draw.output  # text: the tagged Tokens print as the string
+
+
+def _sample_image(pipe: "Pipeline", x, keep_stages: bool, generator: torch.Generator) -> Draw:
+    """Mirror ``pipe.build()(x)`` (the same random draws in the same order, see core.augment.draws), drawing from
+    ``generator`` and keeping the drawn params."""
+    ops, records, stages = registry("image"), [], []
+    for step in pipe.steps:
+        op = ops[step.name]
+        t = op.build(step.params, step.p)
+        wrapped = not op.own_p and step.p < 1.0  # built as v2.RandomApply([t], p): one draw decides
+        if (wrapped or op.own_p) and not runs(step.p, generator):
+            records.append(StepDraw(type(t).__name__, False, {}))
+        else:
+            params = draw_params(t, x, generator)
+            x = t.transform(x, params)
+            records.append(StepDraw(type(t).__name__, True, params))
         if keep_stages:
             stages.append(x)
     return Draw(x, records, stages)
-
-
-def _sample_transform(t, x) -> tuple[Any, StepDraw]:
-    """Mirror torchvision's forward (same random draws in the same order) but keep the drawn params."""
-    if isinstance(t, v2.RandomApply):
-        if torch.rand(1) >= t.p:
-            return x, StepDraw(type(t.transforms[0]).__name__, False, {})
-        t = t.transforms[0]
-    name = type(t).__name__
-    if isinstance(t, _RandomApplyTransform) and torch.rand(1) >= t.p:
-        return x, StepDraw(name, False, {})
-    params = t.make_params([x])
-    return t.transform(x, params), StepDraw(name, True, params)
 
 
 def _step_code(op: OpSpec, step: Step) -> str:

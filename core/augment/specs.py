@@ -108,6 +108,17 @@ class OpSpec:
         return {p.name: (list(p.default) if isinstance(p.default, tuple) else p.default) for p in self.params}
 
 
+def summary_line(cls: type) -> str:
+    """The first line of a class's docstring as plain text for menus: ``name`` markup becomes name.
+
+    >>> class Op:
+    ...     \"\"\"Swap ``count`` pairs.\"\"\"
+    >>> summary_line(Op)
+    'Swap count pairs.'
+    """
+    return cls.__doc__.strip().splitlines()[0].replace("``", "")
+
+
 def validate_params(op: OpSpec, params: dict) -> dict:
     """Check ``params`` against ``op``'s specs; missing ones take their default, unknown names are refused."""
     known = {p.name: p for p in op.params}

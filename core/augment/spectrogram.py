@@ -1,44 +1,21 @@
 """Spectrogram augmentation (SpecAugment masking) on log-mel features, and Griffin-Lim to listen to the result.
 
-The log-mel settings mirror the spectrogram models' front end (core.models.audio.LogMel: 25 ms windows, 10 ms hop,
-power mel in dB), so what the page shows is what the model sees. Masks are drawn exactly as torchaudio's
+The log-mel settings are the spectrogram models' front end's (core.models.audio.MelSettings: 25 ms windows, 10 ms
+hop, power mel in dB), so what the page shows is what the model sees. Masks are drawn exactly as torchaudio's
 ``FrequencyMasking`` / ``TimeMasking`` draw them (same formula, same random calls), but the drawn bands are recorded.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torchaudio
 
-from core.augment.specs import OpSpec, ParamSpec as P
-
-
-@dataclass(frozen=True)
-class MelSettings:
-    sample_rate: int = 16000  # Hz of the waveform
-    n_mels: int = 64  # mel bands (rows of the spectrogram)
-    top_db: float = 80.0  # dynamic range kept below the loudest bin
-
-    @property
-    def n_fft(self) -> int:
-        """Next power of two >= 25 ms of samples (as the models' front end)."""
-        return 1 << max(6, round(0.025 * self.sample_rate - 1).bit_length())
-
-    @property
-    def hop_length(self) -> int:
-        return max(1, self.sample_rate // 100)  # 10 ms
-
-    def mel_kwargs(self) -> dict:
-        return {"sample_rate": self.sample_rate, "n_mels": min(self.n_mels, self.n_fft // 2 + 1), "f_min": 20.0,
-                "f_max": self.sample_rate / 2}
+from core.augment.specs import OpSpec, ParamSpec as P, summary_line
+from core.models.audio import LogMel, MelSettings  # the models' front end: what is shown here is what the model sees
 
 
 def log_mel(wave: torch.Tensor, settings: MelSettings = MelSettings()) -> torch.Tensor:
-    """Waveform (1, N) -> log-mel power in dB (1, n_mels, T)."""
-    mel = torchaudio.transforms.MelSpectrogram(n_fft=settings.n_fft, hop_length=settings.hop_length,
-                                               **settings.mel_kwargs())
-    return torchaudio.transforms.AmplitudeToDB(stype="power", top_db=settings.top_db)(mel(wave) + 1e-10)
+    """Waveform (1, N) -> log-mel power in dB (1, n_mels, T): the spectrogram models' own front end."""
+    return LogMel(settings.sample_rate, settings.n_mels, settings.top_db)(wave)
 
 
 def griffin_lim(log_mel_db: torch.Tensor, length: int, settings: MelSettings = MelSettings(),
@@ -46,7 +23,8 @@ def griffin_lim(log_mel_db: torch.Tensor, length: int, settings: MelSettings = M
     """Log-mel in dB (1, n_mels, T) -> a waveform (1, length) whose spectrogram approximates it.
 
     Inverts the mel filter bank (torchaudio ``InverseMelScale``, least squares) and recovers a phase with
-    ``GriffinLim``; masked bands come out as what the mask value means in dB (0 dB = power 1).
+    ``GriffinLim``; masked bands come out as what the mask value means in dB (0 dB = power 1). The phase search
+    starts from zero phase, not a random one: the result is the same every time and draws no random numbers.
     """
     power = torch.pow(10.0, log_mel_db / 10.0)  # dB -> power
     kw = settings.mel_kwargs()
@@ -54,9 +32,8 @@ def griffin_lim(log_mel_db: torch.Tensor, length: int, settings: MelSettings = M
                                                     sample_rate=kw["sample_rate"], f_min=kw["f_min"],
                                                     f_max=kw["f_max"])
     linear = inverse(power).clamp_min(0)  # (1, n_mels, T) -> (1, n_fft // 2 + 1, T)
-    # GriffinLim starts from a random phase: callers seed (or fork the RNG) for a replayable result
     gl = torchaudio.transforms.GriffinLim(n_fft=settings.n_fft, hop_length=settings.hop_length, power=2.0,
-                                          n_iter=n_iter)
+                                          n_iter=n_iter, rand_init=False)
     wave = gl(linear)  # (1, (T - 1) * hop): then cropped or zero-padded to the clip's length
     wave = torch.nn.functional.pad(wave, (0, max(0, length - wave.shape[-1])))[..., :length]
     return wave / wave.abs().max().clamp_min(1e-8) * 0.9  # avoid clipping when played
@@ -70,12 +47,12 @@ class _Masking:
     def __init__(self, max_width: int = 10, n_masks: int = 1, fill: str = "zero"):
         self.max_width, self.n_masks, self.fill = int(max_width), int(n_masks), fill
 
-    def make_params(self, spec: torch.Tensor) -> dict:
+    def make_params(self, spec: torch.Tensor, generator: torch.Generator | None = None) -> dict:
         size = spec.shape[self.axis]
         bands = []
-        for _ in range(self.n_masks):
-            width = torch.rand(1) * self.max_width  # torchaudio.functional.mask_along_axis's draws, in its order
-            start = torch.rand(1) * (size - width)
+        for _ in range(self.n_masks):  # torchaudio.functional.mask_along_axis's draws, in its order
+            width = torch.rand(1, generator=generator) * self.max_width
+            start = torch.rand(1, generator=generator) * (size - width)
             bands.append((int(start.long()), int(start.long() + width.long())))  # [start, end)
         return {"bands": bands, "fill": float(spec.mean()) if self.fill == "mean" else 0.0}
 
@@ -110,7 +87,7 @@ def _mask_params(what: str, default_width: int) -> tuple:
 
 
 def _masking_entry(cls: type, what: str, default_width: int) -> OpSpec:
-    return OpSpec(cls.__name__, cls.__doc__.strip().splitlines()[0], _mask_params(what, default_width),
+    return OpSpec(cls.__name__, summary_line(cls), _mask_params(what, default_width),
                   lambda params, p, **ctx: cls(**params))
 
 

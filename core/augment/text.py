@@ -2,8 +2,9 @@
 
 Words are whitespace-separated tokens; punctuation stuck to a word stays with it. Synonyms come from
 ``assets/synonyms.json``: a small hand-made list of common English (review) vocabulary, shipped with the lab so it
-works offline. Every op draws with torch's RNG (``torch.manual_seed`` replays a draw) and returns new ``Tokens`` whose
-words are tagged 'synonym', 'inserted' or 'swapped'; deleted words are listed in ``Tokens.deleted``.
+works offline. Every op draws from the ``torch.Generator`` given to ``make_params`` (a seed replays a draw) and
+returns new ``Tokens`` whose words are tagged 'synonym', 'inserted' or 'swapped'; deleted words are listed in
+``Tokens.deleted``.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from core.augment.specs import OpSpec, ParamSpec as P
+from core.augment.specs import OpSpec, ParamSpec as P, summary_line
 
 SYNONYMS_FILE = Path(__file__).resolve().parents[2] / "assets" / "synonyms.json"
 _AFFIX = re.compile(r"^(\W*)(.*?)(\W*)$", re.DOTALL)
@@ -82,9 +83,9 @@ class SynonymReplacement:
     def __init__(self, rate: float = 0.1):
         self.rate = rate
 
-    def make_params(self, tokens: Tokens) -> dict:
-        hits = torch.rand(len(tokens.words)) < self.rate
-        picks = torch.randint(0, 1 << 16, (len(tokens.words),))
+    def make_params(self, tokens: Tokens, generator: torch.Generator | None = None) -> dict:
+        hits = torch.rand(len(tokens.words), generator=generator) < self.rate
+        picks = torch.randint(0, 1 << 16, (len(tokens.words),), generator=generator)
         return {"replace": [(i, synonym_of(w.text, int(picks[i]))) for i, w in enumerate(tokens.words)
                             if bool(hits[i]) and _has_synonym(w.text)]}
 
@@ -101,14 +102,15 @@ class RandomInsertion:
     def __init__(self, rate: float = 0.1):
         self.rate = rate
 
-    def make_params(self, tokens: Tokens) -> dict:
+    def make_params(self, tokens: Tokens, generator: torch.Generator | None = None) -> dict:
         sources = [w.text for w in tokens.words if _has_synonym(w.text)]
         n = round(self.rate * len(tokens.words)) if sources else 0
         inserts, length = [], len(tokens.words)
+        pick = lambda high: int(torch.randint(high, (), generator=generator))  # noqa: E731
         for _ in range(n):
-            src = sources[int(torch.randint(len(sources), ()))]
-            word = _split(synonym_of(src, int(torch.randint(0, 1 << 16, ()))))[1].lower()
-            inserts.append((int(torch.randint(length + 1, ())), word))
+            src = sources[pick(len(sources))]
+            word = _split(synonym_of(src, pick(1 << 16)))[1].lower()
+            inserts.append((pick(length + 1), word))
             length += 1
         return {"insert": inserts}  # (position in the growing sentence, word), applied in order
 
@@ -125,10 +127,10 @@ class RandomDeletion:
     def __init__(self, p: float = 0.1):
         self.p = p
 
-    def make_params(self, tokens: Tokens) -> dict:
+    def make_params(self, tokens: Tokens, generator: torch.Generator | None = None) -> dict:
         n = len(tokens.words)
-        gone = [i for i, hit in enumerate((torch.rand(n) < self.p).tolist()) if hit]
-        keep = int(torch.randint(max(n, 1), ()))
+        gone = [i for i, hit in enumerate((torch.rand(n, generator=generator) < self.p).tolist()) if hit]
+        keep = int(torch.randint(max(n, 1), (), generator=generator))
         if n and len(gone) == n:
             gone.remove(keep)  # never return an empty sentence
         return {"delete": gone}
@@ -145,11 +147,12 @@ class RandomSwap:
     def __init__(self, count: int = 1):
         self.count = count
 
-    def make_params(self, tokens: Tokens) -> dict:
+    def make_params(self, tokens: Tokens, generator: torch.Generator | None = None) -> dict:
         n = len(tokens.words)
         if n < 2:
             return {"swaps": []}
-        return {"swaps": [tuple(int(i) for i in torch.randperm(n)[:2]) for _ in range(self.count)]}
+        return {"swaps": [tuple(int(i) for i in torch.randperm(n, generator=generator)[:2])
+                          for _ in range(self.count)]}
 
     def apply(self, tokens: Tokens, params: dict) -> Tokens:
         words = list(tokens.words)
@@ -162,7 +165,7 @@ class RandomSwap:
 
 
 def _entry(cls: type, param: P, default_p: float = 1.0) -> OpSpec:
-    return OpSpec(cls.__name__, cls.__doc__.strip().splitlines()[0], (param,),
+    return OpSpec(cls.__name__, summary_line(cls), (param,),
                   lambda params, p, **ctx: cls(**params), default_p=default_p)
 
 

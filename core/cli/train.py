@@ -23,6 +23,7 @@ _FIELDS = {"data": "data", "model": "model", "epochs": "epochs", "batch_size": "
            "mixup": "mixup_alpha", "label_smoothing": "label_smoothing", "freeze_epochs": "freeze_epochs",
            "runs_dir": "runs_dir", "max_steps": "max_steps", "seed": "seed", "device": "device"}
 EPOCH_COLUMNS = ("train_loss", "val_loss", "val_acc")
+ROBUST_COLUMN = "val_robust_acc"  # adversarially trained runs only: accuracy under PGD on a validation subset
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, help="stop after this many training steps (tiny runs, tests)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:1 | mps")
+    parser.add_argument("--adversarial-eps", type=float, metavar="EPS",
+                        help="adversarial training at this L-inf radius (pixels run 0..1): fast FGSM from a random "
+                             "start, step 1.25 EPS; robust accuracy (PGD) is recorded per epoch")
+    parser.add_argument("--adversarial-method", choices=("fgsm", "pgd"), default="fgsm",
+                        help="with --adversarial-eps: fgsm (fast, one step) or pgd (7 steps)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the outcome")
 
 
@@ -58,6 +64,10 @@ def config_from_args(args: argparse.Namespace):
     unknown = sorted(set(values) - known)
     if unknown:
         raise SystemExit(f"this version of TrainConfig has no field(s) {', '.join(unknown)}")
+    if getattr(args, "adversarial_eps", None) is not None:
+        from core.train.adversarial import adversarial_settings
+
+        values["adversarial"] = adversarial_settings(args.adversarial_eps, args.adversarial_method)
     try:
         return recommended(**values)
     except KeyError as err:  # unknown model: the registry's message lists the known ones
@@ -69,8 +79,9 @@ def summarise(run_dir) -> dict:
     store = RunStore.open(run_dir)
     info = store.info()
     epochs = store.epochs()
+    columns = EPOCH_COLUMNS + ((ROBUST_COLUMN,) if ROBUST_COLUMN in epochs.columns else ())
     rows = [{"epoch": int(r["epoch"]), **{c: (None if c not in r or r[c] != r[c] else float(r[c]))
-                                           for c in EPOCH_COLUMNS}} for _, r in epochs.iterrows()]
+                                           for c in columns}} for _, r in epochs.iterrows()]
     return {"run_dir": str(info.run_dir), "status": info.status, "error": info.error, "epochs": rows,
             "best_val_acc": info.best_val_acc, "last_step": info.last_step}
 
@@ -81,8 +92,9 @@ def _fmt(v) -> str:
 
 def epoch_line(epoch: int, metrics: dict) -> str:
     """One epoch as text, counted from 1 (JSON and the store count from 0)."""
+    robust = f"  robust acc {_fmt(metrics['val_robust_acc'])}" if metrics.get("val_robust_acc") is not None else ""
     return (f"epoch {epoch + 1}: train loss {_fmt(metrics.get('train_loss'))}  val loss "
-            f"{_fmt(metrics.get('val_loss'))}  val acc {_fmt(metrics.get('val_acc'))}")
+            f"{_fmt(metrics.get('val_loss'))}  val acc {_fmt(metrics.get('val_acc'))}{robust}")
 
 
 def format_summary(s: dict, with_epochs: bool = True) -> str:
@@ -121,10 +133,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from core.train import fit
+    from core.train.checks import check
 
     try:
         config = config_from_args(args)
-        config.check()
+        check(config)
         result = fit(config, callbacks=() if args.json else (_epoch_printer(),))
     except ValueError as err:  # bad data source / model / settings: say why, no traceback
         if int(os.environ.get("RANK", "0")) == 0:

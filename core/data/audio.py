@@ -213,7 +213,7 @@ def load_audio(root: Path, *, source: str, sample_rate: int = 16000, clip_second
     records, bad, cache = _read_all(records, sample_rate, verify, cache_mb * 2**20, progress)
     skipped += bad
     if not records:
-        raise DataError(f"none of the audio files in {root} could be read; expected {LAYOUT}")
+        raise DataError(f"none of the audio files in {root} could be read; expected {LAYOUT}", skipped)
     _split_if_needed(records, val_fraction, seed)
     durations = sorted(r.frames / r.sample_rate for r in records)
     clip_seconds = clip_seconds or min(10.0, math.ceil(2 * durations[int(0.95 * (len(durations) - 1))]) / 2)

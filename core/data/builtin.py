@@ -36,7 +36,16 @@ BUILTINS = {
     "sounds": "synthetic environmental sounds (audio, 6 classes, ESC-50 naming)",
     "reviews": "generated product reviews (text, positive/negative, sentiment140 CSV)",
 }
-KINDS = {"digits": "image", "shapes": "image", "sounds": "audio", "reviews": "text"}
+KINDS = {"digits": "image", "shapes": "image", "sounds": "audio", "reviews": "text"}  # the one name -> kind map
+
+
+def builtin_sources(kinds=None) -> list[str]:
+    """``builtin:NAME`` sources, in menu order, of the data ``kinds`` given (all when None).
+
+    >>> builtin_sources(("audio",))
+    ['builtin:sounds']
+    """
+    return [f"builtin:{n}" for n in BUILTINS if kinds is None or KINDS[n] in kinds]
 
 
 def builtin_path(name: str, cache_dir: Path | None = None) -> Path:

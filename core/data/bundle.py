@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import random
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+import torch
 from torch.utils.data import Dataset
 
 # progress(done, total, message): long loads report through this; the page turns it into a progress bar
@@ -13,7 +15,12 @@ Progress = Callable[[int, int, str], None]
 
 
 class DataError(ValueError):
-    """A source that cannot be used at all (missing, empty, one class...). The message says what was expected."""
+    """A source that cannot be used at all (missing, empty, one class...). The message says what was expected;
+    ``skipped`` lists the files that could not be read, with reasons, when that is why (e.g. every image is broken)."""
+
+    def __init__(self, message: str, skipped: list | tuple = ()):
+        super().__init__(message)
+        self.skipped = list(skipped)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,13 @@ class DataBundle:
         return {c: sorted(rng.sample(by_class.get(ci, []), min(per_class, len(by_class.get(ci, [])))))
                 for ci, c in enumerate(self.classes)}
 
+    def memory_bytes(self) -> int:
+        """Roughly how much memory the bundle holds: decoded samples (tensors), token ids, texts and paths.
+
+        Long lists are estimated from their first items, so this stays cheap on millions of rows."""
+        seen: set[int] = set()
+        return sum(_approx_bytes(vars(ds), seen) for ds in self.splits.values())
+
     def summary(self) -> dict:
         """A JSON-serialisable description: counts per class per split, kind-specific statistics, skipped files."""
         imb = self.imbalance()
@@ -76,3 +90,25 @@ class DataBundle:
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             **self.stats,
         }
+
+
+def _approx_bytes(x, seen: set[int], sample: int = 64) -> int:
+    if isinstance(x, torch.Tensor):
+        storage = x.untyped_storage()
+        if storage.data_ptr() in seen:  # views of one cache (e.g. the splits of one decoded array) count once
+            return 0
+        seen.add(storage.data_ptr())
+        return storage.nbytes()
+    if isinstance(x, dict):
+        return sys.getsizeof(x) + sum(_approx_bytes(v, seen, sample) for v in x.values())
+    if isinstance(x, (list, tuple)):
+        head = [_approx_bytes(v, seen, sample) for v in x[:sample]]
+        return sys.getsizeof(x) + (sum(head) * len(x) // len(head) if head else 0)
+    if isinstance(x, (str, int, float, bytes)) or x is None:
+        return sys.getsizeof(x)
+    if hasattr(x, "__dict__") and not callable(x):  # a Dataset, a Vocab: what they hold
+        if id(x) in seen:
+            return 0
+        seen.add(id(x))
+        return _approx_bytes(vars(x), seen, sample)
+    return sys.getsizeof(str(x))  # paths and other small values

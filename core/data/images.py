@@ -156,7 +156,7 @@ def load_images(root: Path, *, source: str, image_size: int | None = None, val_f
     records, skipped = _headers(records, progress)
     skipped = loose + skipped
     if not records:
-        raise DataError(f"none of the image files in {root} could be read; expected {LAYOUT}")
+        raise DataError(f"none of the image files in {root} could be read; expected {LAYOUT}", skipped)
     size = int(image_size or default_size(records))
     channels = 1 if all(r.mode in GRAY_MODES for r in records) else 3
     cache = None

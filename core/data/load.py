@@ -69,10 +69,18 @@ def load(source: str | Path, kind: str | None = None, *, progress: Progress | No
     Example: ``bundle = load("builtin:digits"); x, y = bundle.splits["train"][0]``.
     """
     source = str(source).strip()
+    path, kind = locate(source, kind)
+    return LOADERS[kind](path, source=source, progress=progress, **opts)
+
+
+def locate(source: str, kind: str | None = None) -> tuple[Path, str]:
+    """The path on disk of ``source`` (built-ins generated, zips unpacked) and its kind (given, implied by a
+    built-in, or detected from the files); ``DataError`` when there is none."""
+    source = str(source).strip()
     if not source:
         raise DataError(f"no data source given; expected {EXPECTED}")
     path, implied = _resolve(source)
     kind = kind or implied or detect_kind(path)
     if kind not in LOADERS:
         raise DataError(f"unknown kind {kind!r}; expected 'image', 'audio' or 'text'")
-    return LOADERS[kind](path, source=source, progress=progress, **opts)
+    return path, kind

@@ -189,15 +189,10 @@ def _tokenize_with_progress(texts: list[str], split: str, progress: Progress | N
     return out
 
 
-def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int = 1, max_len: int = 256,
-              val_fraction: float = 0.2, seed: int = 0, verify: bool = True, cache_mb: int = 0,
-              progress: Progress | None = None) -> DataBundle:
-    """Load a text file (or a folder of split files): tokenise, build the vocabulary on train, split if needed.
-
-    ``verify`` and ``cache_mb`` are accepted so every kind takes the same options; text is always read whole.
-    """
+def text_rows(path: Path, val_fraction: float = 0.2, seed: int = 0, progress: Progress | None = None):
+    """The rows of a text source and their split, before any tokenising: ``(rows, parts, classes, targets,
+    split -> row indices)``; what ``load_text`` builds on and what ``core.data.index`` counts."""
     rows, parts = _gather(path, progress)
-    skipped = [s for p in parts for s in p.skipped]
     classes = sorted({lab for _, lab, _ in rows})
     if len(classes) < 2:
         what = f"only one label ({classes[0]!r})" if classes else "no labelled text"
@@ -211,6 +206,18 @@ def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int 
     idx = {n: [i for i, s in enumerate(splits_of) if s == n] for n in ("train", "val", "test")}
     if not idx["train"] or not idx["val"]:
         raise DataError(f"{path}: need texts for both training and validation; expected {LAYOUT}")
+    return rows, parts, classes, targets, idx
+
+
+def load_text(path: Path, *, source: str, max_vocab: int = 20000, min_freq: int = 1, max_len: int = 256,
+              val_fraction: float = 0.2, seed: int = 0, verify: bool = True, cache_mb: int = 0,
+              progress: Progress | None = None) -> DataBundle:
+    """Load a text file (or a folder of split files): tokenise, build the vocabulary on train, split if needed.
+
+    ``verify`` and ``cache_mb`` are accepted so every kind takes the same options; text is always read whole.
+    """
+    rows, parts, classes, targets, idx = text_rows(path, val_fraction, seed, progress)
+    skipped = [s for p in parts for s in p.skipped]
     tokens = {n: _tokenize_with_progress([rows[i][0] for i in ix], n, progress) for n, ix in idx.items()}
     train_tokens, val_tokens = tokens["train"], tokens["val"]
     vocab = Vocab.build(train_tokens, max_vocab, min_freq)

@@ -18,7 +18,7 @@ from core.models.efficientnet import EfficientNetLite0, EfficientNetLite0Transfe
 from core.models.image import MLP, ResNet18Transfer, SmallCNN
 from core.models.pretrained import WeightsPlan, weights_plan
 from core.models.registry import (MODELS, ModelSpec, build, build_for, bundle_opts, group_parameters, layer_groups,
-                                  names, register, spec, unwrap)
+                                  names, rebuild, register, spec, unwrap)
 from core.models.text import RNNClassifier
 
 # Training defaults per model: tuned on the built-in data so a user gets a sensible run without tuning
@@ -31,17 +31,21 @@ register(ModelSpec("cnn", "image", SmallCNN, "small AlexNet-style CNN: conv bloc
                                   "builtin:shapes": dict(epochs=30, batch_size=32, model_opts={"width": 16})}))
 register(ModelSpec("resnet18", "image", ResNet18Transfer,
                    "resnet18 transfer: ImageNet weights when available, new Linear-ReLU-Dropout-Linear head",
-                   transfer=True, defaults=dict(epochs=5, batch_size=32, optimizer="adamw", lr=1e-3,
-                                                scheduler="one-cycle", freeze_epochs=1, lr_decay=3.0)))
+                   transfer=True, no_pretrained={"weights": "none"},
+                   defaults=dict(epochs=5, batch_size=32, optimizer="adamw", lr=1e-3, scheduler="one-cycle",
+                                 freeze_epochs=1, lr_decay=3.0)))
 register(ModelSpec("efficientnet_lite0", "image", EfficientNetLite0Transfer,
                    "EfficientNet-Lite0 transfer: ImageNet weights shipped offline, new Linear-ReLU-Dropout-Linear head",
-                   transfer=True, defaults=dict(epochs=5, batch_size=32, optimizer="adamw", lr=1e-3,
-                                                scheduler="one-cycle", freeze_epochs=1, lr_decay=3.0)))
+                   transfer=True, no_pretrained={"weights": "none"},
+                   defaults=dict(epochs=5, batch_size=32, optimizer="adamw", lr=1e-3, scheduler="one-cycle",
+                                 freeze_epochs=1, lr_decay=3.0)))
 register(ModelSpec("wave_cnn", "audio", WaveCNN, "1-D CNN on the raw waveform (conv/batch-norm/pool stages)",
                    defaults=dict(epochs=15, batch_size=32, optimizer="adamw", lr=3e-3, scheduler="one-cycle")))
 register(ModelSpec("mel_cnn", "audio", MelCNN, "2-D CNN on log-mel spectrograms (features cached once per clip)",
+                   input_features="logmel",
                    defaults=dict(epochs=12, batch_size=32, optimizer="adamw", lr=3e-3, scheduler="one-cycle")))
 register(ModelSpec("mel_resnet18", "audio", MelResNet18, "resnet18 on log-mel spectrograms", transfer=True,
+                   no_pretrained={"weights": "none"}, input_features="logmel",
                    defaults=dict(epochs=8, batch_size=32, optimizer="adamw", lr=1e-3, scheduler="one-cycle",
                                  lr_decay=3.0)))
 register(ModelSpec("lstm", "text", partial(RNNClassifier, rnn="lstm"),
@@ -51,7 +55,7 @@ register(ModelSpec("gru", "text", partial(RNNClassifier, rnn="gru"),
                    "embedding -> (bi)GRU -> linear; padding ignored via packed sequences",
                    defaults=dict(epochs=8, batch_size=32, optimizer="adamw", lr=3e-3, scheduler="one-cycle")))
 
-__all__ = ["MODELS", "ModelSpec", "build", "build_for", "bundle_opts", "names", "register", "spec", "unwrap",
-           "layer_groups", "group_parameters", "MLP", "SmallCNN", "ResNet18Transfer", "WaveCNN", "MelCNN",
+__all__ = ["MODELS", "ModelSpec", "build", "build_for", "bundle_opts", "names", "rebuild", "register", "spec",
+           "unwrap", "layer_groups", "group_parameters", "MLP", "SmallCNN", "ResNet18Transfer", "WaveCNN", "MelCNN",
            "MelResNet18", "RNNClassifier", "LogMel", "CachedFeatures", "EfficientNetLite0", "EfficientNetLite0Transfer",
            "WeightsPlan", "weights_plan"]

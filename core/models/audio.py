@@ -6,6 +6,8 @@ log-mel features ``(B, 1, n_mels, T)`` themselves; the trainer feeds features ca
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torchaudio
 from torch import nn
@@ -13,15 +15,38 @@ from torch import nn
 from core.models.image import ResNet18Transfer
 
 
+@dataclass(frozen=True)
+class MelSettings:
+    """The log-mel front end of the spectrogram models (and of the Augment page's spectrograms)."""
+
+    sample_rate: int = 16000  # Hz of the waveform
+    n_mels: int = 64  # mel bands (rows of the spectrogram)
+    top_db: float = 80.0  # dynamic range kept below the loudest bin
+
+    @property
+    def n_fft(self) -> int:
+        """The next power of two >= 25 ms of samples (at least 64): 512 at 16 kHz."""
+        return 1 << max(6, round(0.025 * self.sample_rate - 1).bit_length())
+
+    @property
+    def hop_length(self) -> int:
+        """10 ms of samples (at least 1)."""
+        return max(1, self.sample_rate // 100)
+
+    def mel_kwargs(self) -> dict:
+        """torchaudio ``MelSpectrogram`` keywords besides n_fft / hop (no more mel bands than FFT bins)."""
+        return {"sample_rate": self.sample_rate, "n_mels": min(self.n_mels, self.n_fft // 2 + 1), "f_min": 20.0,
+                "f_max": self.sample_rate / 2}
+
+
 class LogMel(nn.Module):
-    """Waveform (B, 1, N) -> log-mel spectrogram in dB (B, 1, n_mels, T): 25 ms windows, 10 ms hop."""
+    """Waveform (B, 1, N) -> log-mel spectrogram in dB (B, 1, n_mels, T), as ``MelSettings`` says."""
 
     def __init__(self, sample_rate: int = 16000, n_mels: int = 64, top_db: float = 80.0):
         super().__init__()
-        n_fft = 1 << max(6, round(0.025 * sample_rate - 1).bit_length())  # next power of two >= 25 ms
-        self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=max(1, sample_rate // 100),
-            n_mels=min(n_mels, n_fft // 2 + 1), f_min=20.0, f_max=sample_rate / 2)
+        settings = MelSettings(sample_rate, n_mels, top_db)
+        self.mel = torchaudio.transforms.MelSpectrogram(n_fft=settings.n_fft, hop_length=settings.hop_length,
+                                                        **settings.mel_kwargs())
         self.to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=top_db)
 
     def forward(self, wave):

@@ -158,6 +158,10 @@ class EfficientNetLite0Transfer(nn.Module):
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())  # -> (B, 1280)
         self.head = transfer_head(LITE0_FEATURES, num_classes, hidden, dropout)
 
+    def init_overrides(self) -> dict:
+        """For ``core.models.init``: pretrained stages are kept (random ones take PyTorch's default rule)."""
+        return {m: None for m in (self.stem, self.blocks, self.last)} if self.pretrained else {}
+
     def features(self, x):
         return self.pool(self.last(self.blocks(self.stem(self.normalize(x)))))  # (B, C, H, W) -> (B, 1280)
 

@@ -111,6 +111,13 @@ class ResNet18Transfer(nn.Module):
         self.pool = nn.Sequential(net.avgpool, nn.Flatten())  # (B, 512, h, w) -> (B, 512)
         self.head = transfer_head(512, num_classes, hidden, dropout)
 
+    def init_overrides(self) -> dict:
+        """For ``core.models.init``: the pretrained backbone is kept; a random one follows torchvision's rule."""
+        from core.models.init import kaiming_normal_relu
+
+        rule = None if self.pretrained else kaiming_normal_relu
+        return {m: rule for m in (self.stem, self.layer1, self.layer2, self.layer3, self.layer4)}
+
     def features(self, x):
         x = self.stem(self.normalize(x))  # (B, C, H, W) -> (B, 64, H/4, W/4)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # -> (B, 512, H/32, W/32)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import torch
 from torch import nn
 
 
@@ -17,6 +18,12 @@ class ModelSpec:
     build: Callable[..., nn.Module]  # constructor(num_classes, **opts)
     summary: str  # one line for menus and --help
     transfer: bool = False  # True when a pretrained backbone makes freezing / differential LRs meaningful
+    # constructor options that keep it from loading pretrained weights (used when the weights come from a
+    # checkpoint, see ``rebuild``); empty: the model never loads pretrained weights
+    no_pretrained: dict[str, Any] = field(default_factory=dict)
+    # 'logmel': the model reads log-mel spectrograms (the trainer caches them; spectrogram augmentation applies);
+    # None: it reads the data's samples as they are
+    input_features: str | None = None
     # training settings that work without tuning on the built-in data of this kind (TrainConfig field -> value)
     defaults: dict[str, Any] = field(default_factory=dict)
     # per data source refinements of ``defaults`` (source -> TrainConfig fields), e.g. a smaller CNN for 8x8 digits
@@ -49,8 +56,11 @@ def names(kind: str | None = None) -> list[str]:
     return [n for n, s in MODELS.items() if kind is None or s.kind == kind]
 
 
-def build(name: str, num_classes: int, **opts) -> nn.Module:
+def build(name: str, num_classes: int, generator: torch.Generator | None = None, **opts) -> nn.Module:
     """Build the registered model ``name`` with ``num_classes`` outputs; ``opts`` go to its constructor.
+
+    With ``generator`` the initial weights are drawn from it (``core.models.init.init_weights``; pretrained
+    weights kept), so the same seed gives the same model whatever else the process draws meanwhile.
 
     >>> build("mlp", 10, input_shape=(1, 8, 8))(torch.zeros(2, 1, 8, 8)).shape
     torch.Size([2, 10])
@@ -58,10 +68,19 @@ def build(name: str, num_classes: int, **opts) -> nn.Module:
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
     model = spec(name).build(num_classes, **opts)
+    if generator is not None:
+        from core.models.init import init_weights
+        init_weights(model, generator)
     model.model_name = name
     model.build_opts = dict(opts)  # with num_classes, enough to rebuild the model for a checkpoint
     model.num_classes = num_classes
     return model
+
+
+def rebuild(name: str, num_classes: int, **opts) -> nn.Module:
+    """The model ``name`` to load saved weights into: built as ``build`` does, without looking for pretrained
+    weights (the registry's ``no_pretrained`` options), since the checkpoint holds the weights."""
+    return build(name, num_classes, **{**opts, **spec(name).no_pretrained})
 
 
 def bundle_opts(bundle, name: str) -> dict[str, Any]:
@@ -77,12 +96,12 @@ def bundle_opts(bundle, name: str) -> dict[str, Any]:
     return {"vocab_size": len(bundle.vocab), "pad_index": int(getattr(bundle.vocab, "pad_index", 0))}
 
 
-def build_for(bundle, name: str, **opts) -> nn.Module:
+def build_for(bundle, name: str, generator: torch.Generator | None = None, **opts) -> nn.Module:
     """Build ``name`` for a DataBundle: number of classes and input options come from the bundle.
 
-    ``opts`` override what the bundle implies (e.g. ``hidden=128``).
+    ``opts`` override what the bundle implies (e.g. ``hidden=128``); ``generator`` as in ``build``.
     """
-    return build(name, len(bundle.classes), **{**bundle_opts(bundle, name), **opts})
+    return build(name, len(bundle.classes), generator, **{**bundle_opts(bundle, name), **opts})
 
 
 def unwrap(model: nn.Module) -> nn.Module:

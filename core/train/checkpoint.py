@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.models import build, unwrap
+from core.models import rebuild, unwrap
 
 BEST, LAST = "best.pt", "last.pt"
 
@@ -84,13 +84,10 @@ def load_checkpoint(where: str | os.PathLike, name: str = LAST, map_location="cp
 def load_model(where: str | os.PathLike, name: str = BEST, map_location="cpu") -> tuple[nn.Module, dict]:
     """Rebuild the model of a checkpoint and load its weights; returns ``(model in eval mode, checkpoint)``.
 
-    Pretrained-weight lookups are skipped (the checkpoint has the weights).
+    Pretrained-weight lookups are skipped (the checkpoint has the weights; ``core.models.rebuild``).
     """
     ckpt = load_checkpoint(where, name, map_location)
-    opts = dict(ckpt["model_opts"])
-    if "weights" in opts or ckpt["model_name"] in ("resnet18", "mel_resnet18"):
-        opts["weights"] = "none"
-    model = build(ckpt["model_name"], ckpt["num_classes"], **opts)
+    model = rebuild(ckpt["model_name"], ckpt["num_classes"], **ckpt["model_opts"])
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt
 

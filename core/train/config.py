@@ -50,6 +50,9 @@ class TrainConfig:
     num_workers: int = 0  # DataLoader worker processes; 0 keeps cached features in this process
     max_steps: int = 0  # stop after this many optimizer steps in all (tiny runs, tests); 0 = no limit
     resume_from: str | None = None  # a run directory or checkpoint file to continue from (its last checkpoint)
+    # adversarial training, None = off; e.g. {"method": "fgsm", "eps": 0.1, "alpha": 0.125, "random_start": True}
+    # (fast FGSM training) or {"method": "pgd", "eps": 0.1, "steps": 7}; see core.train.adversarial
+    adversarial: dict | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of every field."""
@@ -93,6 +96,10 @@ class TrainConfig:
             out.append("freeze epochs must be between 0 and the number of epochs")
         if self.grad_clip < 0 or self.weight_decay < 0 or self.max_steps < 0:
             out.append("grad_clip, weight_decay and max_steps must be >= 0")
+        if self.adversarial:
+            from core.train.adversarial import adversarial_problems
+
+            out += adversarial_problems(self.adversarial, kind or _model_kind(self.model))
         return out
 
     def check(self, kind: str | None = None) -> None:
@@ -100,6 +107,13 @@ class TrainConfig:
         problems = self.problems(kind)
         if problems:
             raise ValueError("; ".join(problems))
+
+
+def _model_kind(model: str) -> str | None:
+    """The data kind a registered model is for (None for an unknown name: reported elsewhere)."""
+    from core.models import MODELS
+
+    return MODELS[model].kind if model in MODELS else None
 
 
 def recommended(model: str, data: str = "builtin:digits", **overrides) -> TrainConfig:

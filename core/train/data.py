@@ -5,19 +5,22 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from core.models import CachedFeatures, unwrap
+from core.models import CachedFeatures, spec, unwrap
 
 
-def augmentation(config, kind: str, spectrogram: bool):
+def augmentation(config, kind: str, spectrogram: bool, generator: torch.Generator | None = None):
     """The train-split transform: the config's pipeline, else core.augment's preset for the kind, else None.
 
     Returns ``(callable or None, target)`` where target is 'sample' (the Dataset's raw sample) or 'features'
-    (cached log-mel features of spectrogram models).
+    (cached log-mel features of spectrogram models). The transform draws from ``generator`` when given, else from
+    torch's global generator (a training worker's, seeded by ``fit``, with DataLoader workers seeded from it).
     """
-    try:
-        from core.augment import Pipeline, preset
-    except ImportError:
-        return None, "sample"
+    from core.augment import Pipeline, preset
+    from core.train.checks import augment_problems
+
+    problems = augment_problems(config, kind, spectrogram)  # the same check the launch form runs
+    if problems:
+        raise ValueError("; ".join(problems))
     if config.augment:
         pipe = Pipeline.from_dict(config.augment)
     elif config.augment_preset:
@@ -26,25 +29,29 @@ def augmentation(config, kind: str, spectrogram: bool):
         pipe = None
     if pipe is None or not pipe.steps:
         return None, "sample"
-    allowed = {"image": ("image",), "text": ("text",),
-               "audio": ("spectrogram", "audio") if spectrogram else ("audio",)}[kind]
-    if pipe.kind not in allowed:
-        raise ValueError(f"a {pipe.kind} augmentation pipeline cannot be used with this {kind} model; "
-                         f"it takes pipelines of kind {' or '.join(allowed)}")
-    return pipe.build(), ("features" if pipe.kind == "spectrogram" else "sample")
+    transform = pipe.build() if generator is None else pipe.drawing_from(generator)
+    return transform, ("features" if pipe.kind == "spectrogram" else "sample")
 
 
-def prepare_splits(config, bundle, model) -> tuple[Dataset, Dataset, list[str]]:
-    """Train and val datasets ready for the model (features cached for spectrogram models) and notices."""
+def prepare_splits(config, bundle, model, generator: torch.Generator | None = None
+                   ) -> tuple[Dataset, Dataset, list[str]]:
+    """Train and val datasets ready for the model (features cached for spectrogram models) and notices.
+    ``generator``: where the augmentation draws come from (see ``augmentation``)."""
     train, val = bundle.splits["train"], bundle.splits["val"]
-    spectrogram = getattr(unwrap(model), "input_features", None) == "logmel"
-    transform, target = augmentation(config, bundle.kind, spectrogram)
+    spectrogram = spec(config.model).input_features == "logmel"
+    transform, target = augmentation(config, bundle.kind, spectrogram, generator)
     notices = []
     train.transform = transform if target == "sample" else None
     if spectrogram:
         frontend = unwrap(model).frontend
         val = CachedFeatures(val, frontend)
-        if target == "sample" and transform is not None:  # waveform augmentation: features must be recomputed
+        if getattr(config, "adversarial", None):  # attacks perturb waveforms: the front end runs per batch
+            if target == "features":
+                notices.append("adversarial training perturbs waveforms, so the spectrogram augmentation (applied to "
+                               "cached features) is not used; a waveform pipeline would be")
+            notices.append("adversarial training with a spectrogram model: training features are computed from "
+                           "the attacked waveforms on every batch (not cached)")
+        elif target == "sample" and transform is not None:  # waveform augmentation: features must be recomputed
             notices.append("waveform augmentation with a spectrogram model: train features are recomputed every "
                            "epoch (use a spectrogram pipeline to keep them cached)")
             train = _OnTheFly(train, frontend)

@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,10 +120,8 @@ def load_run_model(run_dir: str | Path, bundle=None) -> tuple[nn.Module, object]
         raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
     cfg = RunStore.open(run_dir).config()
     bundle = bundle or data.load(cfg["data"], **(cfg.get("data_opts") or {}))
-    opts = dict(cfg.get("model_opts") or {})
-    if "weights" in inspect.signature(models.spec(cfg["model"]).build).parameters:
-        opts["weights"] = None  # the checkpoint has the trained weights; do not look for ImageNet ones
-    model = models.build_for(bundle, cfg["model"], **opts)
+    opts = {**models.bundle_opts(bundle, cfg["model"]), **(cfg.get("model_opts") or {})}
+    model = models.rebuild(cfg["model"], len(bundle.classes), **opts)  # the checkpoint has the trained weights
     model.load_state_dict(_state_dict(torch.load(path, map_location="cpu", weights_only=True)))
     return model.eval(), bundle
 

@@ -21,6 +21,7 @@ from core.models import build_for, unwrap
 from core.train.callbacks import (ActivationStats, Checkpointer, EarlyStopping, Freezer, MetricsRecorder,
                                   NonFiniteLoss, StopFlag, StopTraining, TensorBoardLogger)
 from core.train.checkpoint import load_checkpoint
+from core.train.checks import check
 from core.train.config import RunResult, TrainConfig
 from core.train.data import make_loaders, prepare_splits
 from core.train.distributed import DistInfo, broadcast_object, setup, sum_across, teardown
@@ -273,7 +274,7 @@ def fit(config: TrainConfig, callbacks=(), *, run=None, bundle=None) -> RunResul
         if bundle is None:
             from core.data import load
             bundle = load(config.data, **config.data_opts)
-        config.check(bundle.kind)
+        check(config, bundle.kind)  # what the launch form refused, refused here too
         train_split = bundle.splits["train"]
         return _train(config, bundle, run, info, callbacks, start)
     except KeyboardInterrupt:
@@ -313,7 +314,8 @@ def _open_run(config: TrainConfig, run, info: DistInfo):
 
 
 def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> Loop:
-    model = build_for(bundle, config.model, **config.model_opts)
+    # initial weights from the seed's own generator: the LR finder starts from the same model (find_lr_for)
+    model = build_for(bundle, config.model, torch.Generator().manual_seed(config.seed), **config.model_opts)
     notices = [model.notice] if getattr(model, "notice", None) else []
     train, val, more = prepare_splits(config, bundle, model)
     notices += more
@@ -329,6 +331,11 @@ def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> L
     if config.resume_from:
         start_epoch, start_step = _resume(config, model, optimizer, scheduler, notices)
     cbs = default_callbacks(config, run, info) + [cb for cb in callbacks if info.main or not getattr(cb, "main_only", False)]
+    if config.adversarial:
+        from core.train.adversarial import AdversarialConfig, AdversarialTraining
+
+        cbs.append(AdversarialTraining(AdversarialConfig.from_dict(config.adversarial), bundle.splits["val"],
+                                       bundle.kind, config.seed))
     loop = Loop(config, model, optimizer, scheduler, unit, train_dl, val_dl, sampler, cbs, info, bundle,
                 start_epoch, start_step)
     loop.notices.extend(notices)

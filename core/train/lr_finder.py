@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator, Literal, Sequence
 import torch
 from torch import nn
 
-from core.train.suggest import SeedSpread, SuggestionSpread, seed_spread, suggest
+from core.train.suggest import DebiasedEMA, SeedSpread, SuggestionSpread, seed_spread, suggest
 
 StopReason = Literal["completed", "diverged", "non-finite loss"]
 # callback(steps_done, num_iter, lr, smoothed_loss): called whenever losses have been fetched (see ``check_every``).
@@ -80,7 +80,9 @@ def find_lr(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: to
     >>> result.lrs[0], len(result.lrs) <= 30, sorted(result.suggestions) <= ["minimum/10", "steepest", "valley"]
     (1e-07, True, True)
     """
-    _check_args(start_lr, end_lr, num_iter, step_mode, beta, diverge)
+    problems = sweep_problems(start_lr, end_lr, num_iter, step_mode, beta, diverge)
+    if problems:
+        raise ValueError("; ".join(problems))
     home = _model_device(model)
     device = torch.device(device) if device is not None else home
     check_every = check_every or (1 if device.type == "cpu" else 16)
@@ -114,19 +116,24 @@ def find_lr(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: to
                           record.stopped_because, record.stop_lr, settings)
 
 
-def find_lr_seeds(build: Callable[[], tuple[nn.Module, torch.optim.Optimizer]], loader: Iterable,
-                  loss_fn: Callable, seeds: Sequence[int], **kwargs) -> tuple[list[LRFinderResult], SeedSpread]:
-    """Run ``find_lr`` once per seed (``torch.manual_seed(seed)``, then ``build()`` makes the model and optimizer, so
-    the seed drives initialisation, shuffling and dropout) and summarise the spread. The global RNG state is
-    restored afterwards. ``kwargs`` go to ``find_lr``; a ``callback`` gets the seed index as a fifth argument."""
+def find_lr_seeds(build: Callable[[torch.Generator], tuple[nn.Module, torch.optim.Optimizer]],
+                  loader: Iterable | Callable[[torch.Generator], Iterable], loss_fn: Callable, seeds: Sequence[int],
+                  **kwargs) -> tuple[list[LRFinderResult], SeedSpread]:
+    """Run ``find_lr`` once per seed and summarise the spread.
+
+    Each seed gets its own ``torch.Generator``: ``build(generator)`` makes the model and optimizer from it
+    (initial weights, dropout masks) and ``loader`` is either a fixed iterable of batches or a function of the
+    generator (its shuffles and augmentation draws). torch's global generator is neither used nor changed, so
+    sweeps in other threads do not disturb each other. ``kwargs`` go to ``find_lr``; a ``callback`` gets the seed
+    index as a fifth argument."""
     callback = kwargs.pop("callback", None)
     results = []
-    with torch.random.fork_rng():
-        for i, seed in enumerate(seeds):
-            torch.manual_seed(seed)
-            model, optimizer = build()
-            cb = None if callback is None else (lambda *a, _i=i: callback(*a, _i))
-            results.append(find_lr(model, loader, loss_fn, optimizer, callback=cb, **kwargs))
+    for i, seed in enumerate(seeds):
+        generator = torch.Generator().manual_seed(seed)
+        model, optimizer = build(generator)
+        batches = loader(generator) if callable(loader) else loader
+        cb = None if callback is None else (lambda *a, _i=i: callback(*a, _i))
+        results.append(find_lr(model, batches, loss_fn, optimizer, callback=cb, **kwargs))
     spread = seed_spread([(r.lrs, r.smoothed) for r in results], [r.suggestions for r in results])
     return results, spread
 
@@ -146,19 +153,28 @@ class SweepSettings:
         """Reasons these settings cannot run (empty when fine), including the server's iteration cap."""
         from core.settings import load_settings
 
-        out, cap = [], load_settings().limits.max_lr_iters
-        if not 0 < self.start_lr < self.end_lr:
-            out.append(f"the start LR must be positive and below the end LR (got {self.start_lr:g} .. {self.end_lr:g})")
-        if not 2 <= self.num_iter <= cap:
-            out.append(f"the number of iterations must be between 2 and {cap} (this server's limit), "
-                       f"not {self.num_iter}")
-        if self.step_mode not in ("exp", "linear"):
-            out.append(f"step mode must be 'exp' or 'linear', not {self.step_mode!r}")
-        if not 0 <= self.beta < 1:
-            out.append(f"the smoothing beta must be in [0, 1), not {self.beta:g}")
-        if self.diverge <= 1:
-            out.append(f"the divergence threshold must be above 1 (x the best loss), not {self.diverge:g}")
-        return out
+        return sweep_problems(**asdict(self), max_iter=load_settings().limits.max_lr_iters)
+
+
+def sweep_problems(start_lr: float, end_lr: float, num_iter: int, step_mode: str, beta: float, diverge: float,
+                   max_iter: int | None = None) -> list[str]:
+    """Why ``find_lr`` cannot sweep with these arguments (empty when it can); ``max_iter``: a server's cap on
+    ``num_iter``. The one check behind ``find_lr`` and ``SweepSettings.problems`` (the page and the CLI)."""
+    out = []
+    if not 0 < start_lr < end_lr:
+        out.append(f"the start LR must be positive and below the end LR (got {start_lr:g} .. {end_lr:g})")
+    if max_iter is not None and not 2 <= num_iter <= max_iter:
+        out.append(f"the number of iterations must be between 2 and {max_iter} (this server's limit), "
+                   f"not {num_iter}")
+    elif num_iter < 2:
+        out.append(f"the number of iterations must be at least 2, not {num_iter}")
+    if step_mode not in ("exp", "linear"):
+        out.append(f"step mode must be 'exp' or 'linear', not {step_mode!r}")
+    if not 0 <= beta < 1:
+        out.append(f"the smoothing beta must be in [0, 1), not {beta:g}")
+    if not diverge > 1:
+        out.append(f"the divergence threshold must be above 1 (x the best loss), not {diverge:g}")
+    return out
 
 
 @dataclass
@@ -188,9 +204,10 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
     its optimizer with the config's layer-group LR ratios, the backbone frozen when training starts frozen, the
     training split with its augmentation, cross-entropy with the config's label smoothing.
 
-    ``seeds`` (default: the config's seed) repeats the sweep, each seed driving initialisation, shuffling and
-    dropout. ``callback(steps_done, num_iter, lr, smoothed_loss, seed_index)`` reports progress. The global RNG state
-    and the bundle are left as they were (the bundle is never changed, so a page may share it between sessions).
+    ``seeds`` (default: the config's seed) repeats the sweep, each seed's own generator driving initialisation,
+    shuffling, augmentation and dropout. ``callback(steps_done, num_iter, lr, smoothed_loss, seed_index)`` reports
+    progress. torch's global generator is not used, and the bundle is left as it was (the bundle is never changed,
+    so a page may share it between sessions).
 
         >>> from core.train import TrainConfig
         >>> config, sweep = TrainConfig(data="builtin:digits", model="mlp"), SweepSettings(num_iter=30)
@@ -198,6 +215,8 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
     """
     from core.device import pick_device
     from core.models import build_for
+    from core.models.init import seeded_dropout
+    from core.train.checks import check
     from core.train.data import prepare_splits
     from core.train.optim import make_optimizer, set_frozen
 
@@ -208,27 +227,37 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
     if bundle is None:
         from core.data import load
         bundle = load(config.data, **config.data_opts)
-    config.check(bundle.kind)
+    check(config, bundle.kind)
     device, seeds = pick_device(config.device), list(seeds) if seeds else [config.seed]
     notices = [] if config.mixup_alpha == 0 else ["mixup is not applied during the sweep (plain batches)"]
     if config.freeze_epochs > 0:
         notices.append(f"the backbone is frozen, as in the first {config.freeze_epochs} epoch(s) of training: "
                        "this is the LR for the head while frozen")
 
-    def build():
-        model = build_for(bundle, config.model, **config.model_opts)
+    augment = torch.Generator()  # the training split's augmentation draws; reseeded from each seed's generator
+    unseeded: list[str] = []
+
+    def build(generator):
+        model = build_for(bundle, config.model, generator, **config.model_opts)  # fit's initial weights
+        unseeded[:] = seeded_dropout(model, generator)
         if config.freeze_epochs > 0:
             set_frozen(model, True, config.train_bn)
         model.to(device)
+        augment.manual_seed(int(torch.randint(1 << 62, (), generator=generator)))
         return model, make_optimizer(model, config)
 
-    with torch.random.fork_rng():
-        probe = build_for(bundle, config.model, **config.model_opts)  # how the data must be prepared
+    probe = build_for(bundle, config.model, **config.model_opts)  # how the data must be prepared
     notices += [probe.notice] if getattr(probe, "notice", None) else []
-    train, _, more = prepare_splits(config, _own_train_split(bundle), probe)
-    loader = _train_loader(train, config.batch_size, bundle.collate_fn, device)
+    train, _, more = prepare_splits(config, _own_train_split(bundle), probe, generator=augment)
+
+    def loader(generator):
+        return _train_loader(train, config.batch_size, bundle.collate_fn, device, generator)
+
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     results, spread = find_lr_seeds(build, loader, loss_fn, seeds, callback=callback, **asdict(sweep))
+    if unseeded:
+        notices.append(f"{', '.join(unseeded)} draw dropout from torch's global generator (PyTorch offers no "
+                       "other): in a shared process the sweep may not replay exactly")
     return LRFinderReport(results, seeds, spread, notices + more)
 
 
@@ -240,12 +269,12 @@ def _own_train_split(bundle):
     return own
 
 
-def _train_loader(train, batch_size: int, collate_fn, device: torch.device):
-    """Shuffled batches drawn from the global RNG (so each seed shuffles differently); a last batch of one sample
-    is dropped (batch-norm cannot train on it)."""
+def _train_loader(train, batch_size: int, collate_fn, device: torch.device, generator: torch.Generator):
+    """Batches shuffled by ``generator`` (each seed shuffles differently); a last batch of one sample is dropped
+    (batch-norm cannot train on it)."""
     from torch.utils.data import DataLoader
 
-    return DataLoader(train, batch_size=batch_size, shuffle=True, collate_fn=collate_fn,
+    return DataLoader(train, batch_size=batch_size, shuffle=True, collate_fn=collate_fn, generator=generator,
                       drop_last=len(train) % batch_size == 1, pin_memory=device.type == "cuda")
 
 
@@ -253,11 +282,11 @@ class _Record:
     """Raw and smoothed losses as they are fetched, with the stop rule applied step by step."""
 
     def __init__(self, beta: float, diverge: float):
-        self.beta, self.diverge = beta, diverge
+        self.ema, self.diverge = DebiasedEMA(beta), diverge
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.smoothed: list[float] = []
-        self.avg, self.best = 0.0, math.inf
+        self.best = math.inf
         self.stopped_because: StopReason = "completed"
         self.stop_lr: float | None = None
 
@@ -268,8 +297,7 @@ class _Record:
             if not math.isfinite(loss):
                 self.stopped_because, self.stop_lr = "non-finite loss", lr
                 return True
-            self.avg = self.beta * self.avg + (1 - self.beta) * loss
-            smoothed = self.avg / (1 - self.beta ** (len(self.losses) + 1))
+            smoothed = self.ema.add(loss)
             self.lrs.append(lr)
             self.losses.append(loss)
             self.smoothed.append(smoothed)
@@ -351,16 +379,3 @@ def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: dict) ->
         module.training = training
     optimizer.zero_grad(set_to_none=True)
     optimizer.load_state_dict(saved["optimizer"])  # may keep the snapshot's tensors: fine, it is not used again
-
-
-def _check_args(start_lr, end_lr, num_iter, step_mode, beta, diverge) -> None:
-    if not 0 < start_lr < end_lr:
-        raise ValueError(f"need 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}")
-    if num_iter < 2:
-        raise ValueError(f"num_iter must be at least 2, got {num_iter}")
-    if step_mode not in ("exp", "linear"):
-        raise ValueError(f"step_mode must be 'exp' or 'linear', got {step_mode!r}")
-    if not 0 <= beta < 1:
-        raise ValueError(f"beta must be in [0, 1), got {beta}")
-    if diverge <= 1:
-        raise ValueError(f"diverge must be > 1 (a multiple of the best loss), got {diverge}")

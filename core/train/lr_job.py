@@ -23,13 +23,14 @@ def lr_job_config(config, sweep=None, seeds=None) -> dict:
 def problems(config: dict) -> list[str]:
     """Why this sweep cannot start: the training settings' own checks, the sweep's, and the number of seeds."""
     from core.train import TrainConfig
+    from core.train.checks import train_problems
     from core.train.lr_finder import SweepSettings
 
     try:
         train, sweep = TrainConfig.from_dict(config["train"]), SweepSettings(**config["sweep"])
     except (KeyError, TypeError, ValueError) as err:
         return [f"not an LR finder job config: {err}"]
-    out = train.problems() + sweep.problems()
+    out = train_problems(train) + sweep.problems()  # what find_lr_for refuses in the worker
     if not 1 <= len(config.get("seeds") or []) <= MAX_SEEDS:
         out.append(f"the number of seeds must be between 1 and {MAX_SEEDS}")
     return out

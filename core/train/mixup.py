@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.augment.mixup import draw_lambda
+
 
 def mixup_batch(x: torch.Tensor, y: torch.Tensor, alpha: float, generator: torch.Generator | None = None):
     """Mix a batch with a shuffled copy of itself: returns ``(x_mixed, y, y_partner, lam)``.
@@ -15,10 +17,8 @@ def mixup_batch(x: torch.Tensor, y: torch.Tensor, alpha: float, generator: torch
     """
     if not torch.is_floating_point(x):
         raise TypeError("mixup needs floating-point inputs (images, audio); token ids cannot be mixed")
-    gen = generator if generator is not None else torch.default_generator
-    g1 = torch._standard_gamma(torch.full((2,), float(alpha)), generator=gen)  # Beta via two Gammas
-    lam = float(g1[0] / g1.sum())
-    perm = torch.randperm(x.shape[0], generator=gen).to(x.device)
+    lam = draw_lambda(alpha, generator)
+    perm = torch.randperm(x.shape[0], generator=generator).to(x.device)
     return lam * x + (1 - lam) * x[perm], y, y[perm], lam
 
 

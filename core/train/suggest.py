@@ -26,17 +26,34 @@ EXPLANATIONS = {
 }
 
 
+class DebiasedEMA:
+    """Debiased exponential moving average, one value at a time: ``avg_i = beta*avg_{i-1} + (1-beta)*x_i``, divided
+    by ``1-beta**(i+1)`` (so the start is not pulled towards 0). The LR finder's smoothed loss, ``smooth`` and the
+    training charts all use this one.
+
+    >>> ema = DebiasedEMA(0.9)
+    >>> ema.add(1.0), round(ema.add(3.0), 4)
+    (1.0, 2.0526)
+    """
+
+    def __init__(self, beta: float):
+        self.beta, self.avg, self.n = beta, 0.0, 0
+
+    def add(self, value: float) -> float:
+        """Take the next value; returns the smoothed value so far."""
+        self.avg = self.beta * self.avg + (1 - self.beta) * value
+        self.n += 1
+        return self.avg / (1 - self.beta ** self.n)
+
+
 def smooth(losses: Sequence[float], beta: float = 0.98) -> list[float]:
-    """Debiased exponential moving average: ``avg_i = beta*avg_{i-1} + (1-beta)*loss_i``, divided by ``1-beta**(i+1)``.
+    """``DebiasedEMA`` over a whole sequence.
 
     >>> smooth([1.0, 1.0, 1.0], beta=0.9)
     [1.0, 1.0, 1.0]
     """
-    avg, out = 0.0, []
-    for i, loss in enumerate(losses):
-        avg = beta * avg + (1 - beta) * loss
-        out.append(avg / (1 - beta ** (i + 1)))
-    return out
+    ema = DebiasedEMA(beta)
+    return [ema.add(loss) for loss in losses]
 
 
 def trim(lrs: Sequence[float], losses: Sequence[float], skip_start: float = 0.1, skip_end: float = 0.05):

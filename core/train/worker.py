@@ -23,21 +23,16 @@ def _config_dict(config) -> dict:
 
 
 def launch_problems(config, kind: str | None = None, limits=None) -> list[str]:
-    """Why ``config`` cannot be launched here (empty list when it can): the config's own checks for data ``kind``,
-    the model suiting the kind, and this server's limits (``load_settings().limits``: max epochs, batch size)."""
-    from core.models import spec
+    """Why ``config`` cannot be launched here (empty list when it can): everything the worker would refuse for data
+    ``kind`` (``core.train.checks.train_problems``) and this server's limits (``load_settings().limits``: max
+    epochs, batch size)."""
     from core.settings import load_settings
     from core.train import TrainConfig
+    from core.train.checks import train_problems
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
     limits = limits or load_settings().limits
-    out = list(cfg.problems(kind))
-    try:
-        model_kind = spec(cfg.model).kind
-        if kind and model_kind != kind:
-            out.append(f"model {cfg.model!r} is for {model_kind} data but the data is {kind}")
-    except KeyError as err:
-        out.append(err.args[0])
+    out = train_problems(cfg, kind)
     if cfg.epochs > limits.max_epochs:
         out.append(f"{cfg.epochs} epochs is over this server's limit of {limits.max_epochs} (max_epochs in lab.toml)")
     if cfg.batch_size > limits.max_batch_size:
@@ -52,14 +47,14 @@ MAX_SENSIBLE_LR = 10.0  # the LR Finder's default end: above it no optimizer her
 def launch_warnings(config, train_size: int | None = None) -> list[str]:
     """Settings that can run but are probably a mistake (the page shows them; nothing is refused):
     a learning rate above ``MAX_SENSIBLE_LR``, a batch larger than the ``train_size`` training examples."""
+    from core.train.checks import batch_warning
+
     out = []
     if config.lr > MAX_SENSIBLE_LR:
         out.append(f"a learning rate of {config.lr:.3g} is far above anything that trains (the LR Finder sweeps up "
                    f"to {MAX_SENSIBLE_LR:g}): expect the loss to become NaN within a few steps")
-    if train_size and config.batch_size > train_size:
-        out.append(f"batch size {config.batch_size} is larger than the {train_size} training examples: every step "
-                   f"uses the whole training set, so an epoch is a single step")
-    return out
+    batch = batch_warning(config.batch_size, train_size)
+    return out + ([batch] if batch else [])
 
 
 def launch(config, runs_dir: str | os.PathLike | None = None, kind: str | None = None,

@@ -111,12 +111,33 @@ def test_mixup_matches_hand_computation():
         mixup(x1, 0, torch.zeros(1, 3, 3), 1, 2, 0.5)
 
 
-def test_lambda_draws_follow_beta():
+@pytest.mark.parametrize("alpha", [0.2, 0.4, 1.0, 2.5])
+def test_lambda_draws_follow_beta(alpha):
+    """Reference: scipy's Beta(alpha, alpha) distribution function (Kolmogorov-Smirnov) and its moments."""
+    import scipy.stats
+
     g = torch.Generator().manual_seed(0)
-    draws = torch.tensor([draw_lambda(0.4, g) for _ in range(4000)])
-    reference = torch.distributions.Beta(0.4, 0.4).sample((200000,))
-    assert float(draws.mean()) == pytest.approx(0.5, abs=0.03)
-    assert float(draws.var()) == pytest.approx(float(reference.var()), rel=0.1)  # 1 / (4 (2 alpha + 1)) = 0.139
+    draws = [draw_lambda(alpha, g) for _ in range(3000)]
+    assert all(0.0 <= d <= 1.0 for d in draws)
+    assert scipy.stats.kstest(draws, "beta", args=(alpha, alpha)).pvalue > 0.01
+    assert float(torch.tensor(draws).var()) == pytest.approx(scipy.stats.beta(alpha, alpha).var(), rel=0.1)
+    again = torch.Generator().manual_seed(0)
+    assert [draw_lambda(alpha, again) for _ in range(5)] == draws[:5]  # the generator alone decides the draws
+
+
+def test_lambda_draws_with_a_tiny_alpha_pile_up_at_the_ends_without_nan():
+    """alpha = 0.01: Gammas of about 1e-100 (computed in logs, no 0/0); mass near 0 and 1 as scipy's Beta says."""
+    import scipy.stats
+
+    g = torch.Generator().manual_seed(0)
+    draws = torch.tensor([draw_lambda(0.01, g) for _ in range(2000)], dtype=torch.float64)
+    assert torch.isfinite(draws).all() and draws.min() >= 0 and draws.max() <= 1
+    near_ends = float(((draws < 0.01) | (draws > 0.99)).double().mean())
+    expected = 2 * scipy.stats.beta(0.01, 0.01).cdf(0.01)
+    assert near_ends == pytest.approx(expected, abs=0.03)
+
+
+def test_lambda_draws_and_beta_density():
     lam, density = beta_pdf(1.0)
     assert torch.allclose(density, torch.ones_like(density))  # Beta(1, 1) is uniform
     with pytest.raises(ValueError):
@@ -168,3 +189,10 @@ def test_an_empty_pipeline_leaves_the_input_unchanged(kind, x, tmp_path):
     if kind == "image":  # the exported code runs too (v2.Compose refuses an empty list)
         (tmp_path / "p.py").write_text(empty.to_code())
         assert torch.equal(runpy.run_path(str(tmp_path / "p.py"))["pipeline"](x), x)
+
+
+@pytest.mark.parametrize("kind", ["image", "spectrogram", "audio", "text"])
+def test_menu_help_is_plain_text(kind):
+    """What the page shows next to a transform and its parameters: no ``markup`` from docstrings."""
+    texts = [t for op in registry(kind).values() for t in (op.help, *(p.help for p in op.params))]
+    assert texts and not [t for t in texts if "``" in t or "`" in t]

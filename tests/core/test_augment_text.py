@@ -80,23 +80,22 @@ def test_pipeline_on_strings_replays_and_returns_text():
 
 
 def test_text_augmentation_keeps_the_label():
-    """As a Dataset .transform, text augmentation changes the text and never the label."""
-    from torch.utils.data import Dataset
+    """On the real text Dataset, as the trainer sets it up (prepare_splits): the token ids change, the labels not."""
+    import copy
 
-    class Sentences(Dataset):
-        def __init__(self, texts, targets, transform=None):
-            self.texts, self.targets, self.transform = texts, targets, transform
+    from core.data import load
+    from core.models import build_for
+    from core.train import TrainConfig
+    from core.train.data import prepare_splits
 
-        def __len__(self):
-            return len(self.texts)
-
-        def __getitem__(self, i):
-            text = self.transform(self.texts[i]) if self.transform else self.texts[i]
-            return text, self.targets[i]
-
-    texts, targets = [SENTENCE, "a bad and slow product", "great fast and cheap"], [1, 0, 1]
-    data = Sentences(texts, targets, Pipeline("text", [Step("SynonymReplacement", {"rate": 1.0}),
-                                                       Step("RandomSwap", {"count": 2})]).build())
-    torch.manual_seed(0)
-    items = [data[i] for i in range(3)]
-    assert [y for _, y in items] == targets and [t for t, _ in items] != texts
+    bundle = load("builtin:reviews")
+    bundle = copy.copy(bundle)
+    bundle.splits = {**bundle.splits, "train": copy.copy(bundle.splits["train"])}  # the cached bundle stays as is
+    pipe = Pipeline("text", [Step("SynonymReplacement", {"rate": 1.0}), Step("RandomSwap", {"count": 2})])
+    config = TrainConfig(data="builtin:reviews", model="lstm", augment=pipe.to_dict())
+    plain = [bundle.splits["train"][i] for i in range(30)]
+    train, _, _ = prepare_splits(config, bundle, build_for(bundle, "lstm"), generator=torch.Generator().manual_seed(0))
+    augmented = [train[i] for i in range(30)]
+    assert [y for _, y in augmented] == [y for _, y in plain] == bundle.splits["train"].targets[:30]
+    changed = sum(not torch.equal(a, p) for (a, _), (p, _) in zip(augmented, plain))
+    assert changed >= 25  # two swaps in a sentence of several words almost always change the ids

@@ -89,3 +89,56 @@ def test_a_refused_upload_is_named_as_uploaded_and_not_kept(tmp_path):
     with pytest.raises(DataError, match=r"^holiday\.zip is not a zip archive"):
         save_upload(b"hello", "holiday.zip", cache_dir=tmp_path)
     assert not list((tmp_path / "uploads").glob("*.zip"))
+
+
+def test_too_many_entries_are_refused_before_anything_is_written(tmp_path):
+    z = _zip(tmp_path / "many.zip", {f"d/{i}.txt": "x" for i in range(30)})
+    with pytest.raises(DataError, match="holds 30 files and folders; this server unpacks at most 20"):
+        safe_extract(z, tmp_path / "out" / "x", Limits(max_zip_entries=20))
+    assert not (tmp_path / "out" / "x").exists() and list((tmp_path / "out").iterdir()) == []
+    assert safe_extract(z, tmp_path / "ok", Limits(max_zip_entries=30)).is_dir()  # at the cap: fine
+
+
+def _upload(folder, name: str, mb: float, used: float):
+    """An upload as save_upload leaves it: NAME.zip and the unpacked NAME/ folder, last used at time ``used``."""
+    import os
+
+    (folder / name).mkdir(parents=True)
+    (folder / name / "data.bin").write_bytes(b"x" * int(mb * 2**20))
+    (folder / f"{name}.zip").write_bytes(b"z" * 1000)
+    for p in (folder / name, folder / f"{name}.zip"):
+        os.utime(p, (used, used))
+
+
+def test_uploads_unused_too_long_are_pruned(tmp_path):
+    from core.data.archive import prune_uploads
+
+    now, hour = 1_000_000.0, 3600.0
+    _upload(tmp_path, "old", 0.1, now - 30 * hour)
+    _upload(tmp_path, "recent", 0.1, now - 2 * hour)
+    (tmp_path / ".x.zip.123.part").write_bytes(b"p")  # an upload being written: never touched
+    deleted = prune_uploads(tmp_path, Limits(upload_keep_hours=24, upload_cache_mb=100), now=now)
+    assert deleted == ["old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".x.zip.123.part", "recent", "recent.zip"]
+
+
+def test_uploads_beyond_the_size_cap_go_least_recently_used_first(tmp_path):
+    from core.data.archive import prune_uploads
+
+    now = 1_000_000.0
+    for i, name in enumerate(["a", "b", "c", "d"]):  # 0.4 MB each, a used first, d last
+        _upload(tmp_path, name, 0.4, now - 100 + i)
+    deleted = prune_uploads(tmp_path, Limits(upload_keep_hours=24, upload_cache_mb=1), now=now, keep="a")
+    assert deleted == ["b", "c"]  # 1.6 MB -> 0.8 MB; 'a' is the one being saved
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.suffix) == ["a", "d"]
+
+
+def test_saving_an_upload_prunes_the_others(tmp_path):
+    import os
+
+    folder = tmp_path / "uploads"
+    _upload(folder, "stale", 0.1, 1.0)  # last used in 1970
+    z = _zip(tmp_path / "t.zip", {"reviews.tsv": "good\tpos\nbad\tneg\n" * 4})
+    root = save_upload(z.read_bytes(), "t.zip", cache_dir=tmp_path, limits=Limits(upload_keep_hours=1))
+    assert root.is_file() and not (folder / "stale").exists() and not (folder / "stale.zip").exists()
+    assert os.path.getmtime(root.parent) > 1e9  # the new upload counts as used now

@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 
+import pytest
+
 from core.data import builtin
 from core.data.photos import sample_photos
 
@@ -44,10 +46,8 @@ def test_failed_generation_leaves_nothing(tmp_path, monkeypatch):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(builtin, "_generator", lambda name: broken)
-    try:
+    with pytest.raises(RuntimeError, match="disk full"):  # the generator's error reaches the caller
         builtin.ensure("shapes", cache_dir=tmp_path)
-    except RuntimeError:
-        pass
     assert not builtin.is_ready("shapes", tmp_path) and list((tmp_path / "builtin").iterdir()) == []
 
 
@@ -72,3 +72,16 @@ def test_datasets_pickle_for_dataloader_workers():
         x, y = ds[0]
         assert torch.equal(x, b.splits["val"][0][0]) and y == b.splits["val"][0][1]
         assert pickle.loads(pickle.dumps(b.collate_fn)) is b.collate_fn
+
+
+def test_the_builtin_kind_map_agrees_with_the_files_and_drives_the_menus():
+    """Reference: format detection from the generated files (core.data.load.detect_kind), not the map itself."""
+    from core.data import BUILTINS, builtin_sources
+    from core.data.load import _resolve, detect_kind
+
+    for name in BUILTINS:
+        path, implied = _resolve(f"builtin:{name}")
+        assert implied == detect_kind(path), name
+        assert f"builtin:{name}" in builtin_sources((implied,))
+    assert builtin_sources() == [f"builtin:{n}" for n in BUILTINS]
+    assert builtin_sources(("image",)) == ["builtin:digits", "builtin:shapes"] and builtin_sources(("nope",)) == []

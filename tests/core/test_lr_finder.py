@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from core.models.init import init_weights
 from core.train.lr_finder import find_lr, find_lr_seeds, lr_at, LRFinderResult
 from core.train.suggest import smooth
 
@@ -107,9 +108,9 @@ def test_empty_loader_and_bad_arguments_are_refused_with_a_reason():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="no batches"):
         find_lr(model, [], nn.CrossEntropyLoss(), opt)
-    for kwargs, message in [(dict(start_lr=1.0, end_lr=0.1), "start_lr < end_lr"), (dict(num_iter=1), "num_iter"),
-                            (dict(step_mode="cos"), "step_mode"), (dict(beta=1.0), "beta"),
-                            (dict(diverge=1.0), "diverge")]:
+    for kwargs, message in [(dict(start_lr=1.0, end_lr=0.1), "below the end LR"),
+                            (dict(num_iter=1), "at least 2, not 1"), (dict(step_mode="cos"), "step mode"),
+                            (dict(beta=1.0), "smoothing beta"), (dict(diverge=1.0), "divergence threshold")]:
         with pytest.raises(ValueError, match=message):
             find_lr(model, batches(), nn.CrossEntropyLoss(), opt, **kwargs)
 
@@ -279,10 +280,13 @@ def test_suggestions_on_linear_regression_fall_within_a_decade_of_the_curvature_
 
 def test_find_lr_seeds_returns_each_sweep_and_their_spread_and_keeps_the_rng():
     x, y = regression()
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True)
 
-    def build():
-        model = nn.Linear(8, 1)
+    def loader(generator):
+        return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True,
+                                           generator=generator)
+
+    def build(generator):  # skip_init: constructed without drawing from the global generator
+        model = init_weights(nn.utils.skip_init(nn.Linear, 8, 1), generator)
         return model, torch.optim.SGD(model.parameters(), lr=0.1)
 
     torch.manual_seed(123)
@@ -320,6 +324,43 @@ def test_find_lr_for_a_config_repeats_with_seeds_and_leaves_the_bundle_alone():
     assert bundle.splits["train"].transform is None
     one = find_lr_for(config, SweepSettings(start_lr=1e-4, end_lr=1.0, num_iter=12), bundle=bundle)
     assert one.seeds == [0] and one.results[0] == report.results[0]  # the config's seed, reproducibly
+
+
+def test_concurrent_seeded_sweeps_each_replay_bit_for_bit():
+    """Two sessions' sweeps in threads (a cnn with dropout, and augmentation) while a third thread reseeds torch's
+    global generator all along: each gets exactly the sweep it gets alone."""
+    import random
+    import threading
+
+    from core.data import load
+    from core.train import TrainConfig
+    from core.train.lr_finder import find_lr_for, SweepSettings
+
+    bundle = load("builtin:digits")
+    configs = {"a": TrainConfig(data="builtin:digits", model="cnn", batch_size=32, model_opts={"width": 4}),
+               "b": TrainConfig(data="builtin:digits", model="mlp", batch_size=16, seed=9)}
+    sweep = SweepSettings(start_lr=1e-4, end_lr=1.0, num_iter=8)
+    alone = {k: find_lr_for(c, sweep, bundle=bundle, seeds=[c.seed, c.seed + 1]).results for k, c in configs.items()}
+    together, stop = {}, threading.Event()
+
+    def session(key):
+        c = configs[key]
+        together[key] = find_lr_for(c, sweep, bundle=bundle, seeds=[c.seed, c.seed + 1]).results
+
+    def noisy_neighbour():
+        while not stop.wait(0.0005):
+            torch.manual_seed(random.randrange(1 << 30))
+            torch.rand(100)
+
+    threads = [threading.Thread(target=session, args=(k,)) for k in configs]
+    neighbour = threading.Thread(target=noisy_neighbour)
+    for t in [neighbour, *threads]:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    neighbour.join()
+    assert together == alone
 
 
 def test_find_lr_for_text_batches_are_padded_by_the_bundle():

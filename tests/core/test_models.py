@@ -164,3 +164,23 @@ def test_cached_features_compute_once_and_apply_transform():
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     ds.transform = lambda f: f * 0
     assert ds[1][0].abs().sum() == 0 and ds.features(1).abs().sum() > 0  # the cache itself is untouched
+
+
+@pytest.mark.parametrize("name", sorted(models.MODELS))
+def test_the_registry_says_what_the_model_reads_and_how_to_skip_pretrained_weights(name):
+    s = models.spec(name)
+    model = models.build(name, 3, **_opts(s.kind))
+    assert getattr(model, "input_features", None) == s.input_features  # the trainer and the form read the registry
+    assert bool(s.no_pretrained) == hasattr(model, "pretrained")  # every model that may load weights can skip them
+
+
+def test_rebuild_does_not_look_for_pretrained_weights(tmp_path, monkeypatch):
+    import torchvision
+
+    hub = tmp_path / "hub"
+    (hub / "checkpoints").mkdir(parents=True)
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), hub / "checkpoints" / "resnet18-f37072fd.pth")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    assert models.build("resnet18", 3, input_shape=(3, 32, 32)).pretrained  # the cached weights are found
+    assert not models.rebuild("resnet18", 3, input_shape=(3, 32, 32)).pretrained
+    assert not models.rebuild("mel_resnet18", 3, **AUDIO).pretrained

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.device import pick_device
+from core.device import describe_device, pick_device
 from core.settings import Settings, load_settings, resolve_user_path
 
 
@@ -44,7 +44,16 @@ def test_unserved_paths_may_go_anywhere(tmp_path):
     assert resolve_user_path("../x", Settings(data_root=root)) == (tmp_path / "x").resolve()
 
 
-def test_device_choice():
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"),
+                                                 (False, False, "cpu")])
+def test_auto_device_prefers_cuda_then_mps_then_cpu(cuda, mps, expected, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert pick_device() == torch.device(expected) and pick_device("auto") == torch.device(expected)
+
+
+def test_an_explicit_device_is_taken_as_given(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device("cpu") == torch.device("cpu")
-    assert pick_device().type in ("cpu", "cuda", "mps")
-    assert pick_device().type == ("cuda" if torch.cuda.is_available() else pick_device().type)
+    assert pick_device("cuda:1") == torch.device("cuda", 1)
+    assert describe_device(torch.device("cpu")) == f"cpu ({torch.get_num_threads()} threads)"

@@ -72,10 +72,9 @@ def test_stop_request_stops_the_worker(long_runs):
     store = long_runs["stop"]
     _wait(store, lambda i: i.status == "running" and i.last_step >= 5)
     store.request_stop()
-    t0 = time.time()
-    info = _wait(store, lambda i: i.status not in ACTIVE, timeout=60)
+    info = _wait(store, lambda i: i.status not in ACTIVE, timeout=60)  # how fast: bench/bench_stop.py
     assert info.status == "stopped", (info, log_tail(store.run_dir))
-    assert time.time() - t0 < 30 and info.epochs_done < 50 and info.last_step < info.total_steps - 1
+    assert info.epochs_done < 50 and info.last_step < info.total_steps - 1
 
 
 def test_sigterm_stops_gracefully(long_runs):

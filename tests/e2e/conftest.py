@@ -1,4 +1,5 @@
-"""The real app served on localhost and driven in headless Chromium (Debian's /usr/bin/chromium)."""
+"""The real app served on localhost and driven in headless Chromium (Debian's /usr/bin/chromium, else Playwright's
+own: see browser.py)."""
 from __future__ import annotations
 
 import os
@@ -12,7 +13,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / ".cache" / "screenshots"  # look at these after a run: a page that renders but looks broken is broken
 
 
@@ -61,21 +61,39 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does this")
     from playwright.sync_api import sync_playwright
 
+    from tests.e2e.browser import NoBrowser, launch_browser
+
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            b = launch_browser(pw)
+        except NoBrowser as err:
+            pytest.fail(str(err), pytrace=False)
         yield b
         b.close()
+
+
+# Streamlit marks its root element with the script's state ('initial' before the first run, then 'running' /
+# 'notRunning' ...) and the connection's: the app's own idle signal. This counts the runs that start, so that
+# settle() can tell a rerun that has not started yet from one that has finished.
+RUN_COUNTER = """
+window.__dllab = {runs: 0};
+new MutationObserver(changes => {
+  for (const c of changes) {
+    const now = c.target.getAttribute('data-test-script-state');
+    if (now === 'running' && c.oldValue !== 'running') window.__dllab.runs++;
+  }
+}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                      attributeFilter: ['data-test-script-state']});
+"""
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
 
 
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(RUN_COUNTER)
     p = context.new_page()
     p.set_default_timeout(60_000)
     yield p
@@ -95,10 +113,13 @@ def shoot():
 
 @pytest.fixture
 def settle():
-    """``settle(page)`` waits until Streamlit has finished running the script (the 'Running' widget is gone)."""
-    def _settle(page, timeout_ms: int = 120_000):
-        page.wait_for_selector('[data-testid="stApp"]')
-        page.wait_for_timeout(500)  # let a rerun start before asking whether it ended
-        page.wait_for_function(
-            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)
+    """``settle(page)`` waits until the app says it is idle: connected, and its script not running (after a
+    ``page.goto`` that is the end of the first run). ``settle(page, action)`` does ``action()`` (a click, a key
+    press) and first waits until the rerun it causes has started, then until it has finished: no fixed sleeps."""
+    def _settle(page, action=None, timeout_ms: int = 120_000):
+        if action is not None:
+            before = page.evaluate("() => window.__dllab.runs")
+            action()
+            page.wait_for_function("n => window.__dllab.runs > n", arg=before, timeout=timeout_ms)
+        page.wait_for_selector(IDLE, timeout=timeout_ms)
     return _settle

@@ -34,9 +34,7 @@ def test_slider_changes_the_grid(app_url, page, settle, shoot):
 
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="brightness").get_by_role("slider")
     slider.focus()
-    for _ in range(30):  # 0.2 -> 0.5 in steps of 0.01
-        slider.press("ArrowRight")
-    settle(page)
+    settle(page, lambda: [slider.press("ArrowRight") for _ in range(30)])  # 0.2 -> 0.5 in steps of 0.01
     page.wait_for_function(
         "before => { const now = [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
         ".map(e => e.getAttribute('src')); return now.length && now.join() !== before.join(); }",
@@ -60,8 +58,7 @@ def test_section_renders(app_url, page, settle, shoot, section, text):
     page.set_viewport_size({"width": 1400, "height": 1800})
     page.goto(app_url + "/Augment")
     settle(page)
-    page.locator('[data-testid="stRadio"]').first.get_by_text(section, exact=True).click()
-    settle(page)
+    settle(page, page.locator('[data-testid="stRadio"]').first.get_by_text(section, exact=True).click)
     page.get_by_text(text).first.wait_for()
     if section == "Spectrogram":  # original, rebuilt, rebuilt from the masked mel
         page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stAudio\"]').length === 3")
@@ -79,7 +76,7 @@ def test_load_a_saved_pipeline(app_url, page, settle, shoot, tmp_path):
     page.goto(app_url + "/Augment")
     settle(page)
     page.get_by_text("8 draws").first.wait_for()
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(saved))
+    settle(page, lambda: page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(saved)))
     page.get_by_text("1. Resize").first.wait_for()
     settle(page)
     page.get_by_text("2. RandomGrayscale").first.wait_for()

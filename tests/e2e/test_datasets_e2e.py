@@ -16,8 +16,7 @@ def test_datasets_page_shows_class_balance_for_shapes(app_url, page, settle, sho
     page.set_viewport_size({"width": 1400, "height": 1000})
     menu = page.locator('[data-testid="stSelectbox"]').first
     menu.click()
-    page.get_by_role("option", name="builtin:shapes").click()
-    settle(page)
+    settle(page, page.get_by_role("option", name="builtin:shapes").click)
     page.get_by_text("class imbalance").first.wait_for()
     page.get_by_text("Original image sizes per class").first.wait_for()
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
@@ -31,8 +30,7 @@ def test_datasets_page_shows_class_balance_for_shapes(app_url, page, settle, sho
 def test_datasets_page_audio_clip(app_url, page, settle, shoot):
     _open(page, app_url, settle)
     page.locator('[data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option", name="builtin:sounds").click()
-    settle(page)
+    settle(page, page.get_by_role("option", name="builtin:sounds").click)
     page.get_by_text("Log-mel spectrogram").first.wait_for()
     assert page.locator("audio").count() >= 6
     assert "Traceback" not in page.content()
@@ -44,8 +42,7 @@ def test_datasets_page_audio_clip(app_url, page, settle, shoot):
 def test_datasets_page_reviews(app_url, page, settle, shoot):
     _open(page, app_url, settle)
     page.locator('[data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option", name="builtin:reviews").click()
-    settle(page)
+    settle(page, page.get_by_role("option", name="builtin:reviews").click)
     page.get_by_text("Top tokens per class").first.wait_for()
     assert "Traceback" not in page.content()
     page.set_viewport_size({"width": 1400, "height": 2600})
@@ -67,10 +64,8 @@ def test_datasets_page_zip_upload(app_url, page, settle, shoot, tmp_path):
                 zf.write(p, f"pets/{c}/{i}.png")
         zf.writestr("pets/dog/broken.jpg", "not a jpeg")
     _open(page, app_url, settle)
-    page.get_by_text("Upload a zip").click()
-    settle(page)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(z))
-    settle(page)
+    settle(page, page.get_by_text("Upload a zip").click)
+    settle(page, lambda: page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(z)))
     page.get_by_text("Class balance per split").first.wait_for()
     # the skipped-files table (a canvas grid: its DOM cells are hidden) lists broken.jpg
     page.get_by_text("not an image").first.wait_for(state="attached")

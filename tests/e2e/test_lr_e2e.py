@@ -7,8 +7,7 @@ def _set_number(page, settle, label: str, typed: str, shown: str) -> None:
     for _ in range(3):
         box = page.get_by_label(label, exact=True)
         box.fill(typed)
-        box.press("Enter")
-        settle(page)
+        settle(page, lambda: box.press("Enter"))
         if page.get_by_label(label, exact=True).input_value() == shown:
             return
     raise AssertionError(f"{label} did not take {typed!r}")
@@ -20,14 +19,11 @@ def test_lr_finder_runs_a_short_sweep_and_hands_the_lr_to_train(app_url, page, s
     page.get_by_role("heading", name="LR Finder").wait_for()
     start = page.get_by_role("slider").first  # the LR range's lower end: two decades up, by keyboard
     start.focus()
-    start.press("ArrowRight")
-    start.press("ArrowRight")
-    settle(page)
+    settle(page, lambda: (start.press("ArrowRight"), start.press("ArrowRight")))
     assert start.get_attribute("aria-valuetext") == "1e-05"
     _set_number(page, settle, "Steps", "40", "40")
     _set_number(page, settle, "Repeat with N seeds", "2", "2")
-    page.get_by_role("button", name="Run the range test").click()
-    settle(page)
+    settle(page, page.get_by_role("button", name="Run the range test").click)
     chart = page.locator('[data-testid="stPlotlyChart"]')
     chart.wait_for()
     page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for()  # plotly drew the curves
@@ -39,8 +35,7 @@ def test_lr_finder_runs_a_short_sweep_and_hands_the_lr_to_train(app_url, page, s
     chart.scroll_into_view_if_needed()
     shoot(page, "lr_finder")
     page.set_viewport_size({"width": 1400, "height": 1000})
-    page.get_by_role("button", name="Use for training").click()
-    settle(page)
+    settle(page, page.get_by_role("button", name="Use for training").click)
     page.get_by_text("will be pre-filled on the Train page").wait_for()
     page.get_by_role("button", name="Go to Train →").click()
     page.wait_for_url("**/Train")

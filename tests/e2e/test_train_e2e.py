@@ -20,8 +20,7 @@ def _set_number(page, settle, label: str, value: int) -> None:
     for _ in range(3):
         box = page.get_by_label(label, exact=True)
         box.fill(str(value))
-        box.press("Enter")
-        settle(page)
+        settle(page, lambda: box.press("Enter"))
         if page.get_by_label(label, exact=True).input_value() == str(value):
             return
     raise AssertionError(f"could not set {label} to {value}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -95,10 +96,28 @@ def test_mixup_beta_draw_and_soft_label(app):
 
 
 def test_text_highlights_changes(app):
+    """Each of the draws (not the colour legend) marks the words that changed, and only those."""
+    import html
+    import re
+
     app.radio(key="augment_section").set_value("Text").run()
     app.slider(key="text_n").set_value(3).run()
-    html = " ".join(m.value for m in app.markdown)
-    assert "background:" in html and not app.exception
+    assert not app.exception
+    sentence = app.text_area(key="text_sentence").value
+    draws = [m.value for m in app.markdown if re.match(r"\d+\. ", m.value)]
+    assert [d.split(".")[0] for d in draws] == ["1", "2", "3"]
+    marked = 0
+    for draw in draws:
+        spans = re.findall(r'<span title="(\w+)(?: \(was ([^)]*)\))?"[^>]*>([^<]*)</span>', draw)
+        marked += len(spans)
+        for tag, was, word in spans:
+            assert tag in ("synonym", "inserted", "swapped")
+            if tag == "synonym":
+                assert html.unescape(was) in sentence.split() and html.unescape(word) != html.unescape(was)
+        plain = re.sub(r"<span[^>]*>[^<]*</span>", "", draw.split(" <span style=\"color:#b91c1c\">")[0])
+        unmarked = [w for w in html.unescape(plain[3:]).split()]
+        assert all(w in sentence.split() for w in unmarked), unmarked  # what is not marked is unchanged
+    assert marked > 0  # the default pipeline changes something in three draws of a 25-word sentence
 
 
 @pytest.mark.parametrize("inputs, images, charts", [("Two images from a dataset", 3, 2),
@@ -145,3 +164,97 @@ def test_an_empty_image_pipeline_shows_the_input_unchanged(app, section):
     app.session_state["img_steps"] = []  # every step removed
     app.radio(key="augment_section").set_value(section).run()
     assert not app.exception and not app.error and len(app.get("imgs")) >= 8
+
+
+# ---- issue 13 on this page: waits, uploads, help texts, captions, expanders, colour scales ---------------------------
+class FakeUpload:
+    """What st.file_uploader returns, as far as the page uses it."""
+
+    def __init__(self, name: str, data: bytes):
+        self.name, self.file_id, self._data = name, f"id-{name}", data
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def _uploads(monkeypatch, by_key: dict):
+    """st.file_uploader answers with the given FakeUpload for its key (AppTest cannot upload files itself)."""
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    real, real_method = st.file_uploader, DeltaGenerator.file_uploader
+    monkeypatch.setattr(st, "file_uploader", lambda label, *a, key=None, **kw: by_key[key] if key in by_key
+                        else real(label, *a, key=key, **kw))
+    monkeypatch.setattr(DeltaGenerator, "file_uploader", lambda self, label, *a, key=None, **kw: by_key[key]
+                        if key in by_key else real_method(self, label, *a, key=key, **kw))
+
+
+@pytest.mark.parametrize("section, source_key, source, upload_key, name", [
+    ("Image", "img_src", "Upload", "img_upload", "holiday.jpg"),
+    ("Waveform", "wave_src", "Upload", "wave_up", "voice.wav"),
+    ("Spectrogram", "spec_src", "Upload", "spec_up", "voice.wav")])
+def test_an_unreadable_upload_is_named_without_python_internals(monkeypatch, section, source_key, source,
+                                                                 upload_key, name):
+    _uploads(monkeypatch, {upload_key: FakeUpload(name, b"these bytes are no picture and no sound")})
+    at = AppTest.from_file(str(ROOT / "pages/2_Augment.py"), default_timeout=120).run()
+    at.radio(key="augment_section").set_value(section).run()
+    at.radio(key=source_key).set_value(source).run()
+    errors = [e.value for e in at.error]
+    assert not at.exception and len(errors) == 1 and name in errors[0], errors
+    assert "BytesIO" not in errors[0] and "0x" not in errors[0]
+
+
+def test_a_pipeline_file_that_is_not_json_says_so(monkeypatch):
+    _uploads(monkeypatch, {"img_load": FakeUpload("notes.json", b"this is not json")})
+    at = AppTest.from_file(str(ROOT / "pages/2_Augment.py"), default_timeout=120).run()
+    errors = [e.value for e in at.error]
+    assert not at.exception and len(errors) == 1 and "notes.json is not a pipeline file" in errors[0], errors
+    assert "Expecting value" not in errors[0]
+
+
+def test_help_texts_show_no_markup(app):
+    """The transform menus and captions are plain text: no reStructuredText ``name`` markup from docstrings."""
+    for section, key in (("Text", "text"), ("Waveform", "wave"), ("Spectrogram", "spec")):
+        app.radio(key="augment_section").set_value(section).run()
+        shown = list(app.selectbox(key=f"{key}_add_name").options) + _captions(app)  # options as displayed
+        assert not [s for s in shown if "``" in s], section
+
+
+def test_step_captions_are_not_markdown_lists_and_break_between_words(app):
+    strip = [c for c in _captions(app) if "RandomResizedCrop" in c.replace("\u200b", "")]
+    assert strip, _captions(app)
+    for caption in strip:
+        assert not re.match(r"^\s*\d+\. ", caption)  # "1. Name" would render as an ordered list
+        assert "Random\u200bResized\u200bCrop" in caption  # a long name may wrap between its words, not inside them
+
+
+def test_adding_a_step_keeps_the_other_steps_open(app):
+    before = {e.label: e.proto.expanded for e in app.expander if "(p =" in e.label}
+    assert len(before) == 3 and all(before.values())
+    app.selectbox(key="img_add_name").set_value("RandomRotation").run()
+    app.button(key="img_add").click().run()
+    after = [e.proto.expanded for e in app.expander if "(p =" in e.label]
+    assert after == [True, True, True, True]  # the three stay open and the new one opens
+
+
+def test_waveform_panels_share_one_colour_scale(app):
+    app.radio(key="augment_section").set_value("Waveform").run()
+    ranges = {(t["zmin"], t["zmax"]) for chart in app.get("plotly_chart")
+              for t in json.loads(chart.proto.spec)["data"] if t["type"] == "heatmap"}
+    assert len(app.get("plotly_chart")) == 7 and len(ranges) == 1, ranges  # original, 5 steps, whole pipeline
+
+
+def test_waveform_reruns_compute_only_what_changed(app, monkeypatch):
+    from core.augment.pipeline import Pipeline
+
+    app.radio(key="augment_section").set_value("Waveform").run()
+    calls = []
+    real = Pipeline.sample
+    monkeypatch.setattr(Pipeline, "sample", lambda self, *a, **kw: calls.append([s.name for s in self.steps])
+                        or real(self, *a, **kw))
+    app.run()
+    assert calls == []  # nothing changed: every row comes from the cache
+    gain = next(s for s in app.session_state["wave_steps"] if s["name"] == "Gain")
+    app.slider(key=f"wave_{gain['id']}_gain_db").set_value((-3.0, 3.0)).run()
+    assert not app.exception
+    assert calls == [["Gain"], ["AddNoise", "Gain", "TimeShift", "PitchShift", "TimeStretch"]]

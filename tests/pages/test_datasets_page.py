@@ -185,3 +185,70 @@ def test_path_mode_with_nothing_typed_says_what_to_do():
     at = _page()
     at.radio(key="datasets_mode").set_value("Path").run()
     assert not at.exception and not at.error and "type a folder or file path" in at.info[0].value
+
+
+def test_the_shared_bundle_store_is_bounded_by_memory_not_count():
+    import threading
+    from collections import OrderedDict
+
+    from ui.data_ui import keep_within
+
+    store, lock, mb = OrderedDict(), threading.Lock(), 2**20
+    for name, size in [("a", 400), ("b", 300), ("c", 200)]:
+        keep_within(store, lock, name, name.upper(), size * mb // 1000, mb)
+    assert list(store) == ["a", "b", "c"]  # 0.9 MB in a 1 MB budget
+    store.move_to_end("a")  # 'a' used again: 'b' is now the least recently used
+    keep_within(store, lock, "d", "D", 250 * mb // 1000, mb)
+    assert list(store) == ["c", "a", "d"] and sum(s for _, s in store.values()) <= mb
+    keep_within(store, lock, "huge", "H", 2 * mb, mb)  # larger than the whole budget: used, not kept
+    assert "huge" not in store and list(store) == ["c", "a", "d"]
+
+
+def test_load_bundle_ui_keeps_what_fits_in_bundle_cache_mb(tmp_path, monkeypatch):
+    (tmp_path / "lab.toml").write_text("[limits]\nbundle_cache_mb = 3\n")  # digits (~2 MB) fits, shapes (~7) not
+    monkeypatch.setenv("DLLAB_CONFIG", str(tmp_path / "lab.toml"))
+
+    def script():
+        import streamlit as st
+
+        from ui.data_ui import _bundle_store, load_bundle_ui
+
+        store, _ = _bundle_store()
+        store.clear()
+        load_bundle_ui("builtin:digits")
+        load_bundle_ui("builtin:shapes")
+        st.markdown(f"{sorted(k[0] for k in store)} {sum(size for _, size in store.values()) <= 3 * 2**20}")
+
+    at = AppTest.from_function(script, default_timeout=120).run()
+    assert not at.exception and at.markdown[0].value == "['builtin:digits'] True"
+
+
+def test_the_decode_toggle_is_offered_for_images_and_audio_not_for_text(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path))
+    (tmp_path / "r.tsv").write_text("good film\tpos\nawful film\tneg\n" * 6)
+    for c in ("cat", "dog"):
+        (tmp_path / "pets" / c).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (20, 20), (i * 60, 0, 0)).save(tmp_path / "pets" / c / f"{i}.png")
+    at = _page()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    at.text_input(key="datasets_path").input("r.tsv").run()
+    assert not at.exception and not at.error and "datasets_verify" not in [t.key for t in at.toggle]
+    at.text_input(key="datasets_path").input("pets").run()
+    assert not at.exception and "datasets_verify" in [t.key for t in at.toggle]
+
+
+def test_a_folder_of_unreadable_images_lists_each_file_and_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path))
+    for c in ("cat", "dog"):
+        (tmp_path / "pets" / c).mkdir(parents=True)
+        (tmp_path / "pets" / c / "a.jpg").write_text("not an image")
+        (tmp_path / "pets" / c / "b.png").write_bytes(b"")
+    at = _page()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    at.text_input(key="datasets_path").input("pets").run()
+    assert not at.exception and "none of the image files" in at.error[0].value
+    table = at.dataframe[0].value
+    assert sorted(table["file"]) == ["cat/a.jpg", "cat/b.png", "dog/a.jpg", "dog/b.png"]
+    reasons = dict(zip(table["file"], table["reason"]))
+    assert "not an image" in reasons["cat/a.jpg"] and reasons["dog/b.png"] == "zero-byte file"

@@ -106,6 +106,7 @@ def test_impossible_settings_are_refused(runs_dir, monkeypatch, tmp_path):
     cfg = tmp_path / "lab.toml"
     cfg.write_text("[limits]\nmax_epochs = 2\n")
     monkeypatch.setenv("DLLAB_CONFIG", str(cfg))
+    runs_dir.mkdir(parents=True)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     epochs = [n for n in at.number_input if n.label == "Epochs"][0]
     epochs.set_value(5).run()
@@ -113,7 +114,7 @@ def test_impossible_settings_are_refused(runs_dir, monkeypatch, tmp_path):
     errors = " ".join(e.value for e in at.error)
     assert "over this server's limit of 2" in errors
     assert at.button(key="train-start").disabled
-    assert not list(runs_dir.glob("*")) if runs_dir.exists() else True  # nothing was launched
+    assert list(runs_dir.iterdir()) == []  # nothing was launched
 
 
 # ---- the figure and progress helpers the page is made of -------------------------------------------------------
@@ -137,12 +138,12 @@ def test_ema_and_thinning():
     import numpy as np
     import pandas as pd
 
+    from core.train.suggest import smooth
     from ui.train_figures import ema, thin
 
-    y = pd.Series([1.0, 3.0, 2.0])
-    beta = 0.9  # debiased EMA by hand: sum(beta^k y_{t-k}) / sum(beta^k)
-    hand = [(1.0), (3 + 0.9 * 1) / 1.9, (2 + 0.9 * 3 + 0.81 * 1) / (1 + 0.9 + 0.81)]
-    assert list(ema(y, beta)) == pytest.approx(hand)
+    y = pd.Series([1.0, 3.0, 2.0], index=[5, 6, 7])
+    smoothed = ema(y, 0.9)  # the one debiased EMA (tested against pandas in test_lr_suggest)
+    assert list(smoothed) == smooth(list(y), 0.9) and list(smoothed.index) == [5, 6, 7]
     s = pd.Series(np.arange(10_001))
     t = thin(s, 1000)
     assert len(t) <= 1001 and t.iloc[0] == 0 and t.iloc[-1] == 10_000
@@ -321,8 +322,7 @@ def test_polling_reads_only_new_rows_and_loses_none(runs_dir):
     run.close()
 
 
-def test_uploaded_image_is_predicted_from_a_temporary_copy(runs_dir, tmp_path):
-    import glob
+def test_uploaded_image_is_predicted_from_a_temporary_copy(runs_dir, tmp_path, monkeypatch):
     import tempfile
 
     from core.train.evaluate import load_run_model, predict_one
@@ -337,10 +337,17 @@ def test_uploaded_image_is_predicted_from_a_temporary_copy(runs_dir, tmp_path):
         def getvalue(self):
             return path.read_bytes()
 
-    before = set(glob.glob(tempfile.gettempdir() + "/*"))
+    temp = tmp_path / "temp"  # this test's own temporary folder: nothing else writes there
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    seen = []
+    real_predict = predict_one
+    monkeypatch.setattr("core.train.evaluate.predict_one",
+                        lambda m, b, item: seen.append(Path(item)) or real_predict(m, b, item))
     probs = _probabilities(model, bundle, None, Upload())
     assert probs == pytest.approx(predict_one(model, bundle, path))
-    assert set(glob.glob(tempfile.gettempdir() + "/*" + path.suffix)) <= before  # the copy is gone
+    assert seen and seen[0].parent == temp and seen[0].suffix == path.suffix  # predicted from a copy there
+    assert list(temp.iterdir()) == []  # and the copy is gone
 
 
     class NotAnImage(Upload):
@@ -385,3 +392,16 @@ def test_absurd_lr_and_oversized_batch_are_flagged_but_not_refused(runs_dir):
     at.number_input(key="train-bs-wave_cnn").set_value(500).run()
     _no_errors(at)
     assert any("larger than the 192 training examples" in w.value for w in at.warning)
+
+
+def test_the_form_shows_counts_without_decoding_any_data(runs_dir, monkeypatch):
+    """The server stays light: counts and kind come from the file index (the worker loads the data itself)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the Train page decoded data")
+
+    monkeypatch.setattr("core.data.images.decode", refuse)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    _no_errors(at)
+    caption = " ".join(c.value for c in at.caption)
+    bundle = data.load("builtin:digits", verify=False)
+    assert f"{len(bundle.splits['train'])} training / {len(bundle.splits['val'])} validation examples" in caption

@@ -1,0 +1,144 @@
+"""What gets attacked: a model that takes inputs in their natural units, with its class names and value range.
+
+How lab models see their inputs today (found by reading core.data, core.models and core.augment):
+- image bundles yield float pixels in [0, 1], never normalised;
+- models that need ImageNet statistics normalise inside (``ResNet18Transfer.normalize``), so they take pixels;
+- a training pipeline from the Augment page may end with ``Normalize(mean, std)``: such a model learned on
+  normalised pixels, so ``input_normalization`` reads that step from the run's config and ``PixelModel`` puts it
+  back in front of the model;
+- audio models take waveforms (B, 1, N); spectrogram models compute log-mel with their own differentiable
+  ``frontend`` when given a waveform, so an attack on the waveform goes through the front end.
+Either way the attacked function takes inputs in their natural units, and epsilon is in pixel (or waveform) units.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from core.attacks.methods import PIXEL_BOUNDS, WAVE_BOUNDS
+
+
+class AttackRefused(ValueError):
+    """This model or run cannot be attacked; the message says why."""
+
+
+class PixelModel(nn.Module):
+    """``model`` with its input normalisation in front: takes pixels in [0, 1], returns logits.
+
+    forward(x) = model((x - mean) / std), per channel; ``mean`` / ``std`` None = the model takes pixels already.
+    """
+
+    def __init__(self, model: nn.Module, mean=None, std=None):
+        super().__init__()
+        self.model = model
+        self.normalized = mean is not None
+        if self.normalized:
+            self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1))
+            self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1))
+
+    def forward(self, x):  # (B, C, H, W) pixels -> (B, classes) logits
+        return self.model((x - self.mean) / self.std if self.normalized else x)
+
+
+def input_normalization(config: dict) -> tuple[list[float], list[float]] | None:
+    """(mean, std) when the run's training pipeline ends with Normalize (its model learned normalised pixels)."""
+    steps = ((config or {}).get("augment") or {}).get("steps") or []
+    last = steps[-1] if steps else None
+    if not isinstance(last, dict) or last.get("name") != "Normalize":
+        return None
+    params = last.get("params") or {}
+    return list(params.get("mean", (0.485, 0.456, 0.406))), list(params.get("std", (0.229, 0.224, 0.225)))
+
+
+@dataclass
+class AttackTarget:
+    """A model ready to be attacked (eval mode) and what the page needs to show its inputs and outputs."""
+
+    model: nn.Module  # inputs in natural units -> logits; eval mode
+    classes: list[str]  # class names, index = class id
+    kind: str  # 'image' | 'audio'
+    name: str  # what it is: a run directory name, or the pretrained model's name
+    bounds: tuple[float, float] = PIXEL_BOUNDS  # value range of one input value: pixels (0, 1), waveform (-1, 1)
+    input_shape: tuple = ()  # one input: image (C, H, W), audio (1, N)
+    sample_rate: int | None = None  # audio: samples per second
+    bundle: Any = None  # the run's DataBundle (validation samples); None for the pretrained model
+    notes: list[str] = field(default_factory=list)  # things the user should know (normalisation found, ...)
+    run_dir: str | None = None  # the run it came from (None for the pretrained model)
+    prepare: Callable | None = None  # PIL image -> model input (1, C, H, W); None = resized like the run's data
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model's parameters are."""
+        return next(self.model.parameters()).device
+
+
+def run_problems(run_dir: str | Path) -> list[str]:
+    """Why a run cannot be attacked (empty when it can): text models, no checkpoint, not a run directory."""
+    from core.models import spec
+    from core.train.evaluate import checkpoint_path
+    from core.train.store import RunStore
+
+    try:
+        cfg = RunStore.open(run_dir).config()
+    except (FileNotFoundError, ValueError) as err:
+        return [str(err)]
+    out = []
+    try:
+        if spec(cfg.get("model", "")).kind == "text":
+            out.append(f"{cfg['model']} is a text model: its inputs are token ids, which are discrete, so there is "
+                       "no small step to take along a gradient; attacks here work on images and audio")
+    except KeyError as err:
+        out.append(err.args[0])
+    if checkpoint_path(run_dir) is None:
+        out.append("this run saved no checkpoint (it ended before its first epoch), so there is no model to attack")
+    return out
+
+
+def load_run_target(run_dir: str | Path, bundle=None, device: str | torch.device = "cpu") -> AttackTarget:
+    """The trained model of a run (best checkpoint, else last), wrapped so it takes inputs in natural units.
+
+    Raises ``AttackRefused`` with the reason for text runs and runs without a checkpoint.
+    """
+    from core.train.evaluate import load_run_model
+    from core.train.store import RunStore
+
+    problems = run_problems(run_dir)
+    if problems:
+        raise AttackRefused("; ".join(problems))
+    try:
+        model, bundle = load_run_model(run_dir, bundle)
+    except RuntimeError as err:  # a checkpoint that does not fit the model its config.json describes
+        raise AttackRefused(f"the run's checkpoint does not fit the model described in its config.json: {err}") \
+            from None
+    cfg = RunStore.open(run_dir).config()
+    norm = input_normalization(cfg) if bundle.kind == "image" else None
+    notes = []
+    if norm:
+        notes.append(f"the run trained on normalised pixels (mean {norm[0]}, std {norm[1]}); the attack works on "
+                     "pixels and normalises in front of the model, so epsilon stays in pixel units")
+    wrapped = PixelModel(model, *(norm or (None, None))).eval().to(device)
+    for p in wrapped.parameters():
+        p.requires_grad_(False)  # our own copy: attacks need only the input's gradient
+    return AttackTarget(model=wrapped, classes=list(bundle.classes), kind=bundle.kind, name=Path(run_dir).name,
+                        bounds=WAVE_BOUNDS if bundle.kind == "audio" else PIXEL_BOUNDS,
+                        input_shape=tuple(bundle.input_shape), sample_rate=bundle.sample_rate, bundle=bundle,
+                        notes=notes, run_dir=str(run_dir))
+
+
+def load_pretrained_target(name: str = "efficientnet_lite0", device: str | torch.device = "cpu") -> AttackTarget:
+    """A pretrained ImageNet classifier (core.models.imagenet; it takes [0, 1] pixels, its normalisation inside)
+    as an attack target: 1000 classes, photos centre-cropped to its input size."""
+    from core.models.imagenet import load_imagenet
+
+    net = load_imagenet(name)
+    model = net.model.eval().to(device)
+    for p in model.parameters():
+        p.requires_grad_(False)  # attacks need only the input's gradient
+    return AttackTarget(model=model, classes=list(net.classes), kind="image", name=f"pretrained {name} (ImageNet)",
+                        bounds=PIXEL_BOUNDS, input_shape=(3, net.input_size, net.input_size), prepare=net.prepare,
+                        notes=[f"{net.source}; its input normalisation (mean {list(net.mean)}, std {list(net.std)}) "
+                               "is its first layer, so epsilon is in pixel units"])

@@ -1,0 +1,61 @@
+"""Which Chromium the end-to-end tests drive: ``$CHROMIUM``, else Debian's ``/usr/bin/chromium`` (what CI installs),
+else Playwright's own Chromium, installed on first use (``python -m playwright install chromium``). Only when none
+of these can be had do the tests fail, with one message saying how to get a browser."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Mapping
+
+SYSTEM_CHROMIUM = "/usr/bin/chromium"
+HOW_TO_GET_ONE = ("no browser for the end-to-end tests. Either install Debian's Chromium (apt-get install chromium; "
+                  ".ci/run does this), or let Playwright fetch its own once (python -m playwright install chromium, "
+                  "needs the internet), or point CHROMIUM=/path/to/chromium at one you have.")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class NoBrowser(RuntimeError):
+    """No Chromium could be found, launched or installed; the message says how to get one."""
+
+
+def install_playwright_chromium() -> bool:
+    """``python -m playwright install chromium`` (a download of ~150 MB, once); True when it succeeded."""
+    print("e2e: no system Chromium; installing Playwright's own (python -m playwright install chromium)",
+          file=sys.stderr)
+    try:
+        done = subprocess.run([sys.executable, "-m", "playwright", "install", "chromium"], timeout=900,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        print(f"e2e: the install did not finish: {err}", file=sys.stderr)
+        return False
+    if done.returncode != 0:
+        print(f"e2e: the install failed:\n{done.stdout[-2000:]}", file=sys.stderr)
+    return done.returncode == 0
+
+
+def launch_browser(playwright, env: Mapping[str, str] = os.environ, system: str = SYSTEM_CHROMIUM,
+                   install: Callable[[], bool] = install_playwright_chromium):
+    """A headless Chromium from ``playwright`` (the sync API object); ``NoBrowser`` when none can be had."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    chromium = playwright.chromium
+    chosen = env.get("CHROMIUM")
+    if chosen and not Path(chosen).exists():
+        raise NoBrowser(f"CHROMIUM={chosen} does not exist; {HOW_TO_GET_ONE}")
+    chosen = chosen or (system if Path(system).exists() else None)
+    if chosen:
+        return chromium.launch(executable_path=chosen, headless=True, args=ARGS)
+    try:
+        return chromium.launch(headless=True, args=ARGS)  # Playwright's own, when it is installed
+    except PlaywrightError:
+        pass
+    if not install():
+        raise NoBrowser(HOW_TO_GET_ONE)
+    try:
+        return chromium.launch(headless=True, args=ARGS)
+    except PlaywrightError as err:
+        raise NoBrowser(f"{HOW_TO_GET_ONE} (Playwright's Chromium was installed but does not start: "
+                        f"{str(err).splitlines()[0]})") from None
