@@ -83,7 +83,7 @@ def ring_figure(frames: list[tuple[int, list]], real: np.ndarray | None = None, 
                       row=r, col=c)
         fig.add_trace(go.Scatter(x=modes[:, 0], y=modes[:, 1], mode="markers", name="mode centre",
                                  marker=dict(symbol="x", size=8, color="black"), showlegend=i == 0), row=r, col=c)
-    fig.update_xaxes(range=SPAN, showticklabels=False)
+    fig.update_xaxes(range=SPAN, showticklabels=False, constrain="domain")
     fig.update_yaxes(range=SPAN, showticklabels=False, scaleanchor="x")
     fig.update_layout(title="Generated points against the ring (fixed seeds)", height=300 * rows,
                       margin=dict(l=20, r=20, t=60, b=20), legend=dict(orientation="h", y=-0.05))
@@ -154,7 +154,7 @@ def walk_figure(path: np.ndarray, current: int, real: np.ndarray | None = None) 
     for k, (x, y) in enumerate(modes):
         fig.add_shape(type="circle", x0=x - 3 * RING_STD, y0=y - 3 * RING_STD, x1=x + 3 * RING_STD,
                       y1=y + 3 * RING_STD, line=dict(color="lightgrey"))
-    fig.update_xaxes(range=SPAN)
+    fig.update_xaxes(range=SPAN, constrain="domain")
     fig.update_yaxes(range=SPAN, scaleanchor="x")
     fig.update_layout(title="Walking from A to B", height=420, margin=dict(l=30, r=20, t=40, b=30))
     return fig
@@ -167,7 +167,7 @@ def points_figure(points: np.ndarray, labels: list[str], title: str) -> go.Figur
                                textposition="top center", marker=dict(size=8, color=COLOURS[0]), name="seeds"))
     fig.add_trace(go.Scatter(x=modes[:, 0], y=modes[:, 1], mode="markers", name="mode centre",
                              marker=dict(symbol="x", size=8, color="black")))
-    fig.update_xaxes(range=SPAN)
+    fig.update_xaxes(range=SPAN, constrain="domain")
     fig.update_yaxes(range=SPAN, scaleanchor="x")
     fig.update_layout(title=title, height=380, margin=dict(l=30, r=20, t=40, b=30))
     return fig

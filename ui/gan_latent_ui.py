@@ -88,7 +88,7 @@ def _walk(g, info, key: str, options: list) -> None:
     if info.kind == "image":
         left, right = st.columns([1, 3])
         left.image(images(frames[t:t + 1], scale=max(1, 192 // frames.shape[-1]))[0], caption="now")
-        right.image(grid_image(frames, nrow=min(16, steps)), caption="the whole walk", width="stretch")
+        right.image(grid_image(frames, nrow=min(8, steps)), caption="the whole walk", width="stretch")
         d = st.columns(2)
         d[0].download_button("Download GIF", gif_bytes(frames, bounce=True), f"{info.run}-{a}-{b}-{method}.gif",
                              "image/gif", key=f"{key}-gif")

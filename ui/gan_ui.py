@@ -199,7 +199,7 @@ def _strip(run_dir: Path, kind: str, key: str) -> None:
     idx = sorted(set(np.linspace(0, len(snaps) - 1, min(STRIP_FRAMES, len(snaps))).round().astype(int)))
     shown = [snaps[i] for i in idx]
     if kind == "image":
-        cols = st.columns(len(shown))
+        cols = st.columns(STRIP_FRAMES)  # always as many columns: a short strip keeps small pictures
         for col, s in zip(cols, shown):
             col.image(str(s.path), caption=f"step {s.step}", width="stretch")
     elif kind == "points":
