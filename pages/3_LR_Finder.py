@@ -24,7 +24,7 @@ if bundle is None:
     st.stop()
 
 with st.expander("Model and optimizer (as on the Train page)", expanded=True):
-    config = lr_config_ui(source, bundle.kind, key="lr")
+    config = lr_config_ui(source, bundle.kind, key="lr", bundle=bundle)
 sweep, n_seeds = sweep_ui("lr")
 problems = sweep.problems() + train_problems(config, bundle.kind)
 for problem in problems:

@@ -29,7 +29,7 @@ def new_run_ui() -> None:
         return
     st.caption(f"{bundle.kind} data, {len(bundle.classes)} classes, "
                f"{len(bundle.splits['train'])} training / {len(bundle.splits['val'])} validation examples")
-    config = train_config_ui(source, bundle.kind, key="train")
+    config = train_config_ui(source, bundle.kind, key="train", bundle=bundle)
     problems = launch_problems(config, bundle.kind)
     for problem in problems:
         st.error(f"Cannot start: {problem}")

@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.models import default_model
 from core.train import recommended, TrainConfig
 from core.train.lr_finder import LRFinderReport, SweepSettings
 from core.train.suggest import EXPLANATIONS
@@ -22,16 +23,18 @@ DECADES = [10.0 ** k for k in range(-9, 3)]  # choices for the ends of the sweep
 
 # -- widgets ---------------------------------------------------------------------------------------------------------
 
-def lr_config_ui(data: str, kind: str, key: str = "lr") -> TrainConfig:
-    """Model, batch size, optimizer and transfer settings, as on the Train page (its widgets), as a TrainConfig."""
-    choice = model_ui(kind, key)
-    defaults = recommended(choice.model, data)
-    batch = st.number_input("Batch size", min_value=1, value=defaults.batch_size, key=f"{key}-bs-{choice.model}",
+def lr_config_ui(data: str, kind: str, key: str = "lr", bundle=None) -> TrainConfig:
+    """Model, batch size, optimizer and transfer settings, as on the Train page (its widgets), as a TrainConfig,
+    pre-filled with the registry's defaults for the data (its default model when ``bundle`` is given)."""
+    choice = model_ui(kind, key, default_model(bundle) if bundle is not None else None, data)
+    defaults = recommended(choice.model, data, model_opts=choice.model_opts)
+    batch = st.number_input("Batch size", min_value=1, value=defaults.batch_size,
+                            key=f"{key}-bs-{choice.model}-{data}",
                             help="the same batch size as training: the best LR depends on it")
-    optim = optimizer_ui(key, choice.model, show_lr=False)
+    optim = optimizer_ui(key, choice.model, show_lr=False, data=data)
     st.caption("No learning rate to set here: the sweep tries every LR between its start and end. The optimizer, "
                "weight decay, momentum and batch size are what shape the curve.")
-    transfer = transfer_ui(key, choice.model, defaults.epochs)
+    transfer = transfer_ui(key, choice.model, defaults.epochs, data)
     return defaults.replace(model_opts=choice.model_opts, batch_size=int(batch), optimizer=optim.optimizer,
                             weight_decay=optim.weight_decay, momentum=optim.momentum,
                             freeze_epochs=transfer.freeze_epochs, train_bn=transfer.train_bn,

@@ -90,8 +90,9 @@ class AdvancedChoice:
     deterministic: bool  # bit-reproducible kernels (sometimes slower)
 
 
-def _defaults(model: str) -> TrainConfig:
-    return recommended(model)
+def _defaults(model: str, data: str | None = None) -> TrainConfig:
+    """The registry's defaults for this model on this data (core.train.recommended: the CLI's too)."""
+    return recommended(model, data or "builtin:digits")
 
 
 def _opt_widget(name: str, default, key: str):
@@ -114,35 +115,40 @@ def model_options(name: str) -> dict:
             and isinstance(v.default, (bool, int, float))}
 
 
-def model_ui(kind: str, key: str) -> ModelChoice:
-    """Model menu for a data kind (from the registry) with its options in an expander."""
+def model_ui(kind: str, key: str, default: str | None = None, data: str | None = None) -> ModelChoice:
+    """Model menu for a data kind (from the registry), ``default`` pre-selected (core.models.default_model), with
+    its options in an expander, pre-filled with the registry's options for ``data``."""
     names = models.names(kind)
     if not names:
         st.error(f"no model is registered for {kind} data")
         st.stop()
     found_for = (st.session_state.get("lr_for_training_from") or {}).get("model")  # the LR Finder's model
-    name = st.selectbox("Model", names, key=f"{key}-model", help="models registered for this kind of data",
-                        index=names.index(found_for) if found_for in names else 0,
-                        format_func=lambda n: f"{n}  ({models.spec(n).summary})")
+    first = found_for if found_for in names else default if default in names else names[0]
+    name = st.selectbox("Model", names, key=f"{key}-model-{data}", help="models registered for this kind of data",
+                        index=names.index(first), format_func=lambda n: n + (" · the default for this data" if n == default
+                                                                      else "") + f"  ({models.spec(n).summary})")
+    options = model_options(name)
+    prefilled = {**options, **{k: v for k, v in _defaults(name, data).model_opts.items() if k in options}}
     changed = {}
     with st.expander("Model options"):
-        for opt, default in model_options(name).items():
-            value = _opt_widget(opt, default, key=f"{key}-{name}-{opt}")
-            if value != default:
+        for opt, value0 in prefilled.items():
+            value = _opt_widget(opt, value0, key=f"{key}-{name}-{opt}-{data}")
+            if value != options[opt]:  # differs from the constructor's default: passed on (per-source ones too)
                 changed[opt] = value
     return ModelChoice(model=name, model_opts=changed)
 
 
-def optimizer_ui(key: str, model: str = "cnn", show_lr: bool = True) -> OptimizerChoice:
+def optimizer_ui(key: str, model: str = "cnn", show_lr: bool = True, data: str | None = None) -> OptimizerChoice:
     """Optimizer, learning rate (pre-filled from the LR finder's hand-over), weight decay, momentum.
 
     ``show_lr=False`` leaves the learning rate out (the LR Finder sweeps it; the returned ``lr`` is the default).
     """
-    d = _defaults(model)
+    d = _defaults(model, data)
     handed = st.session_state.get("lr_for_training") if show_lr else None
+    model = f"{model}-{data}"  # widget keys: another model or data source re-fills the defaults
     found = (st.session_state.get("lr_for_training_from") or {}) if handed else {}
     lr0 = float(handed) if handed else d.lr
-    opt0 = found.get("optimizer") if found.get("model") == model and found.get("optimizer") in OPTIMIZERS \
+    opt0 = found.get("optimizer") if found.get("model") == d.model and found.get("optimizer") in OPTIMIZERS \
         else d.optimizer
     c1, c2, c3 = st.columns(3)
     optimizer = c1.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(opt0), key=f"{key}-opt-{model}")
@@ -157,7 +163,7 @@ def optimizer_ui(key: str, model: str = "cnn", show_lr: bool = True) -> Optimize
     if optimizer == "sgd":
         momentum = st.slider("Momentum", 0.0, 0.99, d.momentum, 0.01, key=f"{key}-mom-{model}")
     if handed:
-        st.caption(handover_caption(float(handed), found, model, optimizer))
+        st.caption(handover_caption(float(handed), found, d.model, optimizer))
     return OptimizerChoice(optimizer=optimizer, lr=float(lr), weight_decay=float(wd), momentum=float(momentum))
 
 
@@ -173,9 +179,9 @@ def handover_caption(lr: float, found: dict, model: str, optimizer: str) -> str:
     return text
 
 
-def scheduler_ui(key: str, model: str = "cnn") -> SchedulerChoice:
+def scheduler_ui(key: str, model: str = "cnn", data: str | None = None) -> SchedulerChoice:
     """Learning-rate schedule (none, step, cosine, one-cycle) and the step schedule's settings."""
-    d = _defaults(model)
+    d, model = _defaults(model, data), f"{model}-{data}"
     scheduler = st.selectbox("LR schedule", SCHEDULERS, index=SCHEDULERS.index(d.scheduler),
                              key=f"{key}-sched-{model}",
                              help="one-cycle: warm up to the LR, then anneal; step: multiply by gamma every N epochs")
@@ -187,11 +193,12 @@ def scheduler_ui(key: str, model: str = "cnn") -> SchedulerChoice:
     return SchedulerChoice(scheduler=scheduler, step_size=step_size, gamma=gamma)
 
 
-def length_ui(key: str, model: str = "cnn") -> LengthChoice:
+def length_ui(key: str, model: str = "cnn", data: str | None = None) -> LengthChoice:
     """Epochs, batch size and an optional step limit; values over the server's limits are refused at launch."""
-    d, limits = _defaults(model), load_settings().limits
+    d, limits = _defaults(model, data), load_settings().limits
     found = st.session_state.get("lr_for_training_from") or {}
     batch0 = int(found["batch_size"]) if found.get("model") == model and found.get("batch_size") else d.batch_size
+    model = f"{model}-{data}"
     c1, c2, c3 = st.columns(3)
     epochs = c1.number_input("Epochs", min_value=1, value=d.epochs, key=f"{key}-epochs-{model}",
                              help=f"this server allows at most {limits.max_epochs}")
@@ -202,18 +209,25 @@ def length_ui(key: str, model: str = "cnn") -> LengthChoice:
     return LengthChoice(epochs=int(epochs), batch_size=int(batch), max_steps=int(max_steps))
 
 
-def transfer_ui(key: str, model: str, epochs: int) -> TransferChoice:
-    """Freeze / unfreeze and differential LRs; only for transfer models (others get the neutral choice)."""
-    if not models.spec(model).transfer:
+def transfer_ui(key: str, model: str, epochs: int, data: str | None = None) -> TransferChoice:
+    """Freeze / unfreeze and differential LRs; only for transfer models (others get the neutral choice). Says what
+    the backbone will start from before anything is launched; with nothing pretrained the freeze defaults to 0."""
+    spec = models.spec(model)
+    if not spec.transfer:
         return TransferChoice()
-    d = _defaults(model)
+    d = recommended(model, data or "builtin:digits", epochs=epochs)  # frozen throughout follows the epochs
+    plan = models.weights_plan(spec.backbone) if spec.backbone else None
     st.markdown("**Transfer learning**")
+    if plan is not None:
+        (st.caption if plan.pretrained else st.warning)(f"Backbone weights: {plan.description}.")
     c1, c2, c3 = st.columns(3)
     freeze = c1.number_input("Frozen epochs", min_value=0, value=min(d.freeze_epochs, epochs),
-                             key=f"{key}-freeze-{model}", help="train only the new head first, then unfreeze")
-    train_bn = c2.checkbox("Keep batch-norm trainable", value=d.train_bn, key=f"{key}-bn-{model}")
+                             key=f"{key}-freeze-{model}-{data}-{epochs}",
+                             help="train only the new head first, then unfreeze; all epochs = the head alone")
+    train_bn = c2.checkbox("Keep batch-norm trainable", value=d.train_bn, key=f"{key}-bn-{model}-{data}")
     decay = c3.number_input("Differential LR ratio", min_value=1.0, value=float(d.lr_decay), step=0.5,
-                            key=f"{key}-decay-{model}", help="head = lr, the group before lr/ratio, earlier lr/ratio²")
+                            key=f"{key}-decay-{model}-{data}",
+                            help="head = lr, the group before lr/ratio, earlier lr/ratio²")
     return TransferChoice(freeze_epochs=int(freeze), train_bn=bool(train_bn), lr_decay=float(decay))
 
 
@@ -267,11 +281,14 @@ def _preset_caption(kind: str, source: str | None) -> str:
     return "Preset: " + ", ".join(step.name for step in pipeline.steps)
 
 
-def augment_ui(key: str, kind: str, source: str | None = None) -> AugmentChoice:
-    """Augmentation: the pipeline exported by the Augment page (when it suits the data), the preset, or none."""
+def augment_ui(key: str, kind: str, source: str | None = None, model: str | None = None) -> AugmentChoice:
+    """Augmentation: the pipeline exported by the Augment page (when it suits the data), the preset, or none
+    (pre-selected when the model's defaults train without augmentation, e.g. on cached backbone features)."""
     handed = st.session_state.get("augment_for_training")
     choices = AUGMENT_CHOICES if _pipeline_fits(handed, kind) else AUGMENT_CHOICES[1:]
-    choice = st.radio("Augmentation", choices, horizontal=True, key=f"{key}-aug-{len(choices)}",
+    preset_on = recommended(model, source or "builtin:digits").augment_preset if model else True
+    choice = st.radio("Augmentation", choices, horizontal=True, key=f"{key}-aug-{len(choices)}-{model}-{source}",
+                      index=0 if preset_on or len(choices) == 3 else choices.index("none"),
                       help="the preset is a mild default for this kind of data; build your own on the Augment page")
     if choice == AUGMENT_CHOICES[0]:
         steps = [s.get("op", s.get("name", "?")) if isinstance(s, dict) else str(s) for s in handed.get("steps", [])]
@@ -297,18 +314,33 @@ def advanced_ui(key: str) -> AdvancedChoice:
                           seed=int(seed), deterministic=bool(deterministic))
 
 
-def train_config_ui(data: str, kind: str, key: str = "train") -> TrainConfig:
-    """Every training setting for ``data`` (of ``kind``) as one TrainConfig."""
-    choice = model_ui(kind, key)
-    length = length_ui(key, choice.model)
-    optim = optimizer_ui(key, choice.model)
-    sched = scheduler_ui(key, choice.model)
-    transfer = transfer_ui(key, choice.model, length.epochs)
+def train_config_ui(data: str, kind: str, key: str = "train", bundle=None) -> TrainConfig:
+    """Every training setting for ``data`` (of ``kind``) as one TrainConfig, pre-filled with the registry's
+    defaults for the data: its default model (when ``bundle`` is given) and that model's settings for ``data``."""
+    choice = model_ui(kind, key, models.default_model(bundle) if bundle is not None else None, data)
+    length = length_ui(key, choice.model, data)
+    optim = optimizer_ui(key, choice.model, data=data)
+    sched = scheduler_ui(key, choice.model, data)
+    transfer = transfer_ui(key, choice.model, length.epochs, data)
     with st.expander("Regularisation and augmentation"):
         reg = regularisation_ui(key, kind)
         adversarial = adversarial_ui(key, kind)
-        aug = augment_ui(key, kind, data)
+        aug = augment_ui(key, kind, data, choice.model)
     with st.expander("Recording and reproducibility"):
         adv = advanced_ui(key)
     parts = [choice, length, optim, sched, transfer, reg, adversarial, aug, adv]
-    return recommended(choice.model, data, **{k: v for p in parts for k, v in asdict(p).items() if k != "model"})
+    config = recommended(choice.model, data, **{k: v for p in parts for k, v in asdict(p).items() if k != "model"})
+    feature_cache_caption(config, kind)
+    return config
+
+
+def feature_cache_caption(config: TrainConfig, kind: str) -> None:
+    """Says before launch whether the frozen backbone's features will be computed once (fast) and, if not, why."""
+    from core.train.data import feature_cache_plan
+
+    blockers = feature_cache_plan(config, kind)
+    if blockers == []:
+        st.caption("⚡ The backbone stays frozen and sees each image the same way every epoch: its features are "
+                   "computed once per image and cached, so the head trains in seconds.")
+    elif blockers:
+        st.caption("The whole network runs every epoch (no feature caching): " + "; ".join(blockers) + ".")

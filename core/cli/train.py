@@ -5,6 +5,7 @@ object). Under ``torchrun --nproc_per_node=N`` the same command trains with Dist
 the process group and rank 0 writes the run and prints.
 
     python -m core train --data builtin:digits --model cnn --epochs 3
+    python -m core train --data photos/            # no --model: the default for the data (efficientnet_lite0 here)
     torchrun --nproc_per_node=2 -m core train --data builtin:digits --model mlp --max-steps 20 --json
 """
 from __future__ import annotations
@@ -30,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the ``train`` command."""
     parser.add_argument("--data", required=True, help="builtin:digits | builtin:shapes | builtin:sounds | "
                                                       "builtin:reviews | a folder | a file")
-    parser.add_argument("--model", required=True, help="model name (see core.models.names())")
+    parser.add_argument("--model", help="model name (see core.models.names()); default: the registry's default "
+                                        "model for the data (core.models.default_model)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float, help="learning rate")
@@ -61,6 +63,8 @@ def config_from_args(args: argparse.Namespace):
 
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {field: getattr(args, opt) for opt, field in _FIELDS.items() if getattr(args, opt) is not None}
+    if "model" not in values:
+        values["model"] = default_model_for(args.data)
     unknown = sorted(set(values) - known)
     if unknown:
         raise SystemExit(f"this version of TrainConfig has no field(s) {', '.join(unknown)}")
@@ -72,6 +76,17 @@ def config_from_args(args: argparse.Namespace):
         return recommended(**values)
     except KeyError as err:  # unknown model: the registry's message lists the known ones
         raise ValueError(err.args[0]) from None
+
+
+def default_model_for(source: str) -> str:
+    """The registry's default model for a data source (loaded once to see its kind and image sizes)."""
+    from core.data import load
+    from core.models import default_model
+
+    try:
+        return default_model(load(source, verify=False, cache_mb=0))  # headers are enough to decide
+    except Exception as err:  # noqa: BLE001 - an unusable source: the same refusal as fit would give
+        raise ValueError(f"cannot read {source!r}: {err}") from None
 
 
 def summarise(run_dir) -> dict:

@@ -1,6 +1,7 @@
-"""Feature caching for spectrogram models: log-mel computed once per clip, not once per epoch.
+"""Feature caching: log-mel computed once per clip, a frozen backbone's features once per image, not once per epoch.
 
-``CachedFeatures(dataset, model)`` wraps an audio split. The first time item ``i`` is read its waveform goes through
+``CachedFeatures(dataset, frontend)`` wraps a split (``BackboneFeatures(model)`` is the frontend of a transfer model
+whose backbone stays frozen). The first time item ``i`` is read its waveform goes through
 the model's ``frontend`` (on the CPU) and the result is kept; every later epoch reads the cached tensor. The wrapper's
 ``.transform`` (e.g. a SpecAugment pipeline from core.augment, kind 'spectrogram') applies to the cached features
 on every read, so augmentation stays random per epoch while the expensive part is done once.
@@ -11,7 +12,18 @@ import copy
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
+
+
+class BackboneFeatures(nn.Module):
+    """A transfer model's ``features`` (everything before the head) as a module: (B, C, H, W) -> (B, F)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.features(x)
 
 
 class CachedFeatures(Dataset):
@@ -38,6 +50,20 @@ class CachedFeatures(Dataset):
             self._cache[index] = feats
         return feats
 
+    @torch.no_grad()
+    def fill(self, batch_size: int = 64, device: torch.device | str = "cpu") -> "CachedFeatures":
+        """Compute every missing item's features now, ``batch_size`` at a time on ``device``; returns self."""
+        missing = [i for i in range(len(self)) if i not in self._cache]
+        if not missing:
+            return self
+        frontend = self.frontend.to(device)
+        loader = DataLoader(_Items(self.dataset, missing), batch_size=batch_size, shuffle=False)
+        for index, x in loader:
+            feats = frontend(x.to(device)).cpu()  # (B, ...) -> (B, features...)
+            self._cache.update(zip(index.tolist(), feats.unbind(0)))
+        self.frontend = frontend.cpu()
+        return self
+
     def __getitem__(self, index: int):
         feats = self.features(index)
         if self.transform is not None:
@@ -48,3 +74,16 @@ class CachedFeatures(Dataset):
     def cached(self) -> int:
         """How many items have their features cached."""
         return len(self._cache)
+
+
+class _Items(Dataset):
+    """(index, x) for some items of a dataset (the inputs whose features ``fill`` computes)."""
+
+    def __init__(self, dataset: Dataset, indices: list[int]):
+        self.dataset, self.indices = dataset, indices
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        return self.indices[i], self.dataset[self.indices[i]][0]

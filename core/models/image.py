@@ -95,6 +95,8 @@ class ResNet18Transfer(nn.Module):
     features directly (B, 512), which is how a frozen backbone's cached features are trained on.
     """
 
+    input_features = "backbone"  # forward() also takes features(x): the trainer may cache them (frozen backbone)
+
     def __init__(self, num_classes: int, input_shape=(3, 224, 224), weights: str | None = "auto",
                  hidden: int = 256, dropout: float = 0.3):
         super().__init__()

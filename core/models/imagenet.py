@@ -49,7 +49,7 @@ def imagenet_input(image, size: int = LITE0_INPUT_SIZE, resize: int = LITE0_RESI
         image = np.asarray(image.convert("RGB"))
     if isinstance(image, np.ndarray):
         arr = image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)  # grey -> RGB
-        x = torch.from_numpy(np.array(arr[..., :3])).permute(2, 0, 1).float() / 255.0  # a writable copy; (H,W,3)->(3,H,W)
+        x = torch.from_numpy(np.array(arr[..., :3])).permute(2, 0, 1).float() / 255.0  # (H, W, 3) -> (3, H, W)
     else:
         x = image.float()
     x = TF.resize(x, [resize], antialias=True)  # shorter side -> resize

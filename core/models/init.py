@@ -56,7 +56,8 @@ def _reset(module: nn.Module, g: torch.Generator) -> None:
 _DEFAULTS: dict[type, Rule] = {
     nn.Linear: _default_affine, nn.Conv1d: _default_affine, nn.Conv2d: _default_affine,
     nn.Conv3d: _default_affine, nn.ConvTranspose1d: _default_affine, nn.ConvTranspose2d: _default_affine,
-    nn.ConvTranspose3d: _default_affine, nn.Embedding: _default_embedding, nn.LSTM: _default_rnn,
+    nn.ConvTranspose3d: _default_affine, nn.Embedding: _default_embedding,
+    nn.EmbeddingBag: _default_embedding, nn.LSTM: _default_rnn,
     nn.GRU: _default_rnn, nn.RNN: _default_rnn, nn.BatchNorm1d: _reset, nn.BatchNorm2d: _reset,
     nn.BatchNorm3d: _reset, nn.LayerNorm: _reset, nn.GroupNorm: _reset,
 }

@@ -28,6 +28,7 @@ class ModelSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     # per data source refinements of ``defaults`` (source -> TrainConfig fields), e.g. a smaller CNN for 8x8 digits
     data_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backbone: str | None = None  # pretrained backbone (core.models.pretrained.weights_plan name), None when none
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -140,3 +141,32 @@ def group_parameters(model: nn.Module) -> list[list[nn.Parameter]]:
     if rest:  # parameters outside every group train with the earliest group
         groups[0] = rest + groups[0]
     return groups
+
+
+# The default model per kind of data (``default_model``): what a user gets without choosing.
+PHOTO_MODEL, SMALL_IMAGE_MODEL, AUDIO_MODEL, TEXT_MODEL = "efficientnet_lite0", "cnn", "mel_cnn", "textcnn"
+PHOTO_SIDE = 64  # images whose typical shorter side is larger than this count as photos (so do colour images)
+
+
+def typical_side(bundle) -> float:
+    """The median over classes of each class's median shorter side, in the original images (from the headers)."""
+    per_class = (getattr(bundle, "stats", None) or {}).get("images") or {}
+    sides = [min(c["width"]["median"], c["height"]["median"]) for c in per_class.values()
+             if c.get("width") and c.get("height")]
+    if not sides:
+        return float(min(bundle.input_shape[1:]))
+    return float(sorted(sides)[len(sides) // 2])
+
+
+def default_model(bundle) -> str:
+    """The model a user gets for a DataBundle without choosing one (the CLI, the pages and the benchmark use it).
+
+    Photos (colour, or larger than about 64 px) get the pretrained transfer model; small grey images ``cnn``;
+    audio ``mel_cnn``; text the best text model (``textcnn``).
+    """
+    if bundle.kind == "audio":
+        return AUDIO_MODEL
+    if bundle.kind == "text":
+        return TEXT_MODEL
+    colour = bundle.input_shape[0] == 3
+    return PHOTO_MODEL if colour or typical_side(bundle) > PHOTO_SIDE else SMALL_IMAGE_MODEL

@@ -32,6 +32,7 @@ class TrainConfig:
     gamma: float = 0.1  # step scheduler: factor applied at each drop
     freeze_epochs: int = 0  # train only the head for this many epochs, then unfreeze (transfer models)
     train_bn: bool = True  # while frozen, keep batch-norm layers trainable (they adapt to the new data cheaply)
+    cache_features: bool = True  # backbone frozen all run, no augmentation: its features computed once per image
     lr_decay: float = 1.0  # differential LRs: head = lr, previous group lr/lr_decay, earlier lr/lr_decay**2
     mixup_alpha: float = 0.0  # mixup Beta(a, a) per batch; 0 = off; refused for text
     label_smoothing: float = 0.0  # epsilon of nn.CrossEntropyLoss(label_smoothing=...); 0 = plain CE
@@ -117,15 +118,32 @@ def _model_kind(model: str) -> str | None:
 
 
 def recommended(model: str, data: str = "builtin:digits", **overrides) -> TrainConfig:
-    """A config with the registry's tuned defaults for ``model`` (what the page pre-fills).
+    """The registry's defaults for ``model`` on ``data``: what the pages pre-fill, the CLI starts and the benchmark
+    measures (one place for all three). ``overrides`` are TrainConfig fields the user set.
+
+    - per-source refinements (``ModelSpec.data_defaults``) apply on top of the model's defaults;
+    - a transfer model with nothing pretrained to load here starts unfrozen: a frozen random backbone cannot help;
+    - a model whose defaults keep the backbone frozen for the whole run keeps it so when only ``epochs`` changes.
 
     >>> recommended("lstm", "builtin:reviews").model
     'lstm'
     """
-    from core.models import spec
+    from core.models import spec, weights_plan
 
     s = spec(model)
-    return TrainConfig(data=data, model=model, **{**s.defaults, **s.data_defaults.get(data, {}), **overrides})
+    values = {**s.defaults, **s.data_defaults.get(data, {})}
+    frozen_throughout = 0 < values.get("freeze_epochs", 0) == values.get("epochs", -1)
+    if frozen_throughout and "epochs" in overrides and "freeze_epochs" not in overrides:
+        values["freeze_epochs"] = overrides["epochs"]
+    if s.backbone and "freeze_epochs" not in overrides:
+        weights = {**values.get("model_opts", {}), **overrides.get("model_opts", {})}.get("weights", "auto")
+        try:
+            pretrained = weights_plan(s.backbone, weights).pretrained
+        except FileNotFoundError:  # a named file that is not there: the launch check says so
+            pretrained = False
+        if not pretrained:
+            values["freeze_epochs"] = 0
+    return TrainConfig(data=data, model=model, **{**values, **overrides})
 
 
 @dataclass

@@ -1,11 +1,14 @@
 """From a DataBundle and a model to train / val DataLoaders: cached spectrogram features, augmentation, DDP sampler."""
 from __future__ import annotations
 
+import time
+
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from core.models import CachedFeatures, spec, unwrap
+from core.models.features import BackboneFeatures
 
 
 def augmentation(config, kind: str, spectrogram: bool, generator: torch.Generator | None = None):
@@ -33,15 +36,54 @@ def augmentation(config, kind: str, spectrogram: bool, generator: torch.Generato
     return transform, ("features" if pipe.kind == "spectrogram" else "sample")
 
 
-def prepare_splits(config, bundle, model, generator: torch.Generator | None = None
-                   ) -> tuple[Dataset, Dataset, list[str]]:
-    """Train and val datasets ready for the model (features cached for spectrogram models) and notices.
-    ``generator``: where the augmentation draws come from (see ``augmentation``)."""
+def backbone_cache_blockers(config, model, augmented: bool) -> list[str]:
+    """Why a transfer model's backbone features cannot be computed once and reused (empty: they can).
+
+    They can when the backbone never changes and sees each image the same way every epoch: frozen for the whole run,
+    its batch-norm layers frozen too, no augmentation and no mixup.
+    """
+    if getattr(unwrap(model), "input_features", None) != "backbone":  # transfer models: features() + a head
+        return ["the model has no separate backbone"]
+    why = []
+    if not config.cache_features:
+        why.append("feature caching is turned off")
+    if config.freeze_epochs < config.epochs:
+        why.append("the backbone is unfrozen for some epochs")
+    if config.train_bn:
+        why.append("the backbone's batch-norm layers keep training")
+    if augmented:
+        why.append("augmentation changes the images every epoch")
+    if config.mixup_alpha > 0:
+        why.append("mixup blends images")
+    if getattr(config, "adversarial", None):
+        why.append("adversarial training perturbs the images")
+    return why
+
+
+def feature_cache_plan(config, kind: str) -> list[str] | None:
+    """Before launch: None when ``config.model`` has no separate backbone, else why its backbone features will not
+    be cached (an empty list: they will be, computed once per image)."""
+    if spec(config.model).input_features != "backbone":
+        return None
+    build = spec(config.model).build
+    transform, _ = augmentation(config, kind, spectrogram=False)
+    return backbone_cache_blockers(config, build, transform is not None)
+
+
+def prepare_splits(config, bundle, model, generator: torch.Generator | None = None,
+                   device: torch.device | str = "cpu", with_val: bool = True) -> tuple[Dataset, Dataset, list[str]]:
+    """Train and val datasets ready for the model and notices. ``generator``: where the augmentation draws come
+    from (see ``augmentation``). Features are cached for spectrogram models, and for a transfer model whose
+    backbone stays frozen (``backbone_cache_blockers``): it then runs once per image on ``device`` (the val split
+    too unless ``with_val`` is False), and the head trains on the cached features."""
     train, val = bundle.splits["train"], bundle.splits["val"]
     spectrogram = spec(config.model).input_features == "logmel"
     transform, target = augmentation(config, bundle.kind, spectrogram, generator)
     notices = []
     train.transform = transform if target == "sample" else None
+    if not spectrogram and not backbone_cache_blockers(config, model, transform is not None):
+        train, val, note = _cache_backbone(config, model, train, val if with_val else None, device)
+        return train, val, [note]
     if spectrogram:
         frontend = unwrap(model).frontend
         val = CachedFeatures(val, frontend)
@@ -58,6 +100,21 @@ def prepare_splits(config, bundle, model, generator: torch.Generator | None = No
         else:
             train = CachedFeatures(train, frontend, transform=transform)
     return train, val, notices
+
+
+def _cache_backbone(config, model, train: Dataset, val: Dataset | None, device) -> tuple[Dataset, Dataset, str]:
+    """The splits as cached backbone features, and the note that says so (with the time saved, estimated)."""
+    start = time.perf_counter()
+    frontend = BackboneFeatures(unwrap(model))
+    train = CachedFeatures(train, frontend).fill(config.batch_size * 2, device)
+    if val is not None:
+        val = CachedFeatures(val, frontend).fill(config.batch_size * 2, device)
+    seconds, n_val = time.perf_counter() - start, len(val) if val is not None else 0
+    later = max(config.epochs - 1, 0)  # every later epoch would have run the frozen backbone over both splits again
+    note = (f"features cached: {len(train) + n_val} images ({len(train)} train, {n_val} val) went through the "
+            f"frozen backbone once, in {seconds:.1f} s; the head trains on them, so the {later} later epoch(s) skip "
+            f"the backbone (about {seconds * later:.0f} s saved)")
+    return train, val, note
 
 
 class _OnTheFly(Dataset):

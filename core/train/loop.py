@@ -317,7 +317,7 @@ def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> L
     # initial weights from the seed's own generator: the LR finder starts from the same model (find_lr_for)
     model = build_for(bundle, config.model, torch.Generator().manual_seed(config.seed), **config.model_opts)
     notices = [model.notice] if getattr(model, "notice", None) else []
-    train, val, more = prepare_splits(config, bundle, model)
+    train, val, more = prepare_splits(config, bundle, model, device=info.device)
     notices += more
     train_dl, val_dl, sampler = make_loaders(config, train, val, bundle.collate_fn, info.device, info.world,
                                              info.rank)

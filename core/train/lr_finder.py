@@ -248,7 +248,7 @@ def find_lr_for(config, sweep: SweepSettings | None = None, *, bundle=None, seed
 
     probe = build_for(bundle, config.model, **config.model_opts)  # how the data must be prepared
     notices += [probe.notice] if getattr(probe, "notice", None) else []
-    train, _, more = prepare_splits(config, _own_train_split(bundle), probe, generator=augment)
+    train, _, more = prepare_splits(config, _own_train_split(bundle), probe, generator=augment, with_val=False)
 
     def loader(generator):
         return _train_loader(train, config.batch_size, bundle.collate_fn, device, generator)

@@ -41,9 +41,9 @@ def _opts(kind, shape=(1, 8, 8)):
 
 
 def test_names_by_kind():
-    assert {"mlp", "cnn", "resnet18"} <= set(models.names("image"))
+    assert {"mlp", "cnn", "resnet18", "efficientnet_lite0"} <= set(models.names("image"))
     assert {"wave_cnn", "mel_cnn", "mel_resnet18"} <= set(models.names("audio"))
-    assert models.names("text") == ["lstm", "gru"]
+    assert models.names("text") == ["textcnn", "bag_ngrams", "bigru_max", "lstm", "gru"]
     assert set(models.names()) == set(models.MODELS)
 
 
@@ -115,6 +115,23 @@ def test_resnet18_loads_weights_file(tmp_path):
     assert torch.equal(net.layer4[0].conv1.weight, ref.layer4[0].conv1.weight)
     with pytest.raises(FileNotFoundError):
         models.build("resnet18", 4, weights=str(tmp_path / "missing.pth"))
+
+
+@pytest.mark.parametrize("name", ["textcnn", "bag_ngrams", "bigru_max"])
+def test_new_text_models_ignore_padding(name):
+    torch.manual_seed(0)
+    net = models.build(name, 3, vocab_size=40).eval()
+    batch = torch.tensor([[5, 6, 7, 0, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6, 7, 8]])
+    torch.testing.assert_close(net(batch)[:1], net(torch.tensor([[5, 6, 7]])), rtol=1e-5, atol=1e-6)
+    assert net(torch.zeros(1, 4, dtype=torch.long)).isfinite().all()  # an empty text still gets an answer
+
+
+def test_bag_of_ngrams_is_the_mean_of_word_and_bigram_embeddings():
+    net = models.build("bag_ngrams", 2, vocab_size=10, buckets=7).eval()
+    ids = torch.tensor([[3, 4, 5, 0]])
+    grams = [3, 4, 5] + [10 + (a * 1_000_003 + b) % 7 for a, b in ((3, 4), (4, 5))]  # written out by hand
+    mean = net.embedding.weight[grams].mean(0)
+    torch.testing.assert_close(net(ids), net.head(mean[None]))
 
 
 @pytest.mark.parametrize("rnn", ["lstm", "gru"])

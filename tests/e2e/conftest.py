@@ -32,7 +32,7 @@ def _free_port() -> int:
 def app_url(tmp_path_factory):
     """Serve ``app.py`` with streamlit on a free port; runs go to a temporary root. Yields the base URL."""
     port = _free_port()
-    env = dict(os.environ, DLLAB_RUNS=str(tmp_path_factory.mktemp("e2e-runs")))
+    env = dict(os.environ, DLLAB_RUNS=str(tmp_path_factory.mktemp("e2e-runs")), DLLAB_ALLOW_DOWNLOADS="0")
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),

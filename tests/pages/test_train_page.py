@@ -190,11 +190,11 @@ def test_lr_hand_over_preselects_the_model_and_optimizer_it_was_found_for(runs_d
                                                 "data": "builtin:digits"}
     at.run()
     _no_errors(at)
-    assert at.selectbox(key="train-model").value == "cnn"  # not the menu's first model (mlp)
-    assert at.selectbox(key="train-opt-cnn").value == "sgd"
-    assert at.number_input(key="train-bs-cnn").value == 48  # the batch size the LR was found with
+    assert at.selectbox(key="train-model-builtin:digits").value == "cnn"  # not the menu's first model (mlp)
+    assert at.selectbox(key="train-opt-cnn-builtin:digits").value == "sgd"
+    assert at.number_input(key="train-bs-cnn-builtin:digits").value == 48  # the batch size the LR was found with
     assert any("found for cnn, sgd, batch 48" in c.value and "⚠️" not in c.value for c in at.caption)
-    at.selectbox(key="train-model").set_value("mlp").run()  # another model: the LR may not suit it
+    at.selectbox(key="train-model-builtin:digits").set_value("mlp").run()  # another model: the LR may not suit it
     assert any("⚠️" in c.value and "LR Finder again" in c.value for c in at.caption)
 
 
@@ -288,7 +288,7 @@ def test_overlay_of_two_runs(runs_dir):
 def test_transfer_options_only_for_transfer_models(runs_dir):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not [n for n in at.number_input if n.label == "Frozen epochs"]
-    at.selectbox(key="train-model").set_value("resnet18").run()
+    at.selectbox(key="train-model-builtin:digits").set_value("resnet18").run()
     _no_errors(at)
     labels = {n.label for n in at.number_input}
     assert {"Frozen epochs", "Differential LR ratio"} <= labels
@@ -383,13 +383,13 @@ def test_absurd_lr_and_oversized_batch_are_flagged_but_not_refused(runs_dir):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     lr = [n for n in at.number_input if n.label == "Learning rate"][0]
     lr.set_value(1e9).run()
-    at.number_input(key="train-bs-mlp").set_value(1000).run()  # digits has 1259 training examples: fine
+    at.number_input(key="train-bs-cnn-builtin:digits").set_value(1000).run()  # digits has 1259 training examples: fine
     _no_errors(at)
     warnings = " ".join(w.value for w in at.warning)
     assert "far above anything that trains" in warnings and "larger than" not in warnings
     assert not at.button(key="train-start").disabled  # a teacher may want to show a run blowing up
     at.selectbox(key="train-data_builtin").set_value("builtin:sounds").run()  # 192 training clips
-    at.number_input(key="train-bs-wave_cnn").set_value(500).run()
+    at.number_input(key="train-bs-mel_cnn-builtin:sounds").set_value(500).run()
     _no_errors(at)
     assert any("larger than the 192 training examples" in w.value for w in at.warning)
 
