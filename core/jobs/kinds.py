@@ -51,6 +51,7 @@ def problems(name: str, config: dict) -> list[str]:
 
 register("train", "core.train.jobs:run_train", "core.train.jobs:train_problems", "training")
 register("lr_find", "core.train.lr_job:run", "core.train.lr_job:problems", "LR range test")
+register("gan", "core.gan.jobs:run_gan", "core.gan.jobs:gan_problems", "GAN training")
 register("attack_sweep", "core.attacks.jobs:run", "core.attacks.jobs:problems", "attack sweep (accuracy vs epsilon)")
 register("class_visual", "core.inspect.jobs:run_class_visual", "core.inspect.jobs:visual_problems",
          "class visualisation")
