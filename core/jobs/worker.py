@@ -104,9 +104,9 @@ def _execute(store, wait: bool, reraise: bool) -> int:
         job = Job(store, store.config(), meta.get("kind") or "train")
         if wait:
             slot = wait_for_slot(store, limits.max_concurrent_runs)
-            if slot is None:
-                store.set_status("stopped")
+            if slot is None:  # the note first: a reader that sees 'stopped' sees why
                 store.note("stopped while waiting in the queue; it never started")
+                store.set_status("stopped")
                 return 0
         function = kinds.resolve(meta.get("target") or kinds.kind(job.kind).run)
         _set_threads()
@@ -117,8 +117,9 @@ def _execute(store, wait: bool, reraise: bool) -> int:
             store.set_status("finished")
         return 0
     except JobStopped as stop:
+        if timer is None or not timer.fired:  # (the time limit wrote its own note when it fired)
+            store.note(stop.reason)
         store.set_status("stopped")
-        store.note(stop.reason, "warning" if timer is not None and timer.fired else "info")
         return 0
     except BaseException as err:  # noqa: BLE001 - whatever happened, the run must not stay 'running'
         traceback.print_exc()
@@ -130,8 +131,6 @@ def _execute(store, wait: bool, reraise: bool) -> int:
     finally:
         if timer is not None:
             timer.cancel()
-            if timer.fired and store.info().status == "stopped" and timer.reason not in set(store.notes().message):
-                store.note(timer.reason, "warning")  # a job that stopped itself (fit) on the flag: say why
         if slot is not None:
             slot.close()
         store.close()
@@ -152,6 +151,7 @@ def _time_limit(store, job: Job, minutes: float) -> _Timer | None:
     def fire():
         timer.fired = True
         job.stop_reason = timer.reason
+        store.note(timer.reason, "warning")  # before the stop: whoever sees the run stopped sees why
         store.stop_here()
 
     timer = _Timer(minutes * 60, fire)

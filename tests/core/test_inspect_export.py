@@ -45,11 +45,12 @@ def test_generated_file_runs_without_the_lab(tmp_path):
     assert export_model(net, images, "state_dict", tmp_path / "photos.pt").ok
     torch.save(images, tmp_path / "images.pt")
     script = ("import torch, sys; from photos import load_model; m = load_model('photos.pt'); "
-              "assert 'core' not in sys.modules; torch.save(m(torch.load('images.pt')), 'out.pt')")
+              "assert 'core' not in sys.modules; "
+              "torch.save(m(torch.load('images.pt', weights_only=True)), 'out.pt')")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.'); {script}"], cwd=tmp_path,
                    env=env, check=True, timeout=120)
-    torch.testing.assert_close(torch.load(tmp_path / "out.pt"), net.eval()(images))
+    torch.testing.assert_close(torch.load(tmp_path / "out.pt", weights_only=True), net.eval()(images))
 
 
 @pytest.mark.parametrize("name", sorted(models.MODELS))
