@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,32 +36,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
-RUN_COUNTER = """
-window.__dllab = {runs: 0};
-new MutationObserver(changes => {
-  for (const c of changes) {
-    const now = c.target.getAttribute('data-test-script-state');
-    if (now === 'running' && c.oldValue !== 'running') window.__dllab.runs++;
-  }
-}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
-                      attributeFilter: ['data-test-script-state']});
-"""
+from tests.e2e.browser import ARGS, IDLE, RUN_COUNTER, SYSTEM_CHROMIUM, free_port  # noqa: E402 - after the path
+
 ACTION_TIMEOUT_MS = 180_000  # one action may wait this long for the app to be idle again
 JOB_TIMEOUT_MS = 900_000  # a job (sweep, training) may take this long, queue included
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
     """``streamlit run app.py`` on a free port, served mode, its own runs root; samples its RSS in a thread."""
 
     def __init__(self, workdir: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         (workdir / "lab.toml").write_text(f'runs_dir = "{workdir / "runs"}"\nserved = true\n')
         env = dict(os.environ, DLLAB_CONFIG=str(workdir / "lab.toml"), DLLAB_WORKER_THREADS="1",
@@ -239,8 +223,6 @@ async def main_async(args) -> dict:
     out = {"sessions": args.sessions, "cpus": os.cpu_count()}
     try:
         async with async_playwright() as pw:
-            from tests.e2e.browser import ARGS, SYSTEM_CHROMIUM
-
             chromium = os.environ.get("CHROMIUM") or (SYSTEM_CHROMIUM if Path(SYSTEM_CHROMIUM).exists() else None)
             browser = await pw.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
             await _phase(browser, server.url, 1)  # warm-up: the server imports and caches what every page needs

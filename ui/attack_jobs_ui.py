@@ -14,6 +14,7 @@ from core.jobs import launch
 from core.models import MODELS
 from core.train.store import ACTIVE, RunStore, list_runs
 from ui import attack_figures as af
+from ui.jobs import queue_line, stop_button
 
 POLL_SECONDS = 2.0
 READING = ("Solid lines are FGSM, dashed lines PGD; one colour per run. Read the dashed ones: a model whose FGSM "
@@ -98,13 +99,15 @@ def sweep_view(target: AttackTarget, job_dir: Path, key: str) -> None:
 
     @st.fragment(run_every=POLL_SECONDS if active else None)
     def _view() -> None:
-        info = RunStore.open(job_dir).info()
-        if info.status in ACTIVE:
+        store = RunStore.open(job_dir)
+        info = store.info()
+        if info.status == "queued":
+            queue_line(job_dir)
+        elif info.status in ACTIVE:
             done, total = info.progress_done or 0, info.progress_total or 0
-            st.progress(done / total if total else 0.0,
-                        text=info.progress_text or ("waiting for a free worker" if info.status == "queued"
-                                                    else "starting…"))
-        elif info.status != "finished":
+            st.progress(done / total if total else 0.0, text=info.progress_text or "starting…")
+        stop_button(store, info, key)
+        if info.status not in ACTIVE and info.status != "finished":
             st.error(f"The sweep {info.status}: {info.error or 'no reason recorded'}")
         results = read_sweep(job_dir)
         if results:

@@ -15,6 +15,7 @@ from core.gan.models import MODELS, names
 from core.gan.snapshots import list_snapshots, read_report
 from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
 from ui import gan_figures as gf
+from ui.jobs import outcome, queue_line, stop_button
 from ui.runs import STATUS_ICONS
 
 POLL_SECONDS = 2.0  # how often the live view re-reads a training run
@@ -148,23 +149,9 @@ def _status_line(store: RunStore, info: RunInfo) -> None:
     step = info.last_step + 1
     total = info.total_steps or 0
     st.progress(min(1.0, step / total) if total else 0.0, text=f"step {step}/{total}" if total else f"step {step}")
-    if info.status == "failed":
-        st.error(f"The run failed: {info.error}")
-    elif info.status == "interrupted":
-        st.warning("The worker stopped without saying so (killed, out of memory, or the machine restarted). "
-                   "Everything it recorded up to then is shown.")
-    for _, note in store.notes().iterrows():
-        (st.warning if note.level == "warning" else st.info)(note.message)
-
-
-def _stop_button(store: RunStore, info: RunInfo, key: str) -> None:
-    if info.status not in ACTIVE:
-        return
-    if info.stop_requested:
-        st.caption("Stop requested; the run stops after the current step.")
-    elif st.button("Stop", key=f"{key}-stop", help="stops after the current step; the checkpoint is kept"):
-        store.request_stop()
-        st.caption("Stop requested; the run stops after the current step.")
+    if info.status == "queued":
+        queue_line(info.run_dir)
+    outcome(store, info)
 
 
 def _series(store: RunStore) -> pd.DataFrame:
@@ -265,7 +252,7 @@ def live_view(run_dir: str | Path, key: str = "gan-live") -> None:
     def _view() -> None:
         info = store.info()
         _status_line(store, info)
-        _stop_button(store, info, key)
+        stop_button(store, info, key)
         series = _series(store)
         _charts(series, cfg.loss, key)
         kind = "image" if not cfg.is_toy else ("points" if cfg.data == "toy:ring" else "pattern")

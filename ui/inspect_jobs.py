@@ -18,9 +18,9 @@ from core.jobs import launch, read_result
 from core.train.run_info import ACTIVE
 from core.train.store import RunStore, list_runs
 from ui import inspect_figures as fig
+from ui.jobs import job_ui as follow_job
 from ui.session import current_user, is_teacher
 
-POLL_SECONDS = 1.0
 
 
 def _same(config: dict, run_dir: Path) -> bool:
@@ -53,27 +53,12 @@ def job_ui(kind: str, config: dict, label: str, key: str) -> Path | None:
     if latest is None:
         return None
     if busy:
-        _progress_fragment(latest.run_dir, key)
+        follow_job(latest.run_dir, key)  # place in the queue or progress, Stop; reruns the page when it ends
         return None
     if latest.status != "finished":
         st.warning(f"The last try {latest.status}" + (f": {latest.error}" if latest.error else "."))
         return None
     return latest.run_dir
-
-
-def _progress_fragment(run_dir: Path, key: str) -> None:
-    @st.fragment(run_every=POLL_SECONDS)
-    def _poll() -> None:
-        info = RunStore.open(run_dir).info()
-        if info.status not in ACTIVE:
-            st.rerun()  # finished: draw the result with the rest of the page
-        done, total = info.progress_done or 0, info.progress_total or 0
-        text = "waiting in the queue…" if info.status == "queued" else (info.progress_text or "starting…")
-        st.progress(min(1.0, done / total) if total else 0.0, text=text)
-        if st.button("Stop", key=f"{key}-stop"):
-            RunStore.open(run_dir).request_stop()
-
-    _poll()
 
 
 # ---- class visualisation ---------------------------------------------------------------------------------------

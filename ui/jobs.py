@@ -10,7 +10,7 @@ from typing import Callable
 
 import streamlit as st
 
-from core.jobs import queue_position
+from core.jobs import log_tail, queue_position
 from core.train.store import ACTIVE, RunStore
 
 POLL_SECONDS = 1.0  # how often an active job is re-read
@@ -32,13 +32,14 @@ def job_ui(run_dir: str | Path, key: str, live: Callable[[RunStore], None] | Non
             if info.status not in ACTIVE:
                 st.rerun()  # the job ended: the page draws its result
             _progress(info, run_dir)
-            _stop(store, info, key)
+            stop_button(store, info, key)
             if live is not None:
                 live(store)
 
         _poll()
     elif status == "failed":
         st.error(f"The job failed: {store.info().error}")
+        worker_log(run_dir)
     elif status in ("stopped", "interrupted"):
         notes = [n for n in store.notes().message]
         why = f" ({notes[-1]})" if notes else ""
@@ -48,17 +49,49 @@ def job_ui(run_dir: str | Path, key: str, live: Callable[[RunStore], None] | Non
 
 def _progress(info, run_dir) -> None:
     if info.status == "queued":
-        position = queue_position(run_dir)
-        where = f"number {position} in the queue" if position else "about to start"
-        st.info(f"⏳ Waiting for a free worker: {where}. It starts by itself; you may leave this page.")
+        queue_line(run_dir)
         return
     done, total = info.progress_done or 0, info.progress_total or 0
     st.progress(min(1.0, done / total) if total else 0.0, text=info.progress_text or "starting…")
 
 
-def _stop(store: RunStore, info, key: str) -> None:
+def queue_line(run_dir) -> None:
+    """Where a queued job stands: its place in the queue (1 = next), and that it starts by itself."""
+    position = queue_position(run_dir)
+    where = f"number {position} in the queue" if position else "about to start"
+    st.info(f"⏳ Waiting for a free worker: {where}. It starts by itself when a job before it ends; you may leave "
+            "this page.")
+
+
+def stop_button(store: RunStore, info, key: str, unit: str = "step") -> None:
+    """Stop for an active job (a queued one never starts); says so once a stop was asked for."""
+    if info.status not in ACTIVE:
+        return
+    said = f"Stop requested; it stops after the current {unit}."
     if info.stop_requested:
-        st.caption("Stop requested; the job stops within a step.")
-    elif st.button("Stop", key=f"{key}-stop", help="cancel this job (a queued one never starts)"):
+        st.caption(said)
+    elif st.button("Stop", key=f"{key}-stop", help=f"stops after the current {unit}; what it wrote is kept"):
         store.request_stop()
-        st.caption("Stop requested; the job stops within a step.")
+        st.caption(said)
+
+
+def outcome(store: RunStore, info) -> None:
+    """How a job that is no longer running ended, when that is not 'finished': the error of a failed one, what an
+    interrupted one means, the worker's last lines; then the job's own notes."""
+    if info.status == "failed":
+        st.error(f"The run failed: {info.error}")
+    elif info.status == "interrupted":
+        st.warning("The worker stopped without saying so (killed, out of memory, or the machine restarted). "
+                   "Everything it recorded up to then is shown.")
+    if info.status in ("failed", "interrupted"):
+        worker_log(info.run_dir)
+    for _, note in store.notes().iterrows():
+        (st.warning if note.level == "warning" else st.info)(note.message)
+
+
+def worker_log(run_dir) -> None:
+    """The last lines the worker printed (a traceback), folded away."""
+    tail = log_tail(run_dir)
+    if tail.strip():
+        with st.expander("Worker log (last lines)"):
+            st.code(tail, language=None)

@@ -13,6 +13,7 @@ import streamlit as st
 from core.train.store import ACTIVE, RunInfo, RunStore
 from core.train.pace import duration_text, pace
 from ui import train_figures as tf
+from ui.jobs import outcome, queue_line, stop_button
 
 POLL_SECONDS = 2.0  # how often the live view re-reads an active run
 HEATMAP_COLUMNS = 300  # the layer x step heatmap shows at most this many recorded steps (evenly spread)
@@ -68,37 +69,10 @@ def _status_line(store: RunStore, info: RunInfo, steps: pd.DataFrame) -> None:
     acc = "" if info.best_val_acc is None else f" · best val acc **{info.best_val_acc:.1%}**"
     st.markdown(f"{icon} **{info.status}** · `{info.name}` · {info.model} on {info.data}{acc}")
     if info.status == "queued":
-        from core.jobs import queue_position
-
-        position = queue_position(info.run_dir)
-        st.info(f"⏳ Waiting for a free worker: {f'number {position} in the queue' if position else 'starting'}. "
-                "It starts by itself when one of the runs before it ends.")
+        queue_line(info.run_dir)
     frac, text = progress(info, steps)
     st.progress(frac, text=text)
-    if info.status == "failed":
-        st.error(f"The run failed: {info.error}")
-    elif info.status == "interrupted":
-        st.warning("The worker stopped without saying so (killed, out of memory, or the machine restarted). "
-                   "Everything it recorded up to then is shown.")
-    if info.status in ("failed", "interrupted"):
-        from core.train.worker import log_tail
-
-        tail = log_tail(info.run_dir)
-        if tail.strip():
-            with st.expander("Worker log (last lines)"):
-                st.code(tail, language=None)
-    for _, note in store.notes().iterrows():
-        (st.warning if note.level == "warning" else st.info)(note.message)
-
-
-def _stop_button(store: RunStore, info: RunInfo, key: str) -> None:
-    if info.status not in ACTIVE:
-        return
-    if info.stop_requested:
-        st.caption("Stop requested; the run stops after the current batch.")
-    elif st.button("Stop", key=f"{key}-stop", type="secondary", help="stops after the current batch"):
-        store.request_stop()
-        st.caption("Stop requested; the run stops after the current batch.")
+    outcome(store, info)
 
 
 def _incremental(store: RunStore, table: str) -> pd.DataFrame:
@@ -152,7 +126,7 @@ def live_view(run_dir: str | Path, key: str = "live") -> None:
         info = store.info()
         steps = _incremental(store, "steps")
         _status_line(store, info, steps)
-        _stop_button(store, info, key)
+        stop_button(store, info, key, unit="batch")
         _curves(store, steps, key)
         _activations(store, key)
         if active and info.status not in ACTIVE:

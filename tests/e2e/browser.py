@@ -59,3 +59,29 @@ def launch_browser(playwright, env: Mapping[str, str] = os.environ, system: str 
     except PlaywrightError as err:
         raise NoBrowser(f"{HOW_TO_GET_ONE} (Playwright's Chromium was installed but does not start: "
                         f"{str(err).splitlines()[0]})") from None
+
+
+# Streamlit marks its root element with the script's state ('initial' before the first run, then 'running' /
+# 'notRunning' ...) and the connection's: the app's own idle signal. This counts the runs that start, so that a
+# waiter can tell a rerun that has not started yet from one that has finished (tests/e2e/conftest.py settle,
+# bench/bench_serve.py).
+RUN_COUNTER = """
+window.__dllab = {runs: 0};
+new MutationObserver(changes => {
+  for (const c of changes) {
+    const now = c.target.getAttribute('data-test-script-state');
+    if (now === 'running' && c.oldValue !== 'running') window.__dllab.runs++;
+  }
+}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                      attributeFilter: ['data-test-script-state']});
+"""
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for a test server."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

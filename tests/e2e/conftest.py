@@ -3,7 +3,6 @@ own: see browser.py)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.browser import IDLE, RUN_COUNTER, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / ".cache" / "screenshots"  # look at these after a run: a page that renders but looks broken is broken
@@ -22,16 +23,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """Serve ``app.py`` with streamlit on a free port; runs go to a temporary root. Yields the base URL."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, DLLAB_RUNS=str(tmp_path_factory.mktemp("e2e-runs")), DLLAB_ALLOW_DOWNLOADS="0")
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w")
     proc = subprocess.Popen(
@@ -74,20 +69,6 @@ def browser():
         b.close()
 
 
-# Streamlit marks its root element with the script's state ('initial' before the first run, then 'running' /
-# 'notRunning' ...) and the connection's: the app's own idle signal. This counts the runs that start, so that
-# settle() can tell a rerun that has not started yet from one that has finished.
-RUN_COUNTER = """
-window.__dllab = {runs: 0};
-new MutationObserver(changes => {
-  for (const c of changes) {
-    const now = c.target.getAttribute('data-test-script-state');
-    if (now === 'running' && c.oldValue !== 'running') window.__dllab.runs++;
-  }
-}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
-                      attributeFilter: ['data-test-script-state']});
-"""
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -13,19 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.browser import free_port
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def session_url(tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     conf = tmp_path_factory.mktemp("session") / "lab.toml"
     conf.write_text('served = true\nuser_header = "X-Forwarded-User"\nteacher_token = "t0ken"\n')
     env = dict(os.environ, DLLAB_CONFIG=str(conf), PYTHONPATH=str(ROOT))
