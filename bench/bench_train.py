@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from core.data import load  # noqa: E402
 from core.device import describe_device, pick_device  # noqa: E402
 from core.models import CachedFeatures, build_for  # noqa: E402
-from core.train import TrainConfig, fit, recommended  # noqa: E402
+from core.train import TrainConfig, fit  # noqa: E402
 from core.train.callbacks import Callback  # noqa: E402
 from core.train.optim import make_optimizer, make_scheduler  # noqa: E402
 

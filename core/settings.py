@@ -41,6 +41,7 @@ class Limits:
     max_concurrent_runs: int = 4  # jobs (training, sweeps, GANs...) running at once; further jobs wait in a queue
     max_queued_jobs: int = 32  # jobs waiting in the queue at once; a further launch is refused (a runaway clicker)
     max_job_minutes: float = 240.0  # a job running longer is stopped (status 'stopped', checkpoints kept); 0 = never
+    worker_nice: int = 10  # job workers run at this niceness: the pages (the server) get the CPU first, jobs the rest
 
 
 @dataclass

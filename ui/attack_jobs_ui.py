@@ -14,9 +14,8 @@ from core.jobs import launch
 from core.models import MODELS
 from core.train.store import ACTIVE, RunStore, list_runs
 from ui import attack_figures as af
-from ui.jobs import queue_line, stop_button
+from ui.jobs import POLL_SECONDS, queue_line, stop_button
 
-POLL_SECONDS = 2.0
 READING = ("Solid lines are FGSM, dashed lines PGD; one colour per run. Read the dashed ones: a model whose FGSM "
            "curve stays high while its PGD curve falls is masking its gradients (label smoothing does this), not "
            "robust; real robustness keeps the PGD curve up.")

@@ -15,10 +15,9 @@ from core.gan.models import MODELS, names
 from core.gan.snapshots import list_snapshots, read_report
 from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
 from ui import gan_figures as gf
-from ui.jobs import outcome, queue_line, stop_button
+from ui.jobs import POLL_SECONDS, outcome, queue_line, stop_button
 from ui.runs import STATUS_ICONS
 
-POLL_SECONDS = 2.0  # how often the live view re-reads a training run
 REREAD = 200  # steps of the series the live view reads again on each poll (longer than any log_every)
 STRIP_FRAMES = 6  # snapshots shown in the progress strip (evenly spread, the last always included)
 KIND_WORDS = {"pattern": "the 1010 pattern", "points": "2-D points", "image": "images"}

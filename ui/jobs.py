@@ -13,7 +13,7 @@ import streamlit as st
 from core.jobs import log_tail, queue_position
 from core.train.store import ACTIVE, RunStore
 
-POLL_SECONDS = 1.0  # how often an active job is re-read
+POLL_SECONDS = 2.0  # how often a page re-reads an active job (every live view: one rule, light on a full room)
 
 
 def job_ui(run_dir: str | Path, key: str, live: Callable[[RunStore], None] | None = None) -> str:

@@ -15,7 +15,8 @@ from core.access import can_delete, visible_runs
 from core.train.pace import duration_text
 from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
 from ui import train_figures as tf
-from ui.runs import POLL_SECONDS, STATUS_ICONS, _one_based
+from ui.jobs import POLL_SECONDS
+from ui.runs import STATUS_ICONS, _one_based
 from ui.session import current_user, is_teacher
 
 # the table's columns and their widths in pixels: together they fit the page's width beside the sidebar

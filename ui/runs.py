@@ -13,9 +13,8 @@ import streamlit as st
 from core.train.store import ACTIVE, RunInfo, RunStore
 from core.train.pace import duration_text, pace
 from ui import train_figures as tf
-from ui.jobs import outcome, queue_line, stop_button
+from ui.jobs import POLL_SECONDS, outcome, queue_line, stop_button
 
-POLL_SECONDS = 2.0  # how often the live view re-reads an active run
 HEATMAP_COLUMNS = 300  # the layer x step heatmap shows at most this many recorded steps (evenly spread)
 STATUS_ICONS = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹️", "failed": "❌", "interrupted": "⚠️"}
 

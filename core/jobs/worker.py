@@ -109,6 +109,8 @@ def _execute(store, wait: bool, reraise: bool) -> int:
                 store.set_status("stopped")
                 return 0
         function = kinds.resolve(meta.get("target") or kinds.kind(job.kind).run)
+        if wait:  # a worker process (not the command line's own): background priority
+            _lower_priority(limits.worker_nice)
         _set_threads()
         store.set_status("running")
         timer = _time_limit(store, job, limits.max_job_minutes)  # counts from the start, not the time queued
@@ -170,6 +172,13 @@ def worker_threads() -> int:
     """
     env = os.environ.get("DLLAB_WORKER_THREADS")
     return max(1, int(env)) if env else max(1, (os.cpu_count() or 1) - 1)
+
+
+def _lower_priority(nice: int) -> None:
+    """Run this worker at niceness ``nice`` (0 = unchanged): with the server on the same cores, a page's rerun must
+    not wait behind training steps; the jobs take whatever CPU the pages leave."""
+    if nice > 0 and hasattr(os, "nice"):
+        os.nice(nice)
 
 
 def _set_threads() -> None:

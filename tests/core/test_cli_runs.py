@@ -1,7 +1,6 @@
 """``python -m core runs``: a readable table, and ``--delete RUN`` with a confirmation and the owner rule (item 10)."""
 from __future__ import annotations
 
-import pytest
 
 from core.__main__ import main
 from core.train.store import RunStore, list_runs

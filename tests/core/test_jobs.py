@@ -2,6 +2,7 @@
 owners, and the LR sweep as a job. Worker processes are real; their job functions are tiny."""
 from __future__ import annotations
 
+import os
 import textwrap
 import time
 
@@ -35,9 +36,10 @@ JOBS = textwrap.dedent('''
             time.sleep(0.01)
 
     def count(job):
+        import os
         for i in range(5):
             job.progress(i + 1, 5, f"counted {i + 1}")
-        job.write_result({"counted": 5, "config": job.config})
+        job.write_result({"counted": 5, "config": job.config, "nice": os.nice(0)})
 
     def boom(job):
         job.progress(1, 2, "half way")
@@ -81,6 +83,7 @@ def test_with_one_slot_a_second_job_waits_in_the_queue_then_runs(lab):
     gate.touch()
     done = _wait(second, lambda i: i.status not in ACTIVE)
     assert done.status == "finished" and read_result(second)["counted"] == 5
+    assert read_result(second)["nice"] == min(19, os.nice(0) + 10)  # a worker yields the CPU to the pages
     assert RunStore.open(first).info().status == "finished"
     assert done.started >= read_result(first)["ended"]  # it ran only once the first had finished
     assert {r.owner for r in list_runs(runs)} == {"ann", "bob"}
@@ -114,7 +117,8 @@ def test_progress_result_and_owner_are_recorded(lab):
     info = RunStore.open(run_dir).info()
     assert (info.status, info.kind, info.owner) == ("finished", "count", "ann")
     assert (info.progress_done, info.progress_total, info.progress_text) == (5, 5, "counted 5")
-    assert read_result(run_dir) == {"counted": 5, "config": {"data": "builtin:digits", "model": "none"}}
+    assert read_result(run_dir) == {"counted": 5, "config": {"data": "builtin:digits", "model": "none"},
+                                    "nice": os.nice(0)}  # the command line's own process keeps its priority
     assert run_dir.name.split("-")[2] == "count"  # the kind is in the name of a run that is not training
 
 
@@ -151,7 +155,7 @@ def test_launch_refuses_impossible_configs_and_a_full_queue(lab, monkeypatch):
         launch("nope", {}, runs_dir=runs)
     (lab / "lab.toml").write_text("[limits]\nmax_queued_jobs = 1\n")
     waiting = RunStore.create(runs, {"data": "none"}, kind="count")
-    waiting.set_pid(__import__("os").getpid())  # a live process: it reads as queued, not interrupted
+    waiting.set_pid(os.getpid())  # a live process: it reads as queued, not interrupted
     with pytest.raises(ValueError, match="already waiting in the queue"):
         launch("count", {"data": "none"}, runs_dir=runs)
     assert len(list_runs(runs)) == 1
