@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import time
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 def _progress_step(page) -> int:
     bars = page.locator('[data-testid="stProgress"]')
     text = bars.first.inner_text() if bars.count() else ""
@@ -22,9 +24,25 @@ def _loss_points(page) -> float:
 
 def _start(page, settle, max_steps: int | None = None) -> None:
     if max_steps is not None:
-        page.get_by_text("More settings").click()
+        _open_expander(page, settle, "More settings", "Max steps (0: all epochs)")
         _set_number(page, settle, "Max steps (0: all epochs)", max_steps)
     page.get_by_role("button", name="Start GAN training").click()
+
+
+def _open_expander(page, settle, title: str, inside: str) -> None:
+    """Open the expander ``title`` until the input labelled ``inside`` shows: under load a rerun that was still
+    finishing can redraw the expander closed right after the click."""
+    for _ in range(3):
+        if page.get_by_label(inside, exact=True).is_visible():
+            return
+        page.get_by_text(title).click()
+        settle(page)
+        try:
+            page.get_by_label(inside, exact=True).wait_for(state="visible", timeout=10_000)
+            return
+        except PlaywrightTimeout:  # try the click again
+            continue
+    raise AssertionError(f"the expander {title!r} did not open")
 
 
 def _set_number(page, settle, label: str, value: int) -> None:
