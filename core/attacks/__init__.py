@@ -17,11 +17,11 @@ from core.attacks.methods import (METHODS, PIXEL_BOUNDS, PRESETS, WAVE_BOUNDS, P
                                   project)
 from core.attacks.minimal import EpsDistribution, distribution, minimal_eps
 from core.attacks.sweep import SweepExamples, SweepResult, sweep
-from core.attacks.target import (AttackRefused, AttackTarget, PixelModel, input_normalization,
+from core.attacks.target import (AttackRefused, AttackTarget, PixelModel,
                                  load_pretrained_target, load_run_target, run_problems)
 
 __all__ = ["fgsm", "bim", "pgd", "attack", "minimal_eps", "sweep", "SweepResult", "SweepExamples", "PixelModel",
            "AttackTarget", "AttackRefused", "load_run_target", "load_pretrained_target", "run_problems",
-           "input_normalization", "snr_db", "eps_for_snr", "distribution", "EpsDistribution", "PRESETS", "Preset",
+           "snr_db", "eps_for_snr", "distribution", "EpsDistribution", "PRESETS", "Preset",
            "METHODS", "PIXEL_BOUNDS", "WAVE_BOUNDS", "attack_mode", "input_gradient", "project",
            "default_alpha", "eps_problems", "preset_for"]

@@ -3,9 +3,8 @@
 How lab models see their inputs today (found by reading core.data, core.models and core.augment):
 - image bundles yield float pixels in [0, 1], never normalised;
 - models that need ImageNet statistics normalise inside (``ResNet18Transfer.normalize``), so they take pixels;
-- a training pipeline from the Augment page may end with ``Normalize(mean, std)``: such a model learned on
-  normalised pixels, so ``input_normalization`` reads that step from the run's config and ``PixelModel`` puts it
-  back in front of the model;
+- a training pipeline's ``Normalize`` step is taken out before training (``core.augment.sizing.fit_to_input``),
+  so every run's model learned on pixels;
 - audio models take waveforms (B, 1, N); spectrogram models compute log-mel with their own differentiable
   ``frontend`` when given a waveform, so an attack on the waveform goes through the front end.
 Either way the attacked function takes inputs in their natural units, and epsilon is in pixel (or waveform) units.
@@ -44,16 +43,6 @@ class PixelModel(nn.Module):
         return self.model((x - self.mean) / self.std if self.normalized else x)
 
 
-def input_normalization(config: dict) -> tuple[list[float], list[float]] | None:
-    """(mean, std) when the run's training pipeline ends with Normalize (its model learned normalised pixels)."""
-    steps = ((config or {}).get("augment") or {}).get("steps") or []
-    last = steps[-1] if steps else None
-    if not isinstance(last, dict) or last.get("name") != "Normalize":
-        return None
-    params = last.get("params") or {}
-    return list(params.get("mean", (0.485, 0.456, 0.406))), list(params.get("std", (0.229, 0.224, 0.225)))
-
-
 @dataclass
 class AttackTarget:
     """A model ready to be attacked (eval mode) and what the page needs to show its inputs and outputs."""
@@ -66,7 +55,7 @@ class AttackTarget:
     input_shape: tuple = ()  # one input: image (C, H, W), audio (1, N)
     sample_rate: int | None = None  # audio: samples per second
     bundle: Any = None  # the run's DataBundle (validation samples); None for the pretrained model
-    notes: list[str] = field(default_factory=list)  # things the user should know (normalisation found, ...)
+    notes: list[str] = field(default_factory=list)  # things the user should know (where the weights came from, ...)
     run_dir: str | None = None  # the run it came from (None for the pretrained model)
     prepare: Callable | None = None  # PIL image -> model input (1, C, H, W); None = resized like the run's data
 
@@ -104,7 +93,6 @@ def load_run_target(run_dir: str | Path, bundle=None, device: str | torch.device
     Raises ``AttackRefused`` with the reason for text runs and runs without a checkpoint.
     """
     from core.train.evaluate import load_run_model
-    from core.train.store import RunStore
 
     problems = run_problems(run_dir)
     if problems:
@@ -114,19 +102,13 @@ def load_run_target(run_dir: str | Path, bundle=None, device: str | torch.device
     except RuntimeError as err:  # a checkpoint that does not fit the model its config.json describes
         raise AttackRefused(f"the run's checkpoint does not fit the model described in its config.json: {err}") \
             from None
-    cfg = RunStore.open(run_dir).config()
-    norm = input_normalization(cfg) if bundle.kind == "image" else None
-    notes = []
-    if norm:
-        notes.append(f"the run trained on normalised pixels (mean {norm[0]}, std {norm[1]}); the attack works on "
-                     "pixels and normalises in front of the model, so epsilon stays in pixel units")
-    wrapped = PixelModel(model, *(norm or (None, None))).eval().to(device)
+    wrapped = PixelModel(model).eval().to(device)
     for p in wrapped.parameters():
         p.requires_grad_(False)  # our own copy: attacks need only the input's gradient
     return AttackTarget(model=wrapped, classes=list(bundle.classes), kind=bundle.kind, name=Path(run_dir).name,
                         bounds=WAVE_BOUNDS if bundle.kind == "audio" else PIXEL_BOUNDS,
                         input_shape=tuple(bundle.input_shape), sample_rate=bundle.sample_rate, bundle=bundle,
-                        notes=notes, run_dir=str(run_dir))
+                        run_dir=str(run_dir))
 
 
 def load_pretrained_target(name: str = "efficientnet_lite0", device: str | torch.device = "cpu") -> AttackTarget:

@@ -101,7 +101,8 @@ IMAGE_OPS: dict[str, OpSpec] = {op.name: op for op in [
     ), own_p=True, default_p=0.5),
     _entry(v2.Resize, "resize to a square of size x size", (_size(),),
            kwargs=lambda p: {"size": (p["size"], p["size"]), "antialias": True}),
-    _entry(v2.Normalize, "subtract mean, divide by std per channel (put it last; ImageNet statistics by default)", (
+    _entry(v2.Normalize, "subtract mean, divide by std per channel (put it last; ImageNet statistics by default). "
+           "For exported pipelines: training in the lab leaves it out, as its models take pixels in [0, 1]", (
         P("mean", "floats", (0.485, 0.456, 0.406), -10, 10, "per-channel mean (1 or 3 values)"),
         P("std", "floats", (0.229, 0.224, 0.225), 0, 10, "per-channel std (1 or 3 values)",
           strictly_positive=True),

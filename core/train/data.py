@@ -40,6 +40,8 @@ def augmentation(config, kind: str, spectrogram: bool, generator: torch.Generato
         from core.augment.sizing import fit_to_input
 
         pipe, notes = fit_to_input(pipe, input_shape)
+        if not pipe.steps:  # it was only a Normalize
+            return None, "sample", notes
     transform = pipe.build() if generator is None else pipe.drawing_from(generator)
     return transform, ("features" if pipe.kind == "spectrogram" else "sample"), notes
 

@@ -1,11 +1,10 @@
-"""Attacking recorded runs: loading with the run's normalisation, refusals with reasons, the attack command."""
+"""Attacking recorded runs: loading on pixels, refusals with reasons, the attack command."""
 from __future__ import annotations
 
 import json
 import time
 
 import pytest
-import torch
 
 from core.__main__ import main
 from core.attacks.jobs import KIND, read_sweep, sweep_config_for
@@ -37,13 +36,16 @@ def test_run_target_and_sweep_eps0_equal_the_runs_own_evaluation(digits_run):
     assert split_samples(target, "val", limit=50, seed=1).indices == sub.indices  # seeded: the same subset
 
 
-def test_normalize_step_of_the_training_pipeline_goes_in_front_of_the_model(tmp_path):
+def test_a_normalize_step_is_left_out_of_training_so_the_run_is_attacked_on_pixels(tmp_path):
     pipeline = {"kind": "image", "steps": [{"name": "Normalize", "params": {"mean": [0.5], "std": [0.25]}, "p": 1}]}
     run = trained_run(tmp_path, model="mlp", steps=5, augment=pipeline, augment_preset=False)
+    assert RunStore.open(run).notes()["message"].str.contains("Normalize removed").any()  # the run says so
     target = load_run_target(run)
-    assert target.model.normalized and "normalised pixels" in target.notes[0]
-    x = torch.rand(4, 1, *target.input_shape[1:])
-    assert torch.equal(target.model(x), target.model.model((x - 0.5) / 0.25))
+    assert not target.model.normalized  # the model learned on pixels: nothing goes in front of it
+    model, bundle = load_run_model(run)
+    clean = evaluate(model, bundle).accuracy
+    result = run_sweep(SweepConfig(str(run), epsilons=[0.0], methods=["fgsm"]), target=target)
+    assert result["fgsm"].accuracy[0] == pytest.approx(clean, abs=1e-12)
 
 
 def test_refusals_say_why(tmp_path):

@@ -38,6 +38,31 @@ def test_padding_alone_gets_a_final_resize():
     assert _output_shape(fitted, (1, 32, 32)) == (1, 32, 32)
 
 
+def test_normalize_is_taken_out_with_the_reason():
+    fitted, notes = fit_to_input(Pipeline("image", [Step("RandomHorizontalFlip", {}, 0.5),
+                                                    Step("Normalize", {"mean": [0.5], "std": [0.25]})]), (1, 32, 32))
+    assert [s.name for s in fitted.steps] == ["RandomHorizontalFlip"]
+    assert len(notes) == 1 and notes[0].startswith("step 2 Normalize removed")
+    odd, notes = fit_to_input(Pipeline("image", [Step("Normalize", {})]), (3, 32, 48))  # not square: still removed
+    assert odd.steps == [] and len(notes) == 1
+
+
+def test_a_normalize_only_pipeline_trains_on_plain_pixels():
+    from core.data import load
+    from core.models import build_for
+    from core.train import TrainConfig
+    from core.train.data import prepare_splits
+    from core.train.lr_finder import _own_train_split
+
+    bundle = load("builtin:digits")
+    pipeline = Pipeline("image", [Step("Normalize", {"mean": [0.5], "std": [0.25]})]).validated().to_dict()
+    config = TrainConfig(data="builtin:digits", model="mlp", augment=pipeline, augment_preset=False)
+    train, _, notices = prepare_splits(config, _own_train_split(bundle), build_for(bundle, "mlp"))
+    assert train.transform is None and any("Normalize removed" in n for n in notices)
+    x = train[0][0]
+    assert x.min() >= 0 and x.max() <= 1 and torch.equal(x, bundle.splits["train"][0][0])
+
+
 def test_the_worker_trains_on_the_fitted_size_and_says_so():
     from core.data import load
     from core.models import build_for
