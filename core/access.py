@@ -50,3 +50,12 @@ def visible_runs(runs: list, user: str | None, settings: Settings | None = None,
     """The runs ``user`` may see, in the order given."""
     settings = settings or load_settings()
     return [r for r in runs if can_view(r, user, settings, teacher=teacher)]
+
+
+def first_to_show(runs: list, user: str | None):
+    """The run a page opens with: ``user``'s own most recent run, else the most recent of ``runs`` (newest first);
+    None when there are none. In a room where everybody trains on the same built-in set, a student coming back to
+    the page finds their own run, not the one a neighbour started a second later."""
+    own = [r for r in runs if user is not None and r.owner == user]
+    return (own or runs or [None])[0]
+

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.access import first_to_show
 from core.train.store import ACTIVE
 from core.train.worker import launch, launch_problems, launch_warnings
 from ui import runs as runs_ui
@@ -70,9 +71,10 @@ def runs_ui_section() -> None:
     by_name = {r.name: r for r in runs}
     if st.session_state.get("train-next-view") in by_name:  # a run just started (set before the picker exists)
         st.session_state["train-view"] = st.session_state["train-scroll-to"] = st.session_state.pop("train-next-view")
-    shown = recall("train-view", runs[0].name, "run")  # back on the page, or a link naming a run (?run=)
+    first = first_to_show(runs, current_user()).name  # this student's latest run, else the latest
+    shown = recall("train-view", first, "run")  # back on the page, or a link naming a run (?run=)
     if st.session_state.get("train-view") not in by_name:
-        st.session_state["train-view"] = shown if shown in by_name else runs[0].name  # else the most recent
+        st.session_state["train-view"] = shown if shown in by_name else first
     name = st.selectbox("Run", list(by_name), key="train-view", help="the live view below follows this run",
                         format_func=lambda n: f"{n}  ({by_name[n].model} on {by_name[n].data})")
     current = by_name[name]

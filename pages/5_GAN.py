@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.jobs import launch
 from core.settings import load_settings
+from core.access import first_to_show
 from core.train.store import ACTIVE
 from ui.gan_latent_ui import latent_explorer
 from ui.gan_ui import gan_config_ui, gan_runs, live_view, resume_button
@@ -49,7 +50,7 @@ by_name = {r.name: r for r in runs}
 if st.session_state.get("gan-next-view") in by_name:  # a run just started (set before the picker exists)
     st.session_state["gan-view"] = st.session_state.pop("gan-next-view")
 if st.session_state.get("gan-view") not in by_name:
-    st.session_state["gan-view"] = runs[0].name
+    st.session_state["gan-view"] = first_to_show(runs, current_user()).name  # this student's latest, else the latest
 name = st.selectbox("GAN run", list(by_name), key="gan-view",
                     format_func=lambda n: f"{n}  ({by_name[n].model} on {by_name[n].data}, {by_name[n].status})")
 current = by_name[name]

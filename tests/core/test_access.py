@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from core.access import can_delete, can_view, shared_source, visible_runs
+from core.access import can_delete, can_view, first_to_show, shared_source, visible_runs
 from core.settings import Settings
 from core.train.run_index import INDEX_NAME, RunIndex
 from core.train.store import RunStore, delete_run, list_runs
@@ -100,3 +100,15 @@ def test_delete_run_refuses_an_active_run_and_removes_a_finished_one(tmp_path):
     run.set_status("finished")
     delete_run(run.run_dir)
     assert not run.run_dir.exists() and list_runs(tmp_path) == [] and RunIndex(tmp_path).rows() == []
+
+
+def test_first_to_show_is_the_users_latest_else_the_latest(served):
+    runs = served.runs_dir
+    ann_old, bob_new = _run(runs, "builtin:digits", "ann"), _run(runs, "builtin:digits", "bob")
+    newest_first = list_runs(runs)
+    assert newest_first[0].name == bob_new.name
+    assert first_to_show(newest_first, "ann").name == ann_old.name
+    assert first_to_show(newest_first, "carol").name == bob_new.name
+    assert first_to_show(newest_first, None).name == bob_new.name  # a lab that is not served has no users
+    assert first_to_show([], "ann") is None
+

@@ -63,6 +63,16 @@ def test_two_sessions_cannot_open_each_others_upload_runs_and_the_teacher_sees_b
     assert set(table["run"]) == {anns, shared}  # the runs table follows the same rule
 
 
+def test_a_student_coming_back_finds_their_own_run_not_the_latest(served):
+    runs, _ = served
+    anns = _finished(runs, "builtin:digits", "ann").name
+    bobs = _finished(runs, "builtin:digits", "bob").name  # a neighbour's run, started after ann's
+    assert [r.name for r in list_runs(runs)][0] == bobs  # the newest first
+    picked = lambda at: [s for s in at.selectbox if s.key == "train-view"][0].value.split("  (")[0]  # noqa: E731
+    assert picked(_session("ann")) == anns
+    assert picked(_session("carol")) == bobs  # no run of her own: the most recent
+
+
 def test_only_the_owner_may_delete_and_only_after_confirming(served):
     runs, _ = served
     bobs = _finished(runs, "builtin:digits", "bob")
