@@ -99,6 +99,8 @@ class EfficientNetLite0(nn.Module):
         self._blocks = nn.ModuleList(blocks)
         self._conv_head = Conv2dSame(STAGES[-1][-1], LITE0_FEATURES, 1)
         self._bn1 = _bn(LITE0_FEATURES)
+        self._pool = nn.AdaptiveAvgPool2d(1)  # a module, not x.mean: the layer table and classic CAM see it
+        self._flatten = nn.Flatten()
         self._dropout = nn.Dropout(dropout)
         self._fc = nn.Linear(LITE0_FEATURES, num_classes)
 
@@ -107,7 +109,7 @@ class EfficientNetLite0(nn.Module):
         for block in self._blocks:
             x = block(x)  # -> (B, 320, H/32, W/32)
         x = F.relu6(self._bn1(self._conv_head(x)))  # -> (B, 1280, H/32, W/32)
-        return x.mean(dim=(2, 3))  # -> (B, 1280)
+        return self._flatten(self._pool(x))  # -> (B, 1280)
 
     def forward(self, x):
         return self._fc(self._dropout(self.features(x)))  # (B, 1280) -> (B, 1000)

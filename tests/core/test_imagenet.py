@@ -84,3 +84,17 @@ def test_unknown_name_and_unavailable_resnet18(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # nothing cached; downloads are off in tests
     with pytest.raises(FileNotFoundError, match="downloads are off"):
         load_imagenet("resnet18")
+
+
+def test_pooling_is_a_module_so_classic_cam_applies(lite0):
+    from core.inspect import classic_cam, gap_linear_head
+
+    assert gap_linear_head(lite0.model, (3, 224, 224)) is not None  # global-average-pool + one Linear, as hooks see it
+    x = lite0.prepare(skimage.data.coffee())
+    cam = classic_cam(lite0.model, x)  # for the predicted class (espresso)
+    assert cam.shape == (1, 7, 7)
+    # the CAM's mean over positions plus the bias is the class's logit (GAP is linear)
+    fc = lite0.model[1]._fc
+    with torch.no_grad():
+        logit, bias = lite0.model(x)[0, 967], fc.bias.detach()[967]
+    assert float(cam.mean() + bias) == pytest.approx(float(logit), rel=1e-4, abs=1e-4)
