@@ -1,6 +1,9 @@
 """Shared fixtures: every test writes runs into its own temporary runs root."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 
@@ -11,6 +14,12 @@ def _isolated_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("DLLAB_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("DLLAB_ALLOW_DOWNLOADS", "0")  # tests never download pretrained weights
     yield
+
+
+@pytest.fixture
+def runs_dir(_isolated_runs):
+    """This test's runs root (what DLLAB_RUNS names)."""
+    return Path(os.environ["DLLAB_RUNS"])
 
 
 @pytest.fixture(autouse=True)

@@ -4,21 +4,14 @@ refusals, the live view (losses with the ideal lines, D outputs, progress strip,
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.gan import GanConfig, fit
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages/5_GAN.py")
-
-
-@pytest.fixture
-def runs_dir():
-    return Path(os.environ["DLLAB_RUNS"])
 
 
 def _no_errors(at: AppTest) -> None:

@@ -1,48 +1,15 @@
 """AppTest of the Train page with a finished run injected into the (per-test) runs root."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
-from core import data, models
+from core import data
 from core.train.store import RunStore
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages/4_Train.py")
-
-
-def inject_finished_run(runs_dir: Path, model_name: str = "mlp", epochs: int = 3,
-                        source: str = "builtin:digits") -> Path:
-    """A run as the trainer would leave it: steps, epochs, activations, a checkpoint, status finished."""
-    bundle = data.load(source)
-    run = RunStore.create(runs_dir, {"data": source, "model": model_name, "epochs": epochs,
-                                     "model_opts": {}, "data_opts": {}})
-    run.set_status("running")
-    run.set_plan(steps_per_epoch=10, total_steps=10 * epochs)
-    for step in range(10 * epochs):
-        run.log_step(step, step // 10, loss=2.3 / (1 + step / 5), lr=1e-3)
-        if step % 5 == 0:
-            run.log_activations(step, [("net.0", 0.1, 1.0 - step / 100, 0.2, 0.5), ("head", 0.0, 0.8, 0.0, 0.1)])
-    for e in range(epochs):
-        run.log_epoch(e, {"train_loss": 1.0 / (e + 1), "val_loss": 1.2 / (e + 1), "val_acc": 0.5 + 0.1 * e})
-    model = models.build_for(bundle, model_name)
-    torch.save({"model": model.state_dict()}, run.checkpoint_dir / "best.pt")
-    run.set_status("finished")
-    run.close()
-    return run.run_dir
-
-
-@pytest.fixture
-def runs_dir():
-    return Path(os.environ["DLLAB_RUNS"])
-
-
-def _no_errors(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
+from tests.train_page_helpers import PAGE, inject_finished_run, no_errors as _no_errors
 
 
 def test_page_without_runs(runs_dir):
@@ -350,45 +317,6 @@ def test_polling_reads_only_new_rows_and_loses_none(runs_dir):
     run.close()
 
 
-def test_uploaded_image_is_predicted_from_a_temporary_copy(runs_dir, tmp_path, monkeypatch):
-    import tempfile
-
-    from core.train.evaluate import load_run_model, predict_one
-    from ui.runs import _probabilities
-
-    model, bundle = load_run_model(inject_finished_run(runs_dir))
-    path = Path(bundle.splits["val"].paths[0])
-
-    class Upload:  # what st.file_uploader returns, as far as the page uses it
-        name = path.name
-
-        def getvalue(self):
-            return path.read_bytes()
-
-    temp = tmp_path / "temp"  # this test's own temporary folder: nothing else writes there
-    temp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    seen = []
-    real_predict = predict_one
-    monkeypatch.setattr("core.train.evaluate.predict_one",
-                        lambda m, b, item: seen.append(Path(item)) or real_predict(m, b, item))
-    probs = _probabilities(model, bundle, None, Upload())
-    assert probs == pytest.approx(predict_one(model, bundle, path))
-    assert seen and seen[0].parent == temp and seen[0].suffix == path.suffix  # predicted from a copy there
-    assert list(temp.iterdir()) == []  # and the copy is gone
-
-
-    class NotAnImage(Upload):
-        name = "notes.png"
-
-        def getvalue(self):
-            return b"this is not an image"
-
-    with pytest.raises(ValueError) as err:
-        _probabilities(model, bundle, None, NotAnImage())
-    assert "notes.png" in str(err.value) and tempfile.gettempdir() not in str(err.value)  # the user's name
-
-
 def test_interrupted_run_says_so_with_the_worker_log(runs_dir):
     import subprocess
     import sys
@@ -420,38 +348,6 @@ def test_absurd_lr_and_oversized_batch_are_flagged_but_not_refused(runs_dir):
     at.number_input(key="train-bs-mel_cnn-builtin:sounds").set_value(500).run()
     _no_errors(at)
     assert any("larger than the 192 training examples" in w.value for w in at.warning)
-
-
-def test_predict_keeps_the_user_on_the_predict_view(runs_dir):
-    """Issue 13 item 3: a typed sentence (a rerun) must not jump back to the confusion matrix."""
-    inject_finished_run(runs_dir, "lstm", source="builtin:reviews")
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
-    view = at.radio(key="results-view")
-    assert view.value == "Confusion matrix" and "Predict" in view.options
-    view.set_value("Predict").run()
-    at.text_input(key="results-sentence").input("what a wonderful film").run()
-    _no_errors(at)
-    assert at.radio(key="results-view").value == "Predict"  # still where the user was
-    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
-    assert "Class probabilities" in specs and "Confusion matrix" not in specs  # one view shown, the chosen one
-
-
-def test_the_checkpoint_is_read_only_when_asked_for_and_named_for_what_it_is(runs_dir, monkeypatch):
-    """Issue 8: the download button read the checkpoint into memory on every rerun; issue 13 item 10: its name."""
-    run = inject_finished_run(runs_dir)
-    reads = []
-    real = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or real(self))
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
-    at.radio(key="results-view").set_value("Download").run()
-    _no_errors(at)
-    assert "best.pt" not in reads
-    assert not [b for b in at.get("download_button") if "training checkpoint" in b.proto.label]
-    assert any("training checkpoint" in m.value and '"model"' in m.value for m in at.markdown)
-    at.button(key="results-prep").click().run()
-    assert reads.count("best.pt") == 1
-    assert [b for b in at.get("download_button") if "training checkpoint" in b.proto.label]
-    assert run.is_dir()
 
 
 def test_the_form_shows_counts_without_decoding_any_data(runs_dir, monkeypatch):
