@@ -24,7 +24,7 @@ from core.gan.checkpoint import load_gan_checkpoint
 from core.gan.config import GanConfig, GanResult
 from core.gan.data import GanData, load_gan_data
 from core.gan.models import build_gan, latent_dim
-from core.train.callbacks import StopTraining
+from core.train.callbacks import StopTraining, finish_callbacks
 
 SERIES = ("d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake")  # per step: D losses, G loss, D(x), D(G(z))
 EVENTS = ("before_fit", "after_step", "after_epoch", "after_fit")
@@ -153,9 +153,9 @@ class GanLoop:
             self.error = stop.reason if stop.status == "failed" else None
         except BaseException:
             self.status = "failed"
-            self._after_fit(raise_errors=False)
+            finish_callbacks(self, raise_errors=False)
             raise
-        self._after_fit(raise_errors=True)
+        finish_callbacks(self, raise_errors=True)
 
     def _limit_reached(self) -> bool:
         return bool(self.config.max_steps) and self.step >= self.config.max_steps
@@ -186,16 +186,6 @@ class GanLoop:
             raise StopTraining(
                 f"a loss became NaN/infinite by step {self.step}: the networks' weights are no longer usable. "
                 "Try lower learning rates, BCE instead of MSE, or Adam instead of SGD.", status="failed")
-
-    def _after_fit(self, raise_errors: bool) -> None:
-        first = None
-        for cb in self.callbacks:
-            try:
-                getattr(cb, "after_fit", lambda loop: None)(self)
-            except Exception as err:  # noqa: BLE001 - cleanup of the others must still happen
-                first = first or err
-        if first is not None and raise_errors:
-            raise first
 
 
 def _resume(loop: GanLoop, where: str) -> None:

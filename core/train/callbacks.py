@@ -44,6 +44,19 @@ class Callback:
     main_only = False  # True: only rank 0 runs it under DDP (it writes files)
 
 
+def finish_callbacks(loop, raise_errors: bool) -> None:
+    """Every callback's ``after_fit`` runs, even when one of them fails; the first error is raised afterwards (when
+    ``raise_errors``). Used by the classifier loop and the GAN loop alike."""
+    first = None
+    for cb in loop.callbacks:
+        try:
+            getattr(cb, "after_fit", lambda loop: None)(loop)
+        except Exception as err:  # noqa: BLE001 - cleanup of the others must still happen
+            first = first or err
+    if first is not None and raise_errors:
+        raise first
+
+
 class Freezer(Callback):
     """Train only the head for the first ``epochs`` epochs, then unfreeze (batch-norm stays trainable if asked)."""
 

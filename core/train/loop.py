@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from core.models import build_for, unwrap
 from core.train.callbacks import (ActivationStats, Checkpointer, EarlyStopping, Freezer, MetricsRecorder,
-                                  NonFiniteLoss, StopFlag, StopTraining, TensorBoardLogger)
+                                  NonFiniteLoss, StopFlag, StopTraining, TensorBoardLogger, finish_callbacks)
 from core.train.checkpoint import load_checkpoint
 from core.train.checks import check
 from core.train.config import RunResult, TrainConfig
@@ -94,26 +94,15 @@ class Loop:
             self.error = self._with_checkpoint_note(stop.reason) if stop.status == "failed" else None
         except BaseException:  # a crash: clean up, then let the original error through
             self.status = "failed"
-            self._after_fit(raise_errors=False)
+            finish_callbacks(self, raise_errors=False)
             raise
-        self._after_fit(raise_errors=True)
+        finish_callbacks(self, raise_errors=True)
 
     def _with_checkpoint_note(self, reason: str) -> str:
         if self.last_checkpoint:
             epoch = self.history[-1]["epoch"] + 1
             return f"{reason} The last good checkpoint (after epoch {epoch}) was kept."
         return f"{reason} No checkpoint had been written by this run yet."
-
-    def _after_fit(self, raise_errors: bool) -> None:
-        """Every callback's after_fit runs, even when one of them fails; the first error is raised afterwards."""
-        first = None
-        for cb in self.callbacks:
-            try:
-                getattr(cb, "after_fit", lambda loop: None)(self)
-            except Exception as err:  # noqa: BLE001 - cleanup of the others must still happen
-                first = first or err
-        if first is not None and raise_errors:
-            raise first
 
     def _step_limit_reached(self) -> bool:
         return bool(self.config.max_steps) and self.step >= self.config.max_steps
