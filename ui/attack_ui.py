@@ -234,11 +234,13 @@ def _prediction(classes, probs) -> str:
 def single_view(target: AttackTarget, sample: Sample, result: SingleAttack, key: str) -> None:
     """Original | perturbation (amplified) | adversarial, the top classes before and after, and the download."""
     classes, s = target.classes, result.settings
-    verdict = "fooled ✅" if result.fooled else "not fooled"
     goal = f"target {classes[s.target_class]}" if s.target_class is not None else "untargeted"
     change = f"{_prediction(classes, result.probs_before)} → {_prediction(classes, result.probs_after)}"
-    st.markdown(f"{af.METHOD_NAMES[s.method]} at eps {af.eps_text(s.eps, target.kind)}, {goal}: the model is "
-                f"**{verdict}** — {change}")
+    verdict = ("was **already wrong** before the attack (the true class is "
+               f"**{classes[result.label]}**); pick a sample it gets right" if result.wrong_before
+               else f"is **{'fooled ✅' if result.fooled else 'not fooled'}**")
+    st.markdown(f"{af.METHOD_NAMES[s.method]} at eps {af.eps_text(s.eps, target.kind)}, {goal}: the model "
+                f"{verdict} — {change}")
     if target.kind == "image":
         view, factor = amplified(result.x, result.x_adv)
         c1, c2, c3 = st.columns(3)

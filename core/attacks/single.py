@@ -66,6 +66,11 @@ class SingleAttack:
         return int(self.probs_after.argmax())
 
     @property
+    def wrong_before(self) -> bool:
+        """Untargeted, and the clean prediction already differs from ``label``: there was nothing to fool."""
+        return self.settings.target_class is None and self.pred_before != self.label
+
+    @property
     def fooled(self) -> bool:
         """Untargeted: the prediction left ``label``; targeted: it reached the target class."""
         t = self.settings.target_class

@@ -290,3 +290,9 @@ def test_single_sample_helpers_png_upload_amplification_and_top_k():
     xs, _ = _batch(6, n=1)
     out = attack_one(model, xs, None, AttackSettings(eps=0.0))  # an upload: attacked away from its prediction
     assert out.label == out.pred_before == out.pred_after and not out.fooled and math.isinf(out.snr_db)
+    assert not out.wrong_before
+    other = (out.pred_before + 1) % 6  # a true label the model does not predict: it was wrong before any attack
+    wrong = attack_one(model, xs, other, AttackSettings(eps=0.0))
+    assert wrong.wrong_before and wrong.fooled  # "fooled" by its definition, which is why the page says otherwise
+    aimed = attack_one(model, xs, other, AttackSettings(eps=0.0, target_class=other))
+    assert not aimed.wrong_before  # a targeted attack aims at a class: the clean prediction is not "wrong"
