@@ -14,14 +14,17 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
-from core.augment import Pipeline, Step
-from core.augment.image import to_tensor
-from core.data import sample_photos
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the lab's core on the path
+from core.augment import Pipeline, Step  # noqa: E402
+from core.augment.image import to_tensor  # noqa: E402
+from core.data import sample_photos  # noqa: E402
 
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,8 +30,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets, transforms
 
-from core.data import load
-from core.data.audio import fix_length
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: the lab's core on the path
+from core.data import load  # noqa: E402
+from core.data.audio import fix_length  # noqa: E402
 
 
 class PlainAudio(Dataset):
