@@ -50,7 +50,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         (workdir / "lab.toml").write_text(f'runs_dir = "{workdir / "runs"}"\nserved = true\n')
         env = dict(os.environ, DLLAB_CONFIG=str(workdir / "lab.toml"), DLLAB_WORKER_THREADS="1",
-                   OMP_WAIT_POLICY="PASSIVE", DLLAB_ALLOW_DOWNLOADS="0")
+                   OMP_WAIT_POLICY="PASSIVE", DLLAB_ALLOW_DOWNLOADS="0",
+                   DLLAB_RERUN_LOG=str(workdir / "reruns.log"))  # app.py logs the server's time per rerun
         self.log = open(workdir / "streamlit.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
@@ -110,6 +111,16 @@ class Server:
         for group, seconds in self.cpu_seen.values():
             out[group] += seconds
         return out
+
+    def reruns(self, since: float, until: float, page: str = "Augment") -> dict:
+        """The server's own seconds per full rerun of ``page`` between two times (from app.py's rerun log)."""
+        log = self.workdir / "reruns.log"
+        rows = [line.split() for line in (log.read_text().splitlines() if log.exists() else [])]
+        values = sorted(float(r[1]) for r in rows if len(r) == 3 and r[2] == page and since <= float(r[0]) <= until)
+        if not values:
+            return {"page": page, "n": 0}
+        return {"page": page, "n": len(values), "p50": statistics.median(values),
+                "p95": values[min(len(values) - 1, max(0, round(0.95 * len(values)) - 1))]}
 
     def phase_peak(self) -> int:
         """Peak RSS since the last call."""
@@ -248,13 +259,13 @@ def _jobs(runs_dir: Path) -> dict:
 
 
 async def _measured(server: Server, browser, n: int) -> dict:
-    """One phase of ``n`` sessions: the latencies, and the server's peak memory and CPU use meanwhile."""
-    cpu0, t0 = server.cpu_by_group(), time.perf_counter()
+    """One phase of ``n`` sessions: the latencies, and the server's peak memory, CPU use and own time per rerun."""
+    cpu0, t0, since = server.cpu_by_group(), time.perf_counter(), time.time()
     out = _summary(await _phase(browser, server.url, n, shots=server.workdir))
     wall = time.perf_counter() - t0
     cpu = {g: (v - cpu0[g]) / wall for g, v in server.cpu_by_group().items()}  # 1.0 = one core busy all the time
     out.update(peak_rss_mb=server.phase_peak() / 2**20, wall_s=wall, cores_used=cpu,
-               server_cpu_share=cpu["server"])
+               server_cpu_share=cpu["server"], server_reruns=server.reruns(since, time.time()))
     return out
 
 
@@ -326,6 +337,11 @@ def _markdown(r: dict) -> str:
               f"{r['alone']['wall_s']:.0f} s: " + _cores(r['alone']['cores_used']),
               f"- The queue: shown to a session {'yes' if r['crowd']['saw_queue'] else 'no'}; jobs at the end: "
               f"{r['jobs']['by_status']} ({r['jobs']['total']} in all, kinds {', '.join(r['jobs']['kinds'])})"]
+    for phase, label in (("crowd", f"{r['sessions']} sessions"), ("alone", "alone")):
+        rr = r[phase].get("server_reruns", {})
+        if rr.get("n"):
+            lines.append(f"- The server's own time per {rr['page']} rerun, {label}: p50 {rr['p50']:.2f} s, "
+                         f"p95 {rr['p95']:.2f} s ({rr['n']} reruns)")
     lines += [f"  - {e}" for e in r["crowd"]["errors"] + r["alone"]["errors"]]
     return "\n".join(lines)
 
