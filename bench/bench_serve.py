@@ -193,9 +193,9 @@ class Session:
             await self.load("augment_open", "/Augment")
             slider = page.get_by_role("slider").first
             await slider.wait_for()
-            for _ in range(3):
+            for _ in range(3):  # the first slider is step 1's probability, at its maximum: down moves it
                 await slider.focus()
-                await self.timed("augment_slider", lambda: slider.press("ArrowRight"))
+                await self.timed("augment_slider", lambda: slider.press("ArrowLeft"))
             await self.load("lr_open", "/LR_Finder")
             await self.timed("lr_start", page.get_by_role("button", name="Run the range test").click)
             self.step = "lr_result"
