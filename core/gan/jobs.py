@@ -7,12 +7,11 @@ from __future__ import annotations
 
 def run_gan(job) -> None:
     """Train the job's GanConfig into its run store (``fit`` records statuses, series and checkpoints itself) and
-    write the GanResult as the job's result."""
+    write the GanResult as the job's result, before the run's final status (a reader that sees 'finished' finds it)."""
     from core.gan.config import GanConfig
     from core.gan.train import fit
 
-    result = fit(GanConfig.from_dict(job.config), run=job.store)
-    job.write_result(result.to_dict())
+    fit(GanConfig.from_dict(job.config), run=job.store, on_result=lambda result: job.write_result(result.to_dict()))
 
 
 def gan_problems(config: dict) -> list[str]:

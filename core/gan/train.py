@@ -15,6 +15,7 @@ recording, the progress strip, the collapse meter, checkpoints, the stop flag --
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import torch
 from torch.nn import functional as F
@@ -208,11 +209,13 @@ def _resume(loop: GanLoop, where: str) -> None:
     loop.notices.append(f"resumed from {where} after {loop.step} steps ({loop.epochs_done} epochs)")
 
 
-def fit(config: GanConfig, callbacks=(), *, run=None, data: GanData | None = None) -> GanResult:
+def fit(config: GanConfig, callbacks=(), *, run=None, data: GanData | None = None,
+        on_result: Callable[[GanResult], None] | None = None) -> GanResult:
     """Train a GAN on ``config.data``, recording into a run directory; returns a ``GanResult``.
 
     ``run``: a RunStore already created (the worker's job store); otherwise one is created under
-    ``config.runs_dir``. ``data``: real data to use instead of loading ``config.data`` (tests).
+    ``config.runs_dir``. ``data``: real data to use instead of loading ``config.data`` (tests). ``on_result``:
+    called with the result just before the run's final status is written (the job writes its result.json there).
     A crash records status 'failed' with the error and re-raises; a NaN loss returns status 'failed' with advice.
 
     >>> fit(GanConfig(data="toy:ring", max_steps=50)).status                 # doctest: +SKIP
@@ -237,8 +240,11 @@ def fit(config: GanConfig, callbacks=(), *, run=None, data: GanData | None = Non
             _resume(loop, config.resume_from)
         run.set_status("running")
         loop.fit()
+        result = _result(loop, run, start)
+        if on_result is not None:  # before the final status: a reader that sees 'finished' finds the result
+            on_result(result)
         run.set_status(loop.status, error=loop.error)
-        return _result(loop, run, start)
+        return result
     except KeyboardInterrupt:
         run.set_status("stopped", error="interrupted from the keyboard")
         raise

@@ -75,6 +75,21 @@ def test_gan_job_finishes_stops_and_is_interrupted_when_killed(tmp_path, workers
     assert [s.step for s in list_snapshots(long[1])][:4] == [0, 20, 40, 60]
 
 
+def test_the_result_is_written_before_the_run_says_finished(tmp_path):
+    """A reader that sees 'finished' must find result.json (the full suite once read it a moment too early)."""
+    from core.gan.jobs import run_gan
+    from core.jobs import Job
+
+    store = RunStore.create(tmp_path / "runs", GanConfig(**RING, max_steps=10).to_dict(), kind="gan")
+    job = Job(store, store.config(), "gan")
+    seen = []
+    real_write = job.write_result
+    job.write_result = lambda result: seen.append(store.info().status) or real_write(result)
+    run_gan(job)
+    assert seen == ["running"]  # written while the run was still running
+    assert store.info().status == "finished" and GanResult.from_dict(read_result(store.run_dir)).steps == 10
+
+
 def test_impossible_gan_config_is_refused_before_a_run_exists(tmp_path):
     runs = tmp_path / "runs"
     with pytest.raises(ValueError, match="dcgan-8 makes 8x8 images"):
