@@ -148,9 +148,15 @@ def _read_upload(target: AttackTarget, upload) -> torch.Tensor:
     from core.attacks.single import image_input
 
     if target.prepare is not None:  # the pretrained model: its own resize and centre crop
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        with Image.open(upload) as img:
+        from core.data.images import NOT_AN_IMAGE
+
+        try:
+            opened = Image.open(upload)
+        except UnidentifiedImageError:
+            raise ValueError(NOT_AN_IMAGE) from None
+        with opened as img:
             return target.prepare(img.convert("RGB"))
     if target.kind == "image":
         return image_input(upload, target.input_shape)

@@ -19,6 +19,8 @@ GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 LAYOUT = "an ImageFolder: root/<class>/<image>.png|jpg (optionally under root/train, root/val, root/test)"
 CACHE_MB = 512  # default budget: decoded, resized images are kept in memory (uint8) when they fit in it
 
+NOT_AN_IMAGE = "not an image (PIL cannot identify the file format)"
+
 
 @dataclass
 class ImageRecord:
@@ -57,8 +59,13 @@ class ImageDataset(Dataset):
 
 
 def decode(path: Path, size: int, channels: int) -> torch.Tensor:
-    """Read an image, convert to L or RGB, resize to ``size`` x ``size``: uint8 (C, size, size)."""
-    with Image.open(path) as im:
+    """Read an image, convert to L or RGB, resize to ``size`` x ``size``: uint8 (C, size, size). A file that is no
+    image raises ValueError saying so (not PIL's message, which prints the file object of an upload)."""
+    try:
+        opened = Image.open(path)
+    except UnidentifiedImageError:
+        raise ValueError(NOT_AN_IMAGE) from None
+    with opened as im:
         mode = "L" if channels == 1 else "RGB"
         im.draft(mode, (size, size))  # JPEG: decode at reduced scale when much larger than needed
         im = ImageOps.exif_transpose(im)  # phone photos: apply the stored orientation
@@ -76,7 +83,7 @@ def read_header(path: Path) -> tuple[int, int, str]:
         with Image.open(path) as im:
             return im.size[0], im.size[1], im.mode
     except UnidentifiedImageError:
-        raise ValueError("not an image (PIL cannot identify the file format)") from None
+        raise ValueError(NOT_AN_IMAGE) from None
     except (OSError, SyntaxError, Image.DecompressionBombError) as err:
         raise ValueError(f"unreadable image header ({err})") from None
 

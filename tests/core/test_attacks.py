@@ -296,3 +296,17 @@ def test_single_sample_helpers_png_upload_amplification_and_top_k():
     assert wrong.wrong_before and wrong.fooled  # "fooled" by its definition, which is why the page says otherwise
     aimed = attack_one(model, xs, other, AttackSettings(eps=0.0, target_class=other))
     assert not aimed.wrong_before  # a targeted attack aims at a class: the clean prediction is not "wrong"
+
+
+def test_an_upload_that_is_no_image_is_named_plainly():
+    import io
+
+    from core.attacks.single import image_input
+
+    class Upload(io.BytesIO):  # what the page passes: a file object whose repr is Python internals
+        def __repr__(self):
+            return "UploadedFile(file_id='f1', name='notes.png', _file_urls=...)"
+
+    with pytest.raises(ValueError) as err:
+        image_input(Upload(b"this is not an image"), (1, 8, 8))
+    assert str(err.value) == "not an image (PIL cannot identify the file format)"  # no file object, no internals
