@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.data.images import NOT_AN_IMAGE
 from tests.train_page_helpers import PAGE, inject_finished_run, no_errors as _no_errors
 
 
@@ -45,7 +46,8 @@ def test_uploaded_image_is_predicted_from_a_temporary_copy(runs_dir, tmp_path, m
 
     with pytest.raises(ValueError) as err:
         _probabilities(model, bundle, None, NotAnImage())
-    assert "notes.png" in str(err.value) and tempfile.gettempdir() not in str(err.value)  # the user's name
+    assert NOT_AN_IMAGE in str(err.value)  # said plainly (the page puts the user's file name before it)
+    assert tempfile.gettempdir() not in str(err.value)  # and no temporary path
 
 
 def test_predict_keeps_the_user_on_the_predict_view(runs_dir):
