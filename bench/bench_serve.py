@@ -36,7 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.browser import ARGS, IDLE, RUN_COUNTER, SYSTEM_CHROMIUM, free_port  # noqa: E402 - after the path
+from tests.e2e.browser import (  # noqa: E402 - after the path
+    ARGS, BEFORE, IDLE, RERUN_SEEN, RUN_COUNTER, SYSTEM_CHROMIUM, free_port)
 
 ACTION_TIMEOUT_MS = 180_000  # one action may wait this long for the app to be idle again
 JOB_TIMEOUT_MS = 900_000  # a job (sweep, training) may take this long, queue included
@@ -159,10 +160,10 @@ class Session:
     async def timed(self, name: str, action) -> None:
         """Do ``action`` (a coroutine function causing one rerun) and time it to the end of that rerun."""
         self.step = name
-        before = await self.page.evaluate("() => window.__dllab ? window.__dllab.runs : 0")
+        before = await self.page.evaluate(BEFORE)
         t0 = time.perf_counter()
         await action()
-        await self.page.wait_for_function("n => window.__dllab.runs > n", arg=before, timeout=ACTION_TIMEOUT_MS)
+        await self.page.wait_for_function(RERUN_SEEN, arg=before, timeout=ACTION_TIMEOUT_MS)
         await self._idle()
         self.latency.setdefault(name, []).append(time.perf_counter() - t0)
         await self._check(name)

@@ -64,17 +64,39 @@ def launch_browser(playwright, env: Mapping[str, str] = os.environ, system: str 
 # Streamlit marks its root element with the script's state ('initial' before the first run, then 'running' /
 # 'notRunning' ...) and the connection's: the app's own idle signal. This counts the runs that start, so that a
 # waiter can tell a rerun that has not started yet from one that has finished (tests/e2e/conftest.py settle,
-# bench/bench_serve.py).
+# bench/bench_serve.py). Two things can hide a short run from it, and both happen on a loaded machine:
+# - several changes reach the observer at once: a record's new value is the next record's old value (reading the
+#   attribute would give only the last one);
+# - React can draw 'running' and 'notRunning' in one go, so the root never shows 'running'. Hence the socket is
+#   counted too: ``sent`` grows with every message to the server (a widget's rerun request) and ``heard`` counts the
+#   messages from the server since the last one sent (a run answers with several). See RERUN_SEEN.
 RUN_COUNTER = """
-window.__dllab = {runs: 0};
+window.__dllab = {runs: 0, sent: 0, heard: 0};
 new MutationObserver(changes => {
-  for (const c of changes) {
-    const now = c.target.getAttribute('data-test-script-state');
+  changes.forEach((c, i) => {
+    const now = i + 1 < changes.length ? changes[i + 1].oldValue : c.target.getAttribute('data-test-script-state');
     if (now === 'running' && c.oldValue !== 'running') window.__dllab.runs++;
-  }
+  });
 }).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
                       attributeFilter: ['data-test-script-state']});
+const NativeSocket = window.WebSocket;
+window.WebSocket = class extends NativeSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('message', () => { window.__dllab.heard++; });
+  }
+  send(data) {
+    window.__dllab.sent++;
+    window.__dllab.heard = 0;
+    return super.send(data);
+  }
+};
 """
+# Given ``[runs, sent]`` read before an action: true once a run has started since, or the app has sent the server a
+# message and heard at least two back (a run's start and end drawn together). Then wait for IDLE.
+RERUN_SEEN = """([runs, sent]) =>
+  window.__dllab.runs > runs || (window.__dllab.sent > sent && window.__dllab.heard >= 2)"""
+BEFORE = "() => [window.__dllab.runs, window.__dllab.sent]"
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser import IDLE, RUN_COUNTER, free_port
+from tests.e2e.browser import BEFORE, IDLE, RERUN_SEEN, RUN_COUNTER, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / ".cache" / "screenshots"  # look at these after a run: a page that renders but looks broken is broken
@@ -99,8 +99,8 @@ def settle():
     press) and first waits until the rerun it causes has started, then until it has finished: no fixed sleeps."""
     def _settle(page, action=None, timeout_ms: int = 120_000):
         if action is not None:
-            before = page.evaluate("() => window.__dllab.runs")
+            before = page.evaluate(BEFORE)
             action()
-            page.wait_for_function("n => window.__dllab.runs > n", arg=before, timeout=timeout_ms)
+            page.wait_for_function(RERUN_SEEN, arg=before, timeout=timeout_ms)
         page.wait_for_selector(IDLE, timeout=timeout_ms)
     return _settle
