@@ -208,9 +208,23 @@ class Session:
             await self.load("results_open", "/Train")
             await page.get_by_text("Confusion matrix").first.wait_for()
         except Exception as err:  # noqa: BLE001 - a load test records what went wrong and goes on
-            self.errors.append(f"during {self.step}: {type(err).__name__}: {str(err).splitlines()[0][:160]}")
+            self.errors.append(f"during {self.step}: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
+                               f" (the page then: {await self._state()})")
             if self.shots is not None:
                 await page.screenshot(path=str(self.shots / f"{self.name}-{self.step}.png"), full_page=True)
+
+    async def _state(self) -> dict:
+        """What the page holds when an action fails: the app's script and connection state, how much text it shows,
+        and the socket counters (a page that stopped hearing from the server looks the same as one left blank)."""
+        try:
+            return await self.page.evaluate("""() => {
+              const app = document.querySelector('[data-testid="stApp"]');
+              return {script: app && app.getAttribute('data-test-script-state'),
+                      connection: app && app.getAttribute('data-test-connection-state'),
+                      text_chars: document.body.innerText.length, counters: window.__dllab};
+            }""")
+        except Exception as err:  # noqa: BLE001 - the page itself may be gone
+            return {"unreadable": str(err).splitlines()[0][:80]}
 
     async def _wait_job(self, until) -> None:
         """Wait for a job's result, noting whether the page showed a place in the queue meanwhile."""
