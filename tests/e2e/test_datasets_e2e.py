@@ -1,4 +1,5 @@
 """The served Datasets page in headless Chromium: pick a built-in source, see the class-balance chart."""
+from tests.e2e.browser import pick_option
 
 
 def _open(page, app_url, settle):
@@ -14,9 +15,7 @@ def test_datasets_page_shows_class_balance_for_shapes(app_url, page, settle, sho
     settle(page)
     shoot(page, "datasets_digits")
     page.set_viewport_size({"width": 1400, "height": 1000})
-    menu = page.locator('[data-testid="stSelectbox"]').first
-    menu.click()
-    settle(page, page.get_by_role("option", name="builtin:shapes").click)
+    pick_option(page, settle, page.locator('[data-testid="stSelectbox"]').first, "builtin:shapes")
     page.get_by_text("class imbalance").first.wait_for()
     page.get_by_text("Original image sizes per class").first.wait_for()
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
@@ -29,8 +28,7 @@ def test_datasets_page_shows_class_balance_for_shapes(app_url, page, settle, sho
 
 def test_datasets_page_audio_clip(app_url, page, settle, shoot):
     _open(page, app_url, settle)
-    page.locator('[data-testid="stSelectbox"]').first.click()
-    settle(page, page.get_by_role("option", name="builtin:sounds").click)
+    pick_option(page, settle, page.locator('[data-testid="stSelectbox"]').first, "builtin:sounds")
     page.get_by_text("Log-mel spectrogram").first.wait_for()
     assert page.locator("audio").count() >= 6
     assert "Traceback" not in page.content()
@@ -41,8 +39,7 @@ def test_datasets_page_audio_clip(app_url, page, settle, shoot):
 
 def test_datasets_page_reviews(app_url, page, settle, shoot):
     _open(page, app_url, settle)
-    page.locator('[data-testid="stSelectbox"]').first.click()
-    settle(page, page.get_by_role("option", name="builtin:reviews").click)
+    pick_option(page, settle, page.locator('[data-testid="stSelectbox"]').first, "builtin:reviews")
     page.get_by_text("Top tokens per class").first.wait_for()
     assert "Traceback" not in page.content()
     page.set_viewport_size({"width": 1400, "height": 2600})

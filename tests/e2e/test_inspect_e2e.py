@@ -1,6 +1,7 @@
 """The Inspect page in a real browser: pick a run, see the layer table, switch to Grad-CAM and see the overlay."""
 from __future__ import annotations
 
+from tests.e2e.browser import pick_option
 from tests.inspect_helpers import make_run
 
 
@@ -14,8 +15,7 @@ def test_pick_a_run_see_the_table_and_a_cam_overlay(app_url, page, shoot, settle
     page.set_viewport_size({"width": 1400, "height": 2400})
     page.goto(app_url + "/Inspect")
     settle(page)
-    page.get_by_label("Model to inspect").click()
-    page.get_by_role("option", name=run.name).click()
+    pick_option(page, settle, page.get_by_label("Model to inspect"), run.name)
     page.get_by_text("Multiply-adds / example").wait_for()
     page.locator('[data-testid="stDataFrame"]').first.wait_for()  # the layer table (drawn on a canvas)
     page.locator("th", has_text="receptive field").first.wait_for(state="attached")  # its column, drawn hidden
