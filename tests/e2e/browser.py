@@ -113,12 +113,14 @@ def pick_option(page, settle, menu, option: str, tries: int = 3) -> None:
     """Open the select box ``menu`` (a locator) and choose ``option``, waiting for the rerun it causes. A rerun
     still in flight can redraw the box and close its list as it opens, so the list is opened again if the option
     does not show."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     for attempt in range(tries):
         menu.click()
         choice = page.get_by_role("option", name=option)
         try:
             choice.wait_for(timeout=15_000)
-        except Exception:  # noqa: BLE001 - playwright's TimeoutError: the list closed; open it again
+        except PlaywrightTimeout:  # the list closed: open it again
             if attempt == tries - 1:
                 raise
             page.keyboard.press("Escape")

@@ -26,7 +26,7 @@ def _set_number(page, settle, label: str, value: int) -> None:
     raise AssertionError(f"could not set {label} to {value}")
 
 
-def test_run_shows_live_loss_chart_and_stops(app_url, page, shoot, settle):
+def test_run_shows_live_loss_chart_and_stops(app_url, page, shoot, settle, tmp_path):
     page.set_viewport_size({"width": 1400, "height": 3200})  # Streamlit scrolls inside: a tall window shows it all
     page.goto(app_url + "/Train")
     settle(page)
@@ -63,7 +63,7 @@ def test_run_shows_live_loss_chart_and_stops(app_url, page, shoot, settle):
     results = page.get_by_text("Results", exact=True)
     results.scroll_into_view_if_needed()
     shoot(page, "train_results")
-    _predict_an_upload(page, settle, shoot)
+    _predict_an_upload(page, settle, shoot, tmp_path)
 
 
 def _view(page, name: str) -> None:
@@ -72,7 +72,7 @@ def _view(page, name: str) -> None:
     views.get_by_text(name, exact=True).click()
 
 
-def _predict_an_upload(page, settle, shoot) -> None:
+def _predict_an_upload(page, settle, shoot, tmp_path) -> None:
     """Issue 13 item 3: the first upload keeps the user on Predict (tabs jumped back to the confusion matrix)."""
     from core.data import load
 
@@ -86,3 +86,12 @@ def _predict_an_upload(page, settle, shoot) -> None:
     assert not page.locator(".js-plotly-plot .gtitle", has_text="Confusion matrix").count()  # the view stayed
     page.get_by_text("Prediction:").scroll_into_view_if_needed()
     shoot(page, "train_predict")
+    bad = tmp_path / "notes.png"  # a bad upload: text under an image's name
+    bad.write_text("this is not an image")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+    page.get_by_text("Could not read notes.png as an image: not an image").wait_for(timeout=60_000)
+    settle(page)
+    assert page.get_by_role("radio", name="Predict").is_checked()  # still on Predict, the page still up
+    assert "Traceback" not in page.content()
+    page.get_by_text("Could not read notes.png").scroll_into_view_if_needed()
+    shoot(page, "train_predict_bad_upload")
