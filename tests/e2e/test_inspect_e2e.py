@@ -15,7 +15,7 @@ def test_pick_a_run_see_the_table_and_a_cam_overlay(app_url, page, shoot, settle
     page.set_viewport_size({"width": 1400, "height": 2400})
     page.goto(app_url + "/Inspect")
     settle(page)
-    pick_option(page, settle, page.get_by_label("Model to inspect"), run.name)
+    pick_option(page, settle, page.get_by_label("Model to inspect", exact=True), run.name)
     page.get_by_text("Multiply-adds / example").wait_for()
     page.locator('[data-testid="stDataFrame"]').first.wait_for()  # the layer table (drawn on a canvas)
     page.locator("th", has_text="receptive field").first.wait_for(state="attached")  # its column, drawn hidden

@@ -127,7 +127,7 @@ def test_mixup_from_datasets(app, inputs, images, charts):
     app.radio(key="augment_section").set_value("Mixup").run()
     app.radio(key="mix_src").set_value(inputs).run()
     assert not app.exception and not app.error
-    assert len(app.get("imgs")) == images and len(app.get("plotly_chart")) == charts
+    assert len(app.get("image")) == images and len(app.get("plotly_chart")) == charts
 
 
 def test_image_from_a_dataset_sample(app):
@@ -148,7 +148,7 @@ def test_mixup_of_a_class_with_itself_is_refused(app):
     app.radio(key="mix_src").set_value("Two images from a dataset").run()
     app.selectbox(key="mix_c2").select(app.selectbox(key="mix_c1").value).run()
     assert not app.exception and "two different classes" in app.warning[0].value
-    assert len(app.get("imgs")) == 0  # nothing mixed
+    assert len(app.get("image")) == 0  # nothing mixed
 
 
 def test_soft_label_classes_are_categories():
@@ -163,7 +163,7 @@ def test_soft_label_classes_are_categories():
 def test_an_empty_image_pipeline_shows_the_input_unchanged(app, section):
     app.session_state["img_steps"] = []  # every step removed
     app.radio(key="augment_section").set_value(section).run()
-    assert not app.exception and not app.error and len(app.get("imgs")) >= 8
+    assert not app.exception and not app.error and len(app.get("image")) >= 8
 
 
 # ---- issue 13 on this page: waits, uploads, help texts, captions, expanders, colour scales ---------------------------

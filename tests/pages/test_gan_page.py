@@ -45,7 +45,7 @@ def _titles(at: AppTest) -> str:
 
 def _images(at: AppTest) -> dict[str, str]:
     """caption -> media URL (a hash of the picture) of every st.image on the page."""
-    return {i.caption: i.url for el in at.get("imgs") for i in el.proto.imgs}
+    return {i.caption: i.url for el in at.get("image") for i in el.proto.imgs}
 
 
 def ring_run(runs_dir: Path, **kw) -> Path:

@@ -51,7 +51,7 @@ def _table(at: AppTest):
 
 
 def _image_captions(at: AppTest) -> list[str]:
-    return [img.caption for el in at.get("imgs") for img in el.proto.imgs]
+    return [img.caption for el in at.get("image") for img in el.proto.imgs]
 
 
 def _view(at: AppTest, name: str) -> AppTest:
@@ -85,7 +85,7 @@ def test_layer_table_totals_and_receptive_field(run_dir):
 def test_grad_cam_view(run_dir):
     at = _view(_page().run(), "Where it looks")
     assert any(m.value.startswith("Grad-CAM for **") for m in at.markdown)
-    assert len(at.get("imgs")) >= 1 + 8  # the chosen example and the grid
+    assert len(at.get("image")) >= 1 + 8  # the chosen example and the grid
     at.selectbox(key="inspect-cam-class").set_value(3).run()
     at.slider(key="inspect-cam-opacity").set_value(0.8).run()
     _ok(at)
