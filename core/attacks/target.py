@@ -61,6 +61,7 @@ class AttackTarget:
     run_dir: str | None = None  # the run it came from (None for the pretrained model)
     prepare: Callable | None = None  # PIL image -> model input (1, C, H, W); None = resized like the run's data
     pretrained: str = ""  # the pretrained model's name (core.models.imagenet), "" for a run
+    version: float = 0.0  # a run's checkpoint modification time (a new checkpoint is a new target); 0 otherwise
 
     @property
     def device(self) -> torch.device:
@@ -108,7 +109,7 @@ def load_run_target(run_dir: str | Path, bundle=None, device: str | torch.device
 
     Raises ``AttackRefused`` with the reason for text runs and runs without a checkpoint.
     """
-    from core.train.evaluate import load_run_model
+    from core.train.evaluate import checkpoint_path, load_run_model
 
     problems = run_problems(run_dir)
     if problems:
@@ -121,10 +122,12 @@ def load_run_target(run_dir: str | Path, bundle=None, device: str | torch.device
     wrapped = PixelModel(model).eval().to(device)
     for p in wrapped.parameters():
         p.requires_grad_(False)  # our own copy: attacks need only the input's gradient
-    return AttackTarget(model=wrapped, classes=list(bundle.classes), kind=bundle.kind, name=Path(run_dir).name,
-                        bounds=WAVE_BOUNDS if bundle.kind == "audio" else PIXEL_BOUNDS,
-                        input_shape=tuple(bundle.input_shape), sample_rate=bundle.sample_rate, bundle=bundle,
-                        run_dir=str(run_dir))
+    target = AttackTarget(model=wrapped, classes=list(bundle.classes), kind=bundle.kind, name=Path(run_dir).name,
+                          bounds=WAVE_BOUNDS if bundle.kind == "audio" else PIXEL_BOUNDS,
+                          input_shape=tuple(bundle.input_shape), sample_rate=bundle.sample_rate, bundle=bundle,
+                          run_dir=str(run_dir), version=checkpoint_path(run_dir).stat().st_mtime)
+    target.macs  # noqa: B018 - counted once now, while loading, not in a later attack
+    return target
 
 
 def load_pretrained_target(name: str = "efficientnet_lite0", device: str | torch.device = "cpu") -> AttackTarget:
@@ -136,11 +139,13 @@ def load_pretrained_target(name: str = "efficientnet_lite0", device: str | torch
     model = net.model.eval().to(device)
     for p in model.parameters():
         p.requires_grad_(False)  # attacks need only the input's gradient
-    return AttackTarget(model=model, classes=list(net.classes), kind="image", name=f"pretrained {name} (ImageNet)",
-                        bounds=PIXEL_BOUNDS, input_shape=(3, net.input_size, net.input_size), prepare=net.prepare,
-                        pretrained=name,
-                        notes=[f"{net.source}; its input normalisation (mean {list(net.mean)}, std {list(net.std)}) "
-                               "is its first layer, so epsilon is in pixel units"])
+    target = AttackTarget(model=model, classes=list(net.classes), kind="image", name=f"pretrained {name} (ImageNet)",
+                          bounds=PIXEL_BOUNDS, input_shape=(3, net.input_size, net.input_size), prepare=net.prepare,
+                          pretrained=name,
+                          notes=[f"{net.source}; its input normalisation (mean {list(net.mean)}, std {list(net.std)}) "
+                                 "is its first layer, so epsilon is in pixel units"])
+    target.macs  # noqa: B018 - counted once now, while loading, not in a later attack
+    return target
 
 
 def load_target(ref: str, device: str | torch.device = "cpu") -> AttackTarget:
