@@ -207,6 +207,13 @@ register_attack("pgd", "PGD", "BIM from a random start inside the eps-ball (Madr
                     bounds=bounds, generator=generator), iterative=True, dash="dash")
 
 
+def methods_table() -> str:
+    """The registered methods as a Markdown table (docs/attack-methods.md holds it; a test keeps it current)."""
+    rows = ["| method | `--method` | what it does | steps |", "|---|---|---|---|"]
+    rows += [f"| {m.label} | `{m.name}` | {m.help} | {'yes' if m.iterative else 'one'} |" for m in METHODS.values()]
+    return "\n".join(rows)
+
+
 def attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *, method: str = "fgsm", alpha=None,
            steps: int = 10, targeted: bool = False, random_start: bool = True, bounds=PIXEL_BOUNDS,
            generator: torch.Generator | None = None) -> torch.Tensor:
