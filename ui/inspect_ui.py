@@ -225,19 +225,35 @@ def cam_grid_ui(target, lock, layer: str, opacity: float, key: str) -> None:
                                 help="the examples are spread evenly over the validation split; shift moves them"))
     picks = [(shift + i * n_all // n) % n_all for i in range(n)]
     x, y = target.batch(picks)
-    ex = _cams(target, lock, x, None, layer, "Grad-CAM")
+    maps = _grid_maps(target, lock, x, layer, picks, key)
+    if maps is None:
+        return
     cols = st.columns(4)
     for i in range(n):
         where = cols[i % 4]
         if target.input_kind == "waveform":
-            where.plotly_chart(fig.waveform_figure(x[i], ex.maps[i]), key=f"{key}-grid-{i}")
+            where.plotly_chart(fig.waveform_figure(x[i], maps[0][i]), key=f"{key}-grid-{i}")
         else:
-            where.image(fig.cam_display(_what_the_classifier_sees(target, lock, x[i:i + 1])[0], ex.maps[i],
+            where.image(fig.cam_display(_what_the_classifier_sees(target, lock, x[i:i + 1])[0], maps[0][i],
                                         target.input_kind, opacity), width="stretch")
-        pred = int(ex.targets[i])
+        pred = int(maps[1][i])
         mark = "" if int(y[i]) < 0 else (" ✅" if pred == int(y[i]) else " ❌")
         name = target.sample_names[picks[i]] if target.sample_names else f"#{picks[i]}"
         where.caption(f"{name}: true {true_label(target, int(y[i]))} · predicted {target.classes[pred]}{mark}")
+
+
+def _grid_maps(target, lock, x, layer: str, picks: list[int], key: str):
+    """(maps, explained classes) of the grid: here when the batch fits the server's inline budget, else from a
+    'cam_grid' job (a button starts it; None until it has finished)."""
+    from core.inspect.jobs import cam_grid_config, cam_grid_needs_job, read_cam_grid
+    from ui.inspect_jobs import job_ui
+
+    if not cam_grid_needs_job(target, len(picks)):
+        ex = _cams(target, lock, x, None, layer, "Grad-CAM")
+        return ex.maps, ex.targets
+    st.caption("Mapping this many examples is too heavy for this page on this model: it runs in a worker.")
+    done = job_ui("cam_grid", cam_grid_config(target.ref, layer, picks), "Map the examples", f"{key}-grid")
+    return read_cam_grid(done) if done is not None else None
 
 
 # ---- spatial transformer ---------------------------------------------------------------------------------------

@@ -58,3 +58,4 @@ register("class_visual", "core.inspect.jobs:run_class_visual", "core.inspect.job
 register("export", "core.inspect.jobs:run_export", "core.inspect.jobs:export_problems", "model export")
 register("attack_one", "core.attacks.jobs:run_one", "core.attacks.jobs:one_problems",
          "one-sample attack (and its smallest epsilon)")
+register("cam_grid", "core.inspect.jobs:run_cam_grid", "core.inspect.jobs:cam_grid_problems", "Grad-CAM grid")

@@ -38,6 +38,14 @@ def forwards():
         h.remove()
 
 
+def _page(path: str) -> AppTest:
+    """The page as the user "ann" (set here: Streamlit 1.67's AppTest has no browser cookie for ui.session)."""
+    at = AppTest.from_file(path, default_timeout=300)
+    at.session_state["_dllab_user"] = "ann"
+    at.session_state["_dllab_cookie_set"] = True
+    return at
+
+
 def _run(at: AppTest, calls: list) -> int:
     """Rerun the page; the forward passes it made."""
     before = len(calls)
@@ -62,7 +70,7 @@ def test_pgd_200_on_the_pretrained_model_stays_within_the_inline_budget(monkeypa
         return store.run_dir
 
     monkeypatch.setattr("core.jobs.launch", launch)
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = _page(PAGE)
     at.session_state["adv-source"] = PRETRAINED
     assert _run(at, forwards) <= budget  # loading (one pass counts its MACs) and FGSM at 8/255: 1 + 3 passes
     assert any(" at eps " in m.value and "FGSM" in m.value for m in at.markdown)
@@ -92,7 +100,7 @@ def test_the_smallest_eps_search_with_pgd_runs_as_a_job_and_its_result_is_drawn(
     ran = []
     monkeypatch.setattr("core.jobs.launch",
                         lambda kind, config, owner=None: ran.append(kind) or run_inline(kind, config, runs_dir=runs))
-    at = AppTest.from_file(PAGE, default_timeout=300)
+    at = _page(PAGE)
     _run(at, forwards)
     at.radio(key="adv-method").set_value("pgd")
     _run(at, forwards)  # the MNIST-scale preset: 40 steps
