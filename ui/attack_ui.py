@@ -349,7 +349,9 @@ def one_sample_ui(target: AttackTarget, key: str) -> None:
         st.caption(f"{name} with {settings.steps} steps" + (" and the smallest-epsilon search" if request.smallest
                    else "") + " is too heavy for this page on this model: it runs in a worker, and the result "
                    "appears here when it is ready. The page stays usable meanwhile.")
-        start = request.smallest or st.button("Run the attack in a worker", key=f"{key}-run", type="primary")
+        known = request.key() in st.session_state.get(f"{key}-jobs", {})
+        start = not known and (request.smallest or st.button("Run the attack in a worker", key=f"{key}-run",
+                                                             type="primary"))
         done = _in_worker(request, key, start)
         if done is not None:
             view = done
