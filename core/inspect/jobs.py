@@ -143,10 +143,11 @@ def run_export(job) -> None:
 CAM_FILE = "cam_grid.pt"  # the maps (B, *spatial) and the classes they explain, saved with torch.save
 
 
-def cam_grid_config(target: str, layer: str, picks: list[int]) -> dict:
-    """The 'cam_grid' job config: Grad-CAM of examples ``picks`` of ``target`` at ``layer``, each for its
-    predicted class (one batched forward and backward pass)."""
-    return {"target": str(target), **_naming(str(target)), "layer": str(layer), "picks": [int(i) for i in picks]}
+def cam_grid_config(target: str, layer: str, picks: list[int], target_class: int | None = None) -> dict:
+    """The 'cam_grid' job config: Grad-CAM of examples ``picks`` of ``target`` at ``layer`` (one batched forward and
+    backward pass), each for its predicted class, or all for ``target_class``."""
+    return {"target": str(target), **_naming(str(target)), "layer": str(layer), "picks": [int(i) for i in picks],
+            "target_class": None if target_class is None else int(target_class)}
 
 
 def cam_grid_problems(config: dict) -> list[str]:
@@ -180,7 +181,7 @@ def run_cam_grid(job) -> None:
         raise ValueError(f"example indices must be between 0 and {len(target.samples) - 1}")
     job.progress(0, 1, f"Grad-CAM of {len(cfg['picks'])} examples at {cfg['layer']}")
     x, _ = target.batch(cfg["picks"])
-    ex = explain(target.model, x, None, cfg["layer"])
+    ex = explain(target.model, x, cfg.get("target_class"), cfg["layer"])
     torch.save({"maps": ex.maps, "targets": ex.targets}, job.run_dir / CAM_FILE)
     job.write_result({"picks": cfg["picks"], "layer": ex.layer, "file": CAM_FILE})
     job.progress(1, 1, "done")

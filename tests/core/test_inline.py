@@ -115,3 +115,23 @@ def test_a_real_worker_gives_the_same_result_as_the_page(digits_run, tmp_path):
     assert (from_worker.smallest is None) == (here.smallest is None)
     if here.smallest is not None:
         assert from_worker.smallest.attack.settings.eps == pytest.approx(here.smallest.attack.settings.eps)
+
+
+def test_the_cam_grid_job_gives_the_maps_explain_gives(runs_dir):
+    from core.inspect import explain
+    from core.inspect.cam import default_cam_layer
+    from core.inspect.jobs import cam_grid_config, cam_grid_problems, read_cam_grid
+    from core.inspect.target import load_target
+    from core.jobs import run_inline
+    from tests.inspect_helpers import make_run
+
+    run = make_run(runs_dir, "cnn", "builtin:digits")
+    target = load_target(run)
+    layer = default_cam_layer(target.model, target.input_shape)
+    assert cam_grid_problems(cam_grid_config(str(run), layer, [])) == ["choose between 1 and 16 examples"]
+    for cls in (None, 2):
+        job = run_inline("cam_grid", cam_grid_config(target.ref, layer, [0, 5, 9], cls), runs_dir=runs_dir)
+        maps, explained = read_cam_grid(job)
+        x, _ = target.batch([0, 5, 9])
+        here = explain(target.model, x, cls, layer)
+        assert torch.allclose(maps, here.maps) and torch.equal(explained, here.targets)

@@ -73,3 +73,29 @@ def test_grad_cam_grid_of_the_pretrained_model_is_a_job(monkeypatch, samples):
     assert _run(at, samples) <= budget
     shown = [c.value for c in at.caption if "predicted" in c.value]
     assert len(shown) == min(8, len(target.samples)) and shown[0].startswith(target.sample_names[0])
+
+
+def test_a_single_map_over_the_budget_is_a_job_of_one_example(monkeypatch, runs_dir, samples):
+    """With the budget set to nothing (as for a big transfer model at 224 px), even the chosen example's Grad-CAM
+    goes to a job; the page draws its map for the chosen class when the job has finished."""
+    import ui.inspect_jobs
+    from core.jobs import run_inline
+    from tests.inspect_helpers import make_run
+
+    make_run(runs_dir, "cnn", "builtin:digits")
+    monkeypatch.setattr("core.inline.INLINE_MACS", 0)
+    configs = []
+    monkeypatch.setattr(ui.inspect_jobs, "launch",
+                        lambda kind, config, owner=None: configs.append(config) or run_inline(kind, config))
+    at = _page(PAGE)
+    _run(at, samples)
+    at.radio(key="inspect-view").set_value("Where it looks")
+    _run(at, samples)
+    assert any("too heavy for this page: it runs in a worker" in c.value for c in at.caption)
+    assert not any(m.value.startswith("Grad-CAM for **") for m in at.markdown)
+    at.selectbox(key="inspect-cam-class").set_value(3)
+    _run(at, samples)
+    at.button(key="inspect-cam-one-start").click()
+    _run(at, samples)
+    assert configs[0]["picks"] == [0] and configs[0]["target_class"] == 3
+    assert any(m.value.startswith("Grad-CAM for **3**") for m in at.markdown)
