@@ -78,7 +78,7 @@ def one_sample_config(request) -> dict:
         except (FileNotFoundError, ValueError):  # not a run: one_problems says so
             cfg = {}
         naming = {"model": cfg.get("model"), "data": cfg.get("data")}
-    return {**request.to_dict(), **naming}
+    return {**request.to_dict(), **naming, "key": request.key()}  # the key: to find this result again
 
 
 def one_problems(config: dict) -> list[str]:

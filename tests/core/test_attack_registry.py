@@ -87,6 +87,8 @@ def test_a_registered_method_reaches_the_cli_sweeps_and_the_page(noise_method):
     assert "| Noise | `noise` |" in methods_table()
     at = AppTest.from_file(str(ROOT / "pages/6_Adversarial.py"), default_timeout=120)
     at.session_state["adv-source"] = "pretrained ImageNet model (EfficientNet-Lite0)"
+    at.session_state["_dllab_user"] = "ann"  # Streamlit 1.67's AppTest has no browser cookie for ui.session
+    at.session_state["_dllab_cookie_set"] = True
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     radio = at.radio(key="adv-method")
