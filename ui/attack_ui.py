@@ -9,7 +9,8 @@ import torch
 
 from core.attacks import METHODS, AttackRefused, AttackTarget, load_run_target, preset_for, run_problems
 from core.attacks.jobs import ONE_KIND, one_sample_config, read_one
-from core.attacks.single import AttackSettings, OneSample, OneSampleRequest, one_sample, runs_inline
+from core.attacks.minimal import GRID
+from core.attacks.single import EPS_MAX, EPS_TOL, AttackSettings, OneSample, OneSampleRequest, one_sample, runs_inline
 from core.settings import load_settings
 from core.train.evaluate import checkpoint_path
 from core.train.store import ACTIVE, RunStore, list_runs
@@ -331,7 +332,8 @@ def one_sample_ui(target: AttackTarget, key: str) -> None:
                                version=target.version)
     name = af.method_name(settings.method)
     search = st.button("Find the smallest epsilon", key=f"{key}-find",
-                       help=f"{name} at 16 epsilons from 1/16 to 1, then bisection to 0.001 of the first that fools")
+                       help=f"{name} at {GRID} epsilons up to {EPS_MAX:g}, then bisection of the first that fools "
+                            f"to {EPS_TOL:g}")
     wanted = st.session_state.get(f"{key}-smallest") == request.key()
     if search:
         st.session_state[f"{key}-smallest"] = request.key()
@@ -346,9 +348,10 @@ def one_sample_ui(target: AttackTarget, key: str) -> None:
         if view is None and runs_inline(target, plain):
             view = one_sample(target, plain)
             _keep(key, plain.key(), view)
-        st.caption(f"{name} with {settings.steps} steps" + (" and the smallest-epsilon search" if request.smallest
-                   else "") + " is too heavy for this page on this model: it runs in a worker, and the result "
-                   "appears here when it is ready. The page stays usable meanwhile.")
+        what = f"{name} with {settings.steps} steps" if METHODS[settings.method].iterative else name
+        st.caption(what + (" and the smallest-epsilon search" if request.smallest else "") + " is too heavy for "
+                   "this page on this model: it runs in a worker, and the result appears here when it is ready. "
+                   "The page stays usable meanwhile.")
         known = request.key() in st.session_state.get(f"{key}-jobs", {})
         start = not known and (request.smallest or st.button("Run the attack in a worker", key=f"{key}-run",
                                                              type="primary"))
@@ -362,10 +365,10 @@ def one_sample_ui(target: AttackTarget, key: str) -> None:
     if not view.searched:
         return
     if view.smallest is None:
-        st.info(f"No epsilon on the grid up to 1 makes {name} fool the model on this sample.")
+        st.info(f"No epsilon on the grid up to {EPS_MAX:g} makes {name} fool the model on this sample.")
         return
     st.success(f"Smallest epsilon found that fools the model with {name}: "
-               f"**{af.eps_text(view.smallest.attack.settings.eps, view.kind)}** (the first of 16 epsilons up to 1 "
-               "that fools it, narrowed by bisection; fooling is not monotone in epsilon, so this is a boundary "
-               "near the smallest)")
+               f"**{af.eps_text(view.smallest.attack.settings.eps, view.kind)}** (the first of {GRID} epsilons up "
+               f"to {EPS_MAX:g} that fools it, narrowed by bisection; fooling is not monotone in epsilon, so this is "
+               "a boundary near the smallest)")
     single_view(target, sample, view.smallest, f"{key}-min")
