@@ -40,7 +40,7 @@ def _no_errors(at: AppTest) -> None:
 
 
 def _image_captions(at: AppTest) -> list[str]:
-    return [i.caption for block in at.get("imgs") for i in block.proto.imgs]
+    return [i.caption for block in at.get("image") for i in block.proto.imgs]
 
 
 def _verdict(at: AppTest) -> str:
