@@ -13,7 +13,7 @@ COMMANDS = {
     "lr-find": ("lr_find", "learning-rate range test"),
     "augment": ("augment", "apply an augmentation pipeline to an image and save the draws"),
     "gan": ("gan", "train a GAN, sample it, walk between seeds (train | sample | interpolate)"),
-    "attack": ("attack", "accuracy of a trained run under FGSM / BIM / PGD per epsilon; smallest fooling epsilons"),
+    "attack": ("attack", "accuracy of a trained run under an attack method per epsilon; smallest fooling epsilons"),
     "inspect-model": ("inspect_model", "the layer table of a run's model: shapes, parameters, receptive field"),
     "export": ("export", "export a run's model (state_dict + Python file, TorchScript, torch.export, ONNX), checked"),
     "serve": ("serve", "serve the lab to a room: K Streamlit processes behind one address, each browser kept on one"),

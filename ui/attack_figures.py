@@ -6,9 +6,19 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.colors import qualitative
 
+from core.attacks.methods import METHODS
+
 COLOURS = qualitative.Plotly
-DASHES = {"fgsm": "solid", "pgd": "dash", "bim": "dot"}  # the page's convention: FGSM solid, PGD dashed
-METHOD_NAMES = {"fgsm": "FGSM", "bim": "BIM", "pgd": "PGD"}
+
+
+def method_name(name: str) -> str:
+    """An attack method's label ("PGD"), from the registry (core.attacks.methods)."""
+    return METHODS[name].label if name in METHODS else name
+
+
+def method_dash(name: str) -> str:
+    """An attack method's line style on charts (the registry's convention: FGSM solid, PGD dashed)."""
+    return METHODS[name].dash if name in METHODS else "solid"
 _LAYOUT = dict(margin=dict(l=50, r=20, t=50, b=40), legend=dict(orientation="h", y=-0.25))
 
 
@@ -62,11 +72,11 @@ def compare_figure(curves: dict[str, dict], title: str = "Robustness of several 
     fig = go.Figure()
     for i, (label, results) in enumerate(curves.items()):
         for method, r in results.items():
-            name = f"{label} · {METHOD_NAMES.get(method, method)}" if label else METHOD_NAMES.get(method, method)
+            name = f"{label} · {method_name(method)}" if label else method_name(method)
             hover = [f"eps {eps_text(e, kind)}<br>accuracy {a:.1%}" for e, a in zip(r.epsilons, r.accuracy)]
             fig.add_trace(go.Scatter(x=r.epsilons, y=r.accuracy, name=name, mode="lines+markers", hovertext=hover,
                                      hoverinfo="text", line=dict(color=COLOURS[i % len(COLOURS)],
-                                                                 dash=DASHES.get(method, "solid"))))
+                                                                 dash=method_dash(method))))
     axis = {"image": "epsilon (pixel units: 8/255 = 0.031)", "audio": "epsilon (waveform units)"}.get(kind, "epsilon")
     rows = len(fig.data) if len(curves) > 1 else 1  # several runs: one legend line per curve, under the chart
     # the plot area stays 240 px high; the margin under it grows with the legend (y: paper units of that area)
@@ -83,7 +93,7 @@ def per_class_figure(result, kind: str = "image") -> go.Figure:
     fig = go.Figure(go.Heatmap(z=z, x=[eps_text(e, kind) for e in result.epsilons], y=classes, zmin=0, zmax=1,
                                colorscale="Viridis", colorbar=dict(title="accuracy"),
                                hovertemplate="class %{y}<br>eps %{x}<br>accuracy %{z:.1%}<extra></extra>"))
-    fig.update_layout(title=f"Accuracy per class under {METHOD_NAMES.get(result.method, result.method)}",
+    fig.update_layout(title=f"Accuracy per class under {method_name(result.method)}",
                       xaxis_title="epsilon", yaxis_type="category", height=140 + 22 * len(classes),
                       margin=dict(l=10, r=10, t=50, b=40))
     return fig

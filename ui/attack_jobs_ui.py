@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.attacks import AttackTarget
 from core.attacks.jobs import KIND, read_sweep, sweep_config_for
+from core.attacks.methods import METHODS
 from core.attacks.runs import SweepConfig, default_epsilons
 from core.jobs import launch
 from core.models import MODELS
@@ -58,7 +59,7 @@ def _parse_eps(text: str) -> list:
 def sweep_config_ui(target: AttackTarget, run_dir: Path, key: str) -> SweepConfig:
     """Methods, epsilons (fractions or k/255), a random subset of the split, and the iterative attack's steps."""
     c1, c2 = st.columns([1, 2])
-    methods = c1.multiselect("Attacks", ["fgsm", "bim", "pgd"], ["fgsm", "pgd"], format_func=af.METHOD_NAMES.get,
+    methods = c1.multiselect("Attacks", list(METHODS), ["fgsm", "pgd"], format_func=af.method_name,
                              key=f"{key}-methods")
     default = ", ".join(f"{e:g}" for e in default_epsilons(target.kind))
     text = c2.text_input("Epsilons (comma-separated; fractions, or k/255 for images)", default, key=f"{key}-eps")
@@ -121,7 +122,7 @@ def _results(target: AttackTarget, results: dict, key: str) -> None:
     first = next(iter(results.values()))
     st.plotly_chart(af.sweep_figure(results, f"Accuracy versus epsilon ({first.n} samples)", target.kind),
                     key=f"{key}-curve")
-    method = st.radio("Details for", list(results), horizontal=True, format_func=af.METHOD_NAMES.get,
+    method = st.radio("Details for", list(results), horizontal=True, format_func=af.method_name,
                       key=f"{key}-detail")
     result = results[method]
     st.plotly_chart(af.per_class_figure(result, target.kind), key=f"{key}-perclass")
@@ -132,7 +133,7 @@ def _results(target: AttackTarget, results: dict, key: str) -> None:
 def example_strip(target: AttackTarget, result, key: str) -> None:
     """One row per epsilon: the kept samples attacked at that epsilon, captioned true → predicted."""
     ex, classes = result.examples, target.classes
-    st.markdown(f"**Examples** ({af.METHOD_NAMES[result.method]}; ✗ = now misclassified)")
+    st.markdown(f"**Examples** ({af.method_name(result.method)}; ✗ = now misclassified)")
     for i, eps in enumerate(result.epsilons):
         cols = st.columns([1.4] + [1] * len(ex.labels), vertical_alignment="center")
         cols[0].markdown(f"eps {af.eps_text(eps, target.kind)}<br>accuracy {result.accuracy[i]:.0%}",

@@ -7,9 +7,10 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from core.attacks import AttackRefused, AttackTarget, load_run_target, preset_for, run_problems
-from core.attacks.single import (AttackSettings, SingleAttack, amplified, attack_one, png_bytes, smallest_eps_one,
-                                 top_k)
+from core.attacks import METHODS, AttackRefused, AttackTarget, load_run_target, preset_for, run_problems
+from core.attacks.jobs import ONE_KIND, one_sample_config, read_one
+from core.attacks.minimal import GRID
+from core.attacks.single import EPS_MAX, EPS_TOL, AttackSettings, OneSample, OneSampleRequest, one_sample, runs_inline
 from core.settings import load_settings
 from core.train.evaluate import checkpoint_path
 from core.train.store import ACTIVE, RunStore, list_runs
@@ -209,13 +210,13 @@ def settings_ui(target: AttackTarget, key: str) -> AttackSettings:
     """Method, epsilon, iterative settings (from the data's preset) and untargeted / a target class."""
     preset = preset_for(target.kind, target.input_shape)
     c1, c2 = st.columns([1, 2])
-    method = c1.radio("Attack", ("fgsm", "bim", "pgd"), format_func=af.METHOD_NAMES.get, key=f"{key}-method",
-                      help="FGSM: one step of eps; BIM: small steps kept within eps; PGD: BIM from a random start")
+    method = c1.radio("Attack", list(METHODS), format_func=af.method_name, key=f"{key}-method",
+                      help="; ".join(f"{m.label}: {m.help}" for m in METHODS.values()))
     with c2:
         eps = eps_ui(target, key, preset.eps if preset else 0.005)
         st.caption(f"epsilon = **{af.eps_text(eps, target.kind)}**")
     steps, alpha = 10, None
-    if method != "fgsm":
+    if METHODS[method].iterative:
         d1, d2 = st.columns(2)
         steps = int(d1.number_input("Steps", 1, 200, preset.steps if preset else 10, key=f"{key}-steps"))
         use_preset = preset is not None and abs(eps - preset.eps) < 1e-9 and steps == preset.steps
@@ -237,26 +238,27 @@ def _prediction(classes, probs) -> str:
     return f"**{classes[i]}** ({probs[i]:.1%})"
 
 
-def single_view(target: AttackTarget, sample: Sample, result: SingleAttack, key: str) -> None:
+def single_view(target: AttackTarget, sample: Sample, view: OneSample, key: str) -> None:
     """Original | perturbation (amplified) | adversarial, the top classes before and after, and the download."""
-    classes, s = target.classes, result.settings
+    result, classes = view.attack, view.classes
+    s = result.settings
     goal = f"target {classes[s.target_class]}" if s.target_class is not None else "untargeted"
     change = f"{_prediction(classes, result.probs_before)} → {_prediction(classes, result.probs_after)}"
     verdict = ("was **already wrong** before the attack (the true class is "
                f"**{classes[result.label]}**); pick a sample it gets right" if result.wrong_before
                else f"is **{'fooled ✅' if result.fooled else 'not fooled'}**")
-    st.markdown(f"{af.METHOD_NAMES[s.method]} at eps {af.eps_text(s.eps, target.kind)}, {goal}: the model "
+    st.markdown(f"{af.method_name(s.method)} at eps {af.eps_text(s.eps, view.kind)}, {goal}: the model "
                 f"{verdict} — {change}")
-    if target.kind == "image":
-        view, factor = amplified(result.x, result.x_adv)
+    if view.kind == "image":
         c1, c2, c3 = st.columns(3)
         true = f", true class {classes[sample.label]}" if sample.label is not None else ""
         shown = dict(width=SHOWN_PX)  # fixed: a long caption must not stretch its image
         c1.image(af.to_pil(result.x, SHOWN_PX), caption=f"Original ({sample.name}{true})", **shown)
-        c2.image(af.to_pil(view, SHOWN_PX), caption=(f"Perturbation, amplified ×{factor:.1f} (grey = unchanged)"
-                                                     if factor else "Perturbation: none (eps 0)"), **shown)
+        c2.image(af.to_pil(view.perturbation, SHOWN_PX),
+                 caption=(f"Perturbation, amplified ×{view.amplification:.1f} (grey = unchanged)"
+                          if view.amplification else "Perturbation: none (eps 0)"), **shown)
         c3.image(af.to_pil(result.x_adv, SHOWN_PX), caption="Adversarial", **shown)
-        st.download_button("Download the adversarial image (PNG)", png_bytes(result.x_adv), key=f"{key}-png",
+        st.download_button("Download the adversarial image (PNG)", view.png, key=f"{key}-png",
                            file_name=f"adversarial-{s.method}-eps{s.eps:.4f}.png", mime="image/png",
                            help="8-bit PNG: pixel values are rounded to /255 steps")
     else:
@@ -272,14 +274,50 @@ def single_view(target: AttackTarget, sample: Sample, result: SingleAttack, key:
         st.plotly_chart(af.waveform_figure(result.x, result.x_adv, target.sample_rate), key=f"{key}-wave")
     highlight = classes[sample.label] if sample.label is not None else None
     b1, b2 = st.columns(2)
-    b1.plotly_chart(af.top_k_figure(top_k(result.probs_before, classes), "Before: top classes", highlight),
-                    key=f"{key}-before")
-    b2.plotly_chart(af.top_k_figure(top_k(result.probs_after, classes), "After: top classes", highlight),
-                    key=f"{key}-after")
+    b1.plotly_chart(af.top_k_figure(view.top_before, "Before: top classes", highlight), key=f"{key}-before")
+    b2.plotly_chart(af.top_k_figure(view.top_after, "After: top classes", highlight), key=f"{key}-after")
+
+
+KEEP_RESULTS = 4  # one-sample results a session keeps (the newest), each looked up by its request's key
+
+
+def _kept(key: str) -> dict:
+    return st.session_state.setdefault(f"{key}-results", {})
+
+
+def _keep(key: str, request_key: str, view: OneSample) -> None:
+    kept = _kept(key)
+    kept.pop(request_key, None)
+    kept[request_key] = view
+    while len(kept) > KEEP_RESULTS:
+        kept.pop(next(iter(kept)))
+
+
+def _in_worker(request: OneSampleRequest, key: str, start: bool) -> OneSample | None:
+    """The request's result from an 'attack_one' job of this session: launched when ``start``, followed while it
+    runs (ui.jobs), read when it has finished; None until then."""
+    from core.jobs import launch
+    from ui.jobs import job_ui
+    from ui.session import current_user
+
+    jobs = st.session_state.setdefault(f"{key}-jobs", {})  # request key -> the job's run directory
+    run_dir = jobs.get(request.key())
+    if run_dir is None and start:
+        try:
+            run_dir = jobs[request.key()] = launch(ONE_KIND, one_sample_config(request), owner=current_user())
+        except (ValueError, OSError) as err:  # refused (a full queue, ...): one sentence, nothing started
+            st.error(f"Cannot start the attack: {err}")
+            return None
+    if run_dir is None:
+        return None
+    if job_ui(run_dir, f"{key}-job") != "finished":
+        return None
+    return read_one(run_dir)
 
 
 def one_sample_ui(target: AttackTarget, key: str) -> None:
-    """Sample -> settings -> the attack (cheap: one sample, in the page) -> the views; "Find the smallest epsilon"."""
+    """Sample -> settings -> one request -> its result (computed here when it fits the server's inline budget,
+    else in an 'attack_one' job) -> the views, and the smallest epsilon when asked."""
     sample = sample_ui(target, key)
     if sample is None:
         st.info("Upload a file, or pick a sample from the validation set.")
@@ -290,20 +328,47 @@ def one_sample_ui(target: AttackTarget, key: str) -> None:
         st.error(f"Cannot attack: {problem}")
     if problems:
         return
-    x = sample.x.to(target.device)
-    single_view(target, sample, attack_one(target.model, x, sample.label, settings, target.bounds), f"{key}-one")
-    found_key = (target.name, sample.name, settings.method, settings.target_class, settings.steps)
-    if st.button("Find the smallest epsilon", key=f"{key}-find",
-                 help=f"bisection on epsilon with {af.METHOD_NAMES[settings.method]}, to 0.001"):
-        with st.spinner("Bisecting…"):
-            found = smallest_eps_one(target.model, x, sample.label, settings, target.bounds)
-        st.session_state[f"{key}-smallest"] = (found_key, found)
-    found = st.session_state.get(f"{key}-smallest")
-    if found is None or found[0] != found_key:
+    request = OneSampleRequest(target.ref, sample.x.cpu().numpy(), sample.label, settings, name=sample.name,
+                               version=target.version)
+    name = af.method_name(settings.method)
+    search = st.button("Find the smallest epsilon", key=f"{key}-find",
+                       help=f"{name} at {GRID} epsilons up to {EPS_MAX:g}, then bisection of the first that fools "
+                            f"to {EPS_TOL:g}")
+    wanted = st.session_state.get(f"{key}-smallest") == request.key()
+    if search:
+        st.session_state[f"{key}-smallest"] = request.key()
+    request.smallest = search or wanted
+    view = _kept(key).get(request.key())
+    if view is None and runs_inline(target, request):
+        view = one_sample(target, request)
+        _keep(key, request.key(), view)
+    elif view is None:
+        plain = OneSampleRequest(**{**request.__dict__, "smallest": False})
+        view = _kept(key).get(plain.key())
+        if view is None and runs_inline(target, plain):
+            view = one_sample(target, plain)
+            _keep(key, plain.key(), view)
+        what = f"{name} with {settings.steps} steps" if METHODS[settings.method].iterative else name
+        st.caption(what + (" and the smallest-epsilon search" if request.smallest else "") + " is too heavy for "
+                   "this page on this model: it runs in a worker, and the result appears here when it is ready. "
+                   "The page stays usable meanwhile.")
+        known = request.key() in st.session_state.get(f"{key}-jobs", {})
+        start = not known and (request.smallest or st.button("Run the attack in a worker", key=f"{key}-run",
+                                                             type="primary"))
+        done = _in_worker(request, key, start)
+        if done is not None:
+            view = done
+            _keep(key, request.key(), view)
+    if view is None:
         return
-    if found[1] is None:
-        st.info(f"No epsilon up to 1 makes {af.METHOD_NAMES[settings.method]} fool the model on this sample.")
+    single_view(target, sample, view, f"{key}-one")
+    if not view.searched:
         return
-    st.success(f"Smallest epsilon that fools the model with {af.METHOD_NAMES[settings.method]}: "
-               f"**{af.eps_text(found[1].settings.eps, target.kind)}**")
-    single_view(target, sample, found[1], f"{key}-min")
+    if view.smallest is None:
+        st.info(f"No epsilon on the grid up to {EPS_MAX:g} makes {name} fool the model on this sample.")
+        return
+    st.success(f"Smallest epsilon found that fools the model with {name}: "
+               f"**{af.eps_text(view.smallest.attack.settings.eps, view.kind)}** (the first of {GRID} epsilons up "
+               f"to {EPS_MAX:g} that fools it, narrowed by bisection; fooling is not monotone in epsilon, so this is "
+               "a boundary near the smallest)")
+    single_view(target, sample, view.smallest, f"{key}-min")

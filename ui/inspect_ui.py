@@ -189,12 +189,13 @@ def cam_view(target, lock, rows, key: str) -> None:
                           key=f"{key}-method", help="classic CAM: only for a global-average-pool + linear head")
         opacity = st.slider("Opacity of the map", 0.0, 1.0, 0.5, 0.05, key=f"{key}-opacity")
     chosen = pred if cls < 0 else cls
-    result = _cams(target, lock, x, chosen, layer, method)
-    cam = (result if isinstance(result, torch.Tensor) else result.maps)[0]
-    caption = (f"{method} for **{target.classes[chosen]}** at `{layer if method == 'Grad-CAM' else head[0]}` "
-               f"({' × '.join(map(str, cam.shape))}) · true class: {true_label(target, int(y[0]))}")
     with right:
-        _show_map(target, lock, x, cam, opacity, caption, f"{key}-map", index)
+        cam = _one_map(target, lock, x, chosen, layer, method, index, key)
+        if cam is not None:
+            caption = (f"{method} for **{target.classes[chosen]}** at "
+                       f"`{layer if method == 'Grad-CAM' else head[0]}` ({' × '.join(map(str, cam.shape))}) · "
+                       f"true class: {true_label(target, int(y[0]))}")
+            _show_map(target, lock, x, cam, opacity, caption, f"{key}-map", index)
     st.subheader("Maps of several examples")
     cam_grid_ui(target, lock, layer, opacity, key)
 
@@ -225,19 +226,49 @@ def cam_grid_ui(target, lock, layer: str, opacity: float, key: str) -> None:
                                 help="the examples are spread evenly over the validation split; shift moves them"))
     picks = [(shift + i * n_all // n) % n_all for i in range(n)]
     x, y = target.batch(picks)
-    ex = _cams(target, lock, x, None, layer, "Grad-CAM")
+    maps = _grid_maps(target, lock, x, layer, picks, key)
+    if maps is None:
+        return
     cols = st.columns(4)
     for i in range(n):
         where = cols[i % 4]
         if target.input_kind == "waveform":
-            where.plotly_chart(fig.waveform_figure(x[i], ex.maps[i]), key=f"{key}-grid-{i}")
+            where.plotly_chart(fig.waveform_figure(x[i], maps[0][i]), key=f"{key}-grid-{i}")
         else:
-            where.image(fig.cam_display(_what_the_classifier_sees(target, lock, x[i:i + 1])[0], ex.maps[i],
+            where.image(fig.cam_display(_what_the_classifier_sees(target, lock, x[i:i + 1])[0], maps[0][i],
                                         target.input_kind, opacity), width="stretch")
-        pred = int(ex.targets[i])
+        pred = int(maps[1][i])
         mark = "" if int(y[i]) < 0 else (" ✅" if pred == int(y[i]) else " ❌")
         name = target.sample_names[picks[i]] if target.sample_names else f"#{picks[i]}"
         where.caption(f"{name}: true {true_label(target, int(y[i]))} · predicted {target.classes[pred]}{mark}")
+
+
+def _one_map(target, lock, x, cls: int, layer: str, method: str, index: int, key: str):
+    """The chosen example's map: here when one forward + backward pass fits the server's inline budget (classic
+    CAM: one forward pass, always), else from a 'cam_grid' job of this one example; None until it has finished."""
+    from core.inspect.jobs import cam_grid_config, cam_grid_needs_job, read_cam_grid
+    from ui.inspect_jobs import job_ui
+
+    if method == "classic CAM" or not cam_grid_needs_job(target, 1):
+        result = _cams(target, lock, x, cls, layer, method)
+        return (result if isinstance(result, torch.Tensor) else result.maps)[0]
+    st.caption("Grad-CAM of this model is too heavy for this page: it runs in a worker.")
+    done = job_ui("cam_grid", cam_grid_config(target.ref, layer, [index], cls), "Map this example", f"{key}-one")
+    return read_cam_grid(done)[0][0] if done is not None else None
+
+
+def _grid_maps(target, lock, x, layer: str, picks: list[int], key: str):
+    """(maps, explained classes) of the grid: here when the batch fits the server's inline budget, else from a
+    'cam_grid' job (a button starts it; None until it has finished)."""
+    from core.inspect.jobs import cam_grid_config, cam_grid_needs_job, read_cam_grid
+    from ui.inspect_jobs import job_ui
+
+    if not cam_grid_needs_job(target, len(picks)):
+        ex = _cams(target, lock, x, None, layer, "Grad-CAM")
+        return ex.maps, ex.targets
+    st.caption("Mapping this many examples is too heavy for this page on this model: it runs in a worker.")
+    done = job_ui("cam_grid", cam_grid_config(target.ref, layer, picks), "Map the examples", f"{key}-grid")
+    return read_cam_grid(done) if done is not None else None
 
 
 # ---- spatial transformer ---------------------------------------------------------------------------------------

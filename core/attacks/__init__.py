@@ -12,7 +12,8 @@ core.attacks.target; audio (waveform attacks, SNR) in core.attacks.audio.
 from __future__ import annotations
 
 from core.attacks.audio import eps_for_snr, snr_db
-from core.attacks.methods import (METHODS, PIXEL_BOUNDS, PRESETS, WAVE_BOUNDS, Preset, attack, attack_mode, bim,
+from core.attacks.methods import (METHODS, PIXEL_BOUNDS, PRESETS, WAVE_BOUNDS, AttackMethod, Preset, attack,
+                                  attack_method, attack_mode, bim, register_attack,
                                   default_alpha, eps_problems, fgsm, input_gradient, pgd, preset_for,
                                   project)
 from core.attacks.minimal import EpsDistribution, distribution, minimal_eps
@@ -24,4 +25,4 @@ __all__ = ["fgsm", "bim", "pgd", "attack", "minimal_eps", "sweep", "SweepResult"
            "AttackTarget", "AttackRefused", "load_run_target", "load_pretrained_target", "run_problems",
            "snr_db", "eps_for_snr", "distribution", "EpsDistribution", "PRESETS", "Preset",
            "METHODS", "PIXEL_BOUNDS", "WAVE_BOUNDS", "attack_mode", "input_gradient", "project",
-           "default_alpha", "eps_problems", "preset_for"]
+           "default_alpha", "eps_problems", "preset_for", "AttackMethod", "attack_method", "register_attack"]

@@ -58,3 +58,63 @@ def read_sweep(run_dir: str | Path) -> dict[str, SweepResult] | None:
     if not result:
         return None
     return {m: SweepResult.from_dict(r) for m, r in result.get("methods", {}).items()}
+
+
+# ---- one sample ------------------------------------------------------------------------------------------------
+ONE_KIND = "attack_one"  # one sample attacked (and its smallest epsilon searched) when too heavy for the page
+
+
+def one_sample_config(request) -> dict:
+    """The 'attack_one' job config of a ``OneSampleRequest``: the request, plus the attacked model and data (for
+    the run's name and the access rule)."""
+    from core.attacks.target import PRETRAINED_PREFIX
+    from core.train.store import RunStore
+
+    if request.target.startswith(PRETRAINED_PREFIX):
+        naming = {"model": request.target[len(PRETRAINED_PREFIX):], "data": "imagenet"}
+    else:
+        try:
+            cfg = RunStore.open(request.target).config()
+        except (FileNotFoundError, ValueError):  # not a run: one_problems says so
+            cfg = {}
+        naming = {"model": cfg.get("model"), "data": cfg.get("data")}
+    return {**request.to_dict(), **naming, "key": request.key()}  # the key: to find this result again
+
+
+def one_problems(config: dict) -> list[str]:
+    """Why this one-sample attack cannot start: a bad request, a run that cannot be attacked, bad settings."""
+    from core.attacks.single import OneSampleRequest
+    from core.attacks.target import PRETRAINED_PREFIX, run_problems
+
+    try:
+        request = OneSampleRequest.from_dict(config)
+    except (KeyError, TypeError, ValueError) as err:
+        return [f"not a one-sample attack config: {err}"]
+    out = [] if request.target.startswith(PRETRAINED_PREFIX) else run_problems(request.target)
+    bounds = (-1.0, 1.0) if request.x.ndim == 3 else (0.0, 1.0)  # (1, 1, N) waveform, (1, C, H, W) image
+    return out + request.settings.problems(None, bounds)
+
+
+def run_one(job) -> None:
+    """Load the target, attack the sample (and search its smallest epsilon), write the OneSample."""
+    from core.attacks.single import OneSampleRequest, one_sample
+    from core.attacks.target import load_target
+    from core.device import pick_device
+
+    request = OneSampleRequest.from_dict(job.config)
+    job.progress(0, 1, "loading the model")
+    target = load_target(request.target, device=pick_device("auto"))
+    job.progress(0, 1, f"attacking with {request.settings.method}"
+                 + (" and searching the smallest epsilon" if request.smallest else ""))
+    result = one_sample(target, request)
+    job.write_result(result.to_dict())
+    job.progress(1, 1, "done")
+
+
+def read_one(run_dir: str | Path):
+    """The OneSample a finished 'attack_one' job wrote, or None before it has."""
+    from core.attacks.single import OneSample
+    from core.jobs import read_result
+
+    result = read_result(run_dir)
+    return OneSample.from_dict(result) if result else None

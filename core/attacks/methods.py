@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-METHODS = ("fgsm", "bim", "pgd")
 PIXEL_BOUNDS = (0.0, 1.0)  # images: pixel values
 WAVE_BOUNDS = (-1.0, 1.0)  # audio: waveform samples (full scale)
 
@@ -126,7 +126,9 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *, alpha=None, 
         generator: torch.Generator | None = None) -> torch.Tensor:
     """Projected gradient descent (Madry et al.): BIM started at a uniform random point of the eps-ball.
 
-    ``generator`` draws the start (on its own device; default: a CPU generator seeded 0, so runs repeat).
+    ``generator`` draws the start (on its own device). Pass one for a run that repeats (and pass the same one to
+    every batch, so each batch gets its own start); without one, the start is drawn from a fresh, unseeded
+    generator: two calls never share a start.
     """
     start = x.detach()
     if random_start:
@@ -135,8 +137,11 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *, alpha=None, 
 
 
 def uniform_like(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """U[0, 1) values of ``x``'s shape drawn from ``generator`` (default: CPU, seed 0), moved to ``x``'s device."""
-    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    """U[0, 1) values of ``x``'s shape drawn from ``generator`` (default: a fresh CPU generator with a
+    non-deterministic seed; never the global RNG), moved to ``x``'s device."""
+    if generator is None:
+        generator = torch.Generator()
+        generator.seed()  # its own random seed: the global RNG is not touched
     return torch.rand(x.shape, generator=generator, device=generator.device, dtype=x.dtype).to(x.device)
 
 
@@ -150,18 +155,71 @@ def _iterate(model, x, y, eps, start, alpha, steps, targeted, bounds) -> torch.T
     return x_adv.detach()
 
 
+@dataclass(frozen=True)
+class AttackMethod:
+    """One attack method: what the page, the command line, sweeps and the docs know about it.
+
+    ``run(model, x, y, eps, *, alpha, steps, targeted, random_start, bounds, generator) -> x_adv`` (keywords a
+    method does not use are ignored). Adding a method is one ``register_attack`` call.
+    """
+
+    name: str  # the key: the CLI's --method, a sweep's method, a job config's value
+    label: str  # shown on the page and in the docs: "PGD"
+    help: str  # one line for menus and --help
+    run: Callable[..., torch.Tensor]  # the attack itself
+    iterative: bool  # takes ``steps`` gradient steps (and an ``alpha``); False: one gradient pass
+    dash: str = "solid"  # its line style on accuracy-vs-epsilon charts
+
+    def gradient_passes(self, steps: int = 10) -> int:
+        """Forward + backward passes one attack takes (the cost the server's inline budget counts)."""
+        return max(1, int(steps)) if self.iterative else 1
+
+
+METHODS: dict[str, AttackMethod] = {}  # name -> AttackMethod, in menu order
+
+
+def register_attack(name: str, label: str, help: str, run: Callable[..., torch.Tensor], *, iterative: bool,
+                    dash: str = "solid") -> AttackMethod:
+    """Add (or replace) the attack method ``name``: it then appears on the page, in ``core attack --method``, in
+    sweeps and in the docs' method table (tests/core/test_attack_registry.py checks each)."""
+    METHODS[name] = AttackMethod(name, label, help, run, iterative, dash)
+    return METHODS[name]
+
+
+def attack_method(name: str) -> AttackMethod:
+    """The registered method ``name``; ``ValueError`` naming the known ones otherwise."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown attack {name!r}; choose one of {', '.join(METHODS)}") from None
+
+
+register_attack("fgsm", "FGSM", "one step of eps along the sign of the input gradient",
+                lambda model, x, y, eps, *, targeted, bounds, **_: fgsm(model, x, y, eps, targeted=targeted,
+                                                                         bounds=bounds), iterative=False)
+register_attack("bim", "BIM", "small signed-gradient steps, kept within eps of the input",
+                lambda model, x, y, eps, *, alpha, steps, targeted, bounds, **_: bim(
+                    model, x, y, eps, alpha=alpha, steps=steps, targeted=targeted, bounds=bounds),
+                iterative=True, dash="dot")
+register_attack("pgd", "PGD", "BIM from a random start inside the eps-ball (Madry et al.)",
+                lambda model, x, y, eps, *, alpha, steps, targeted, random_start, bounds, generator, **_: pgd(
+                    model, x, y, eps, alpha=alpha, steps=steps, targeted=targeted, random_start=random_start,
+                    bounds=bounds, generator=generator), iterative=True, dash="dash")
+
+
+def methods_table() -> str:
+    """The registered methods as a Markdown table (docs/attack-methods.md holds it; a test keeps it current)."""
+    rows = ["| method | `--method` | what it does | steps |", "|---|---|---|---|"]
+    rows += [f"| {m.label} | `{m.name}` | {m.help} | {'yes' if m.iterative else 'one'} |" for m in METHODS.values()]
+    return "\n".join(rows)
+
+
 def attack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps, *, method: str = "fgsm", alpha=None,
            steps: int = 10, targeted: bool = False, random_start: bool = True, bounds=PIXEL_BOUNDS,
            generator: torch.Generator | None = None) -> torch.Tensor:
-    """Dispatch to ``fgsm`` / ``bim`` / ``pgd`` by name (the page's and the CLI's menu)."""
-    if method == "fgsm":
-        return fgsm(model, x, y, eps, targeted=targeted, bounds=bounds)
-    if method == "bim":
-        return bim(model, x, y, eps, alpha=alpha, steps=steps, targeted=targeted, bounds=bounds)
-    if method == "pgd":
-        return pgd(model, x, y, eps, alpha=alpha, steps=steps, targeted=targeted, random_start=random_start,
-                   bounds=bounds, generator=generator)
-    raise ValueError(f"unknown attack {method!r}; choose one of {', '.join(METHODS)}")
+    """Run the registered attack ``method`` (the page's, the CLI's and the sweeps' one entry point)."""
+    return attack_method(method).run(model, x, y, eps, alpha=alpha, steps=steps, targeted=targeted,
+                                     random_start=random_start, bounds=bounds, generator=generator)
 
 
 def eps_problems(eps, bounds=PIXEL_BOUNDS) -> list[str]:

@@ -56,7 +56,7 @@ class SweepConfig:
     def problems(self) -> list[str]:
         """Why this sweep cannot run (empty when it can): the run, the methods, epsilons, sizes."""
         out = run_problems(self.run_dir)
-        bad = [m for m in self.methods if m not in METHODS]
+        bad = [str(m) for m in self.methods if m not in METHODS]
         if bad or not self.methods:
             out.append(f"attack methods must be among {', '.join(METHODS)}, got {', '.join(bad) or 'none'}")
         if not self.epsilons:

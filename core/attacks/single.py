@@ -1,19 +1,30 @@
-"""One sample, attacked for the page: settings in, the adversarial input, both predictions and what to show out.
+"""One sample, attacked for the page: a request in, one result object out (``one_sample``).
 
->>> out = attack_one(target.model, x, 3, AttackSettings(method="pgd", eps=8 / 255), bounds=target.bounds)
->>> out.probs_before.argmax(), out.probs_after.argmax(), out.snr_db        # doctest: +SKIP
+>>> request = OneSampleRequest(target.ref, x, label=3, settings=AttackSettings(method="pgd", eps=8 / 255))
+>>> runs_inline(target, request)       # within the server's inline budget (core.inline)?   # doctest: +SKIP
+>>> view = one_sample(target, request)  # here, or in an 'attack_one' job (core.attacks.jobs)  # doctest: +SKIP
+>>> view.attack.fooled, view.top_after, view.png, view.smallest                                # doctest: +SKIP
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
 from core.attacks.audio import snr_db
-from core.attacks.methods import METHODS, PIXEL_BOUNDS, attack, attack_mode, eps_problems
-from core.attacks.minimal import minimal_eps
+from core.attacks.methods import METHODS, PIXEL_BOUNDS, attack, attack_method, attack_mode, eps_problems
+from core.attacks.minimal import GRID, minimal_eps, search_tries
+from core.attacks.sweep import decode_array, encode_array
+from core.attacks.target import AttackTarget
+from core.inline import fits_inline
+
+EPS_MAX = 1.0  # the smallest-epsilon search's range: [0, EPS_MAX]
+EPS_TOL = 1e-3  # ... and its precision
+TOP_K = 5  # classes shown before and after
 
 
 @dataclass
@@ -102,9 +113,9 @@ def attack_one(model: nn.Module, x: torch.Tensor, label: int | None, settings: A
 
 
 def smallest_eps_one(model: nn.Module, x: torch.Tensor, label: int | None, settings: AttackSettings,
-                     bounds=PIXEL_BOUNDS, eps_max: float = 1.0, tol: float = 1e-3) -> SingleAttack | None:
-    """``attack_one`` at the smallest eps that fools the model with ``settings.method`` (found by bisection);
-    None when nothing up to ``eps_max`` does."""
+                     bounds=PIXEL_BOUNDS, eps_max: float = EPS_MAX, tol: float = EPS_TOL) -> SingleAttack | None:
+    """``attack_one`` at the smallest eps on a grid of ``GRID`` that fools the model with ``settings.method``,
+    refined by bisection (core.attacks.minimal); None when no grid point up to ``eps_max`` does."""
     targeted = settings.target_class is not None
     y = None if (label is None and not targeted) else torch.tensor(
         [settings.target_class if targeted else label], device=x.device)
@@ -114,6 +125,127 @@ def smallest_eps_one(model: nn.Module, x: torch.Tensor, label: int | None, setti
         return None
     found = AttackSettings(**{**settings.to_dict(), "eps": float(eps[0]), "alpha": None})
     return attack_one(model, x, label, found, bounds)
+
+
+@dataclass
+class OneSampleRequest:
+    """Everything one attack of one sample depends on: the result is cached and looked up by ``key()``."""
+
+    target: str  # AttackTarget.ref: a run directory or "pretrained:NAME"
+    x: np.ndarray  # the input, a batch of one: (1, C, H, W) pixels or (1, 1, N) waveform
+    label: int | None = None  # the true class when known; None = the clean prediction (an upload, a photo)
+    settings: AttackSettings = field(default_factory=AttackSettings)
+    smallest: bool = False  # also search the smallest epsilon that fools the model with this method
+    name: str = ""  # what the sample is called ("validation #12", a file name): shown, not part of the key
+    version: float = 0.0  # the checkpoint's modification time (a new checkpoint is a new target)
+
+    def __post_init__(self):
+        self.x = np.ascontiguousarray(np.asarray(self.x, dtype=np.float32))
+        if isinstance(self.settings, dict):
+            self.settings = AttackSettings(**self.settings)
+
+    def key(self) -> str:
+        """A digest of the target, its version, the sample's values, the settings and the search flag."""
+        h = hashlib.sha1(json.dumps([self.target, self.version, self.label, self.settings.to_dict(), self.smallest,
+                                     list(self.x.shape)], sort_keys=True).encode())
+        h.update(self.x.tobytes())
+        return h.hexdigest()
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable (the input base64-encoded): an 'attack_one' job's config."""
+        return {"target": self.target, "x": encode_array(self.x), "label": self.label,
+                "settings": self.settings.to_dict(), "smallest": bool(self.smallest), "name": self.name,
+                "version": self.version}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "OneSampleRequest":
+        """Rebuild from ``to_dict()`` output (extra keys, such as a job's naming, are ignored)."""
+        return cls(target=d["target"], x=decode_array(d["x"]), label=d.get("label"),
+                   settings=AttackSettings(**d["settings"]), smallest=bool(d.get("smallest")),
+                   name=d.get("name", ""), version=float(d.get("version", 0.0)))
+
+
+def request_passes(request: OneSampleRequest) -> tuple[int, int]:
+    """The most (forward passes, forward + backward passes) ``one_sample`` takes for ``request``: the attack
+    (before, the attack, after) and, when asked, the search (a first pass, each try's attack and check, then the
+    attack at the eps found)."""
+    s = request.settings
+    grads = attack_method(s.method).gradient_passes(s.steps)
+    forwards, gradients = 2, grads
+    if request.smallest:
+        tries = search_tries(EPS_MAX, EPS_TOL, GRID)
+        forwards += 1 + tries + 2
+        gradients += 1 + tries * grads + grads
+    return forwards, gradients
+
+
+def runs_inline(target: AttackTarget, request: OneSampleRequest) -> bool:
+    """Whether ``request`` fits the server's inline budget (core.inline) for this target's model size."""
+    forwards, gradients = request_passes(request)
+    return fits_inline(target.macs, forwards, gradients)
+
+
+@dataclass
+class OneSample:
+    """Everything the one-sample view shows, from one call: the attack, its top classes before and after, the
+    perturbation made visible, the adversarial image as PNG, and the smallest epsilon found when asked."""
+
+    attack: SingleAttack  # the attack at the chosen settings (its outcome: .fooled, .wrong_before, .snr_db)
+    classes: list[str]  # class names
+    kind: str  # 'image' | 'audio'
+    top_before: list[tuple[str, float]]  # the TOP_K most probable classes on the clean input
+    top_after: list[tuple[str, float]]  # ... on the attacked input
+    perturbation: np.ndarray | None  # images: 0.5 + factor (x_adv - x), grey = unchanged; None for audio
+    amplification: float  # that factor; 0 = no change
+    png: bytes | None  # images: the adversarial input as an 8-bit PNG; None for audio
+    searched: bool = False  # the smallest epsilon was asked for
+    smallest: "OneSample | None" = None  # the view at the smallest eps found (None: not asked, or none up to 1)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable (arrays base64-encoded); the views are rebuilt from the attacks by ``from_dict``."""
+        return {"attack": _attack_dict(self.attack), "classes": list(self.classes), "kind": self.kind,
+                "searched": self.searched,
+                "smallest": _attack_dict(self.smallest.attack) if self.smallest is not None else None}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "OneSample":
+        """Rebuild from ``to_dict()`` output."""
+        smallest = _attack_from(d["smallest"]) if d.get("smallest") else None
+        return view(_attack_from(d["attack"]), d["classes"], d["kind"], searched=d["searched"], smallest=smallest)
+
+
+def _attack_dict(a: SingleAttack) -> dict:
+    return {"x": encode_array(a.x), "x_adv": encode_array(a.x_adv), "label": a.label,
+            "probs_before": encode_array(a.probs_before), "probs_after": encode_array(a.probs_after),
+            "settings": a.settings.to_dict(), "snr_db": a.snr_db}
+
+
+def _attack_from(d: dict) -> SingleAttack:
+    return SingleAttack(x=decode_array(d["x"]), x_adv=decode_array(d["x_adv"]), label=int(d["label"]),
+                        probs_before=decode_array(d["probs_before"]), probs_after=decode_array(d["probs_after"]),
+                        settings=AttackSettings(**d["settings"]), snr_db=float(d["snr_db"]))
+
+
+def view(result: SingleAttack, classes, kind: str, *, searched: bool = False,
+         smallest: SingleAttack | None = None) -> OneSample:
+    """What the page shows of an attack (no model needed): top classes, the amplified perturbation, PNG bytes."""
+    image = kind == "image"
+    perturbation, factor = amplified(result.x, result.x_adv) if image else (None, 0.0)
+    return OneSample(attack=result, classes=list(classes), kind=kind, top_before=top_k(result.probs_before, classes),
+                     top_after=top_k(result.probs_after, classes), perturbation=perturbation,
+                     amplification=factor, png=png_bytes(result.x_adv) if image else None, searched=searched,
+                     smallest=view(smallest, classes, kind) if smallest is not None else None)
+
+
+def one_sample(target: AttackTarget, request: OneSampleRequest) -> OneSample:
+    """Attack ``request``'s sample on ``target`` and, when asked, find the smallest epsilon: the one call behind
+    the page's one-sample view (inline when ``runs_inline``, else in an 'attack_one' job)."""
+    x = torch.as_tensor(request.x).to(target.device)
+    result = attack_one(target.model, x, request.label, request.settings, target.bounds)
+    found = None
+    if request.smallest:
+        found = smallest_eps_one(target.model, x, request.label, request.settings, target.bounds)
+    return view(result, target.classes, target.kind, searched=request.smallest, smallest=found)
 
 
 def amplified(x: np.ndarray, x_adv: np.ndarray) -> tuple[np.ndarray, float]:
@@ -148,7 +280,7 @@ def image_input(data, shape) -> torch.Tensor:
     return (decode(data, h, c).float() / 255.0)[None]
 
 
-def top_k(probs: np.ndarray, classes: list[str], k: int = 5) -> list[tuple[str, float]]:
+def top_k(probs: np.ndarray, classes: list[str], k: int = TOP_K) -> list[tuple[str, float]]:
     """The ``k`` most probable classes (name, probability), most probable first."""
     order = np.argsort(-probs, kind="stable")[:k]
     return [(classes[i], float(probs[i])) for i in order]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.attacks.methods import METHODS, PIXEL_BOUNDS, attack, attack_mode, logits_and_gradient
+from core.attacks.methods import PIXEL_BOUNDS, attack, attack_method, attack_mode, logits_and_gradient
 
 Progress = Callable[[int, int, str], None]  # (samples done, total, text)
 
@@ -92,12 +92,14 @@ def sweep(model: nn.Module, loader, epsilons, *, method: str = "fgsm", examples:
 
     ``examples``: keep the first K samples, clean and attacked, at every eps. ``callback(done, total, text)``
     after each batch. BIM / PGD take ``steps`` steps of ``alpha`` (default 2.5 eps / steps). ``limit``: stop after
-    this many samples. The model is left as found; batches go to the model's device.
+    this many samples. The model is left as found; batches go to the model's device. ``generator`` draws PGD's
+    random starts; one generator serves the whole sweep, so every batch gets its own start (default: one seeded 0,
+    so a sweep repeats).
 
     >>> sweep(model, val_loader, [0, 0.05, 0.1], method="pgd").accuracy    # doctest: +SKIP
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown attack {method!r}; choose one of {', '.join(METHODS)}")
+    iterative = attack_method(method).iterative  # refuses an unknown method, naming the known ones
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
     start, eps_list = time.time(), [float(e) for e in epsilons]
     device = next(model.parameters()).device
     total = min(len(loader.dataset), limit) if limit else len(loader.dataset)
@@ -116,7 +118,7 @@ def sweep(model: nn.Module, loader, epsilons, *, method: str = "fgsm", examples:
             callback(done, total, f"{method}: {done}/{total} samples")
     accuracy, per_class = acc.result(len(classes) if classes else None)
     return SweepResult(method=method, epsilons=eps_list, accuracy=accuracy, per_class=per_class, n=done,
-                       classes=[str(c) for c in classes or []], steps=0 if method == "fgsm" else steps,
+                       classes=[str(c) for c in classes or []], steps=steps if iterative else 0,
                        examples=keep.result(), seconds=time.time() - start)
 
 

@@ -20,6 +20,8 @@ from torch import nn
 
 from core.attacks.methods import PIXEL_BOUNDS, WAVE_BOUNDS
 
+PRETRAINED_PREFIX = "pretrained:"  # a target reference naming a pretrained model: "pretrained:efficientnet_lite0"
+
 
 class AttackRefused(ValueError):
     """This model or run cannot be attacked; the message says why."""
@@ -58,11 +60,26 @@ class AttackTarget:
     notes: list[str] = field(default_factory=list)  # things the user should know (where the weights came from, ...)
     run_dir: str | None = None  # the run it came from (None for the pretrained model)
     prepare: Callable | None = None  # PIL image -> model input (1, C, H, W); None = resized like the run's data
+    pretrained: str = ""  # the pretrained model's name (core.models.imagenet), "" for a run
+    version: float = 0.0  # a run's checkpoint modification time (a new checkpoint is a new target); 0 otherwise
 
     @property
     def device(self) -> torch.device:
         """Where the model's parameters are."""
         return next(self.model.parameters()).device
+
+    @property
+    def ref(self) -> str:
+        """What ``load_target`` takes to load this target again (in a worker): the run directory, or
+        "pretrained:NAME"."""
+        return self.run_dir or f"{PRETRAINED_PREFIX}{self.pretrained}"
+
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of one forward pass on one input (counted once; the server's inline budget uses it)."""
+        from core.inline import forward_macs
+
+        return forward_macs(self.model, self.input_shape)
 
 
 def run_problems(run_dir: str | Path) -> list[str]:
@@ -92,7 +109,7 @@ def load_run_target(run_dir: str | Path, bundle=None, device: str | torch.device
 
     Raises ``AttackRefused`` with the reason for text runs and runs without a checkpoint.
     """
-    from core.train.evaluate import load_run_model
+    from core.train.evaluate import checkpoint_path, load_run_model
 
     problems = run_problems(run_dir)
     if problems:
@@ -105,10 +122,12 @@ def load_run_target(run_dir: str | Path, bundle=None, device: str | torch.device
     wrapped = PixelModel(model).eval().to(device)
     for p in wrapped.parameters():
         p.requires_grad_(False)  # our own copy: attacks need only the input's gradient
-    return AttackTarget(model=wrapped, classes=list(bundle.classes), kind=bundle.kind, name=Path(run_dir).name,
-                        bounds=WAVE_BOUNDS if bundle.kind == "audio" else PIXEL_BOUNDS,
-                        input_shape=tuple(bundle.input_shape), sample_rate=bundle.sample_rate, bundle=bundle,
-                        run_dir=str(run_dir))
+    target = AttackTarget(model=wrapped, classes=list(bundle.classes), kind=bundle.kind, name=Path(run_dir).name,
+                          bounds=WAVE_BOUNDS if bundle.kind == "audio" else PIXEL_BOUNDS,
+                          input_shape=tuple(bundle.input_shape), sample_rate=bundle.sample_rate, bundle=bundle,
+                          run_dir=str(run_dir), version=checkpoint_path(run_dir).stat().st_mtime)
+    target.macs  # noqa: B018 - counted once now, while loading, not in a later attack
+    return target
 
 
 def load_pretrained_target(name: str = "efficientnet_lite0", device: str | torch.device = "cpu") -> AttackTarget:
@@ -120,7 +139,17 @@ def load_pretrained_target(name: str = "efficientnet_lite0", device: str | torch
     model = net.model.eval().to(device)
     for p in model.parameters():
         p.requires_grad_(False)  # attacks need only the input's gradient
-    return AttackTarget(model=model, classes=list(net.classes), kind="image", name=f"pretrained {name} (ImageNet)",
-                        bounds=PIXEL_BOUNDS, input_shape=(3, net.input_size, net.input_size), prepare=net.prepare,
-                        notes=[f"{net.source}; its input normalisation (mean {list(net.mean)}, std {list(net.std)}) "
-                               "is its first layer, so epsilon is in pixel units"])
+    target = AttackTarget(model=model, classes=list(net.classes), kind="image", name=f"pretrained {name} (ImageNet)",
+                          bounds=PIXEL_BOUNDS, input_shape=(3, net.input_size, net.input_size), prepare=net.prepare,
+                          pretrained=name,
+                          notes=[f"{net.source}; its input normalisation (mean {list(net.mean)}, std {list(net.std)}) "
+                                 "is its first layer, so epsilon is in pixel units"])
+    target.macs  # noqa: B018 - counted once now, while loading, not in a later attack
+    return target
+
+
+def load_target(ref: str, device: str | torch.device = "cpu") -> AttackTarget:
+    """The target ``AttackTarget.ref`` names: "pretrained:NAME" or a run directory."""
+    if ref.startswith(PRETRAINED_PREFIX):
+        return load_pretrained_target(ref[len(PRETRAINED_PREFIX):], device=device)
+    return load_run_target(ref, device=device)

@@ -24,7 +24,10 @@ def _floats(text: str) -> list[float]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the ``attack`` command."""
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (see python -m core runs)")
-    parser.add_argument("--method", choices=("fgsm", "bim", "pgd"), default="fgsm", help="the attack (default fgsm)")
+    from core.attacks.methods import METHODS
+
+    parser.add_argument("--method", choices=tuple(METHODS), default="fgsm",
+                        help="the attack (default fgsm): " + "; ".join(f"{m.name}: {m.help}" for m in METHODS.values()))
     parser.add_argument("--eps", type=_floats, metavar="E1,E2,...",
                         help="epsilons in input units (default images 0,0.05,...,0.3; audio 0,0.001,...,0.05)")
     parser.add_argument("--split", default="val", help="which split of the run's data (default val)")

@@ -137,3 +137,62 @@ def run_export(job) -> None:
     job.write_result({**asdict(result), "message": result.message()})
     if not result.ok:
         job.note(result.message(), "warning")
+
+
+# ---- Grad-CAM grid ---------------------------------------------------------------------------------------------
+CAM_FILE = "cam_grid.pt"  # the maps (B, *spatial) and the classes they explain, saved with torch.save
+
+
+def cam_grid_config(target: str, layer: str, picks: list[int], target_class: int | None = None) -> dict:
+    """The 'cam_grid' job config: Grad-CAM of examples ``picks`` of ``target`` at ``layer`` (one batched forward and
+    backward pass), each for its predicted class, or all for ``target_class``."""
+    return {"target": str(target), **_naming(str(target)), "layer": str(layer), "picks": [int(i) for i in picks],
+            "target_class": None if target_class is None else int(target_class)}
+
+
+def cam_grid_problems(config: dict) -> list[str]:
+    """Why this Grad-CAM grid cannot start (empty when it can)."""
+    from core.inspect.cam import MAX_CAM_BATCH
+
+    out = _target_problems(config.get("target"))
+    if not 1 <= len(config.get("picks") or []) <= MAX_CAM_BATCH:
+        out.append(f"choose between 1 and {MAX_CAM_BATCH} examples")
+    if not config.get("layer"):
+        out.append("name the layer to take the maps at")
+    return out
+
+
+def cam_grid_needs_job(target, n: int) -> bool:
+    """Whether Grad-CAM of ``n`` examples (one forward + backward pass of the batch) is over the server's inline
+    budget (core.inline) for this model."""
+    from core.inline import fits_inline, forward_macs
+
+    return not fits_inline(forward_macs(target.model, target.input_shape), gradients=n)
+
+
+def run_cam_grid(job) -> None:
+    """Load the target, map the examples at the layer, save the maps and the explained classes."""
+    from core.inspect.cam import explain
+    from core.inspect.target import load_target
+
+    cfg = job.config
+    target = load_target(cfg["target"])
+    if any(not 0 <= i < len(target.samples) for i in cfg["picks"]):
+        raise ValueError(f"example indices must be between 0 and {len(target.samples) - 1}")
+    job.progress(0, 1, f"Grad-CAM of {len(cfg['picks'])} examples at {cfg['layer']}")
+    x, _ = target.batch(cfg["picks"])
+    ex = explain(target.model, x, cfg.get("target_class"), cfg["layer"])
+    torch.save({"maps": ex.maps, "targets": ex.targets}, job.run_dir / CAM_FILE)
+    job.write_result({"picks": cfg["picks"], "layer": ex.layer, "file": CAM_FILE})
+    job.progress(1, 1, "done")
+
+
+def read_cam_grid(run_dir: str | Path):
+    """(maps (B, *spatial), targets (B,)) of a finished 'cam_grid' job, or None while it has none."""
+    from core.jobs import read_result
+
+    result = read_result(run_dir)
+    if result is None:
+        return None
+    saved = torch.load(Path(run_dir) / result["file"], map_location="cpu", weights_only=True)
+    return saved["maps"], saved["targets"]

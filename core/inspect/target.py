@@ -34,6 +34,7 @@ class InspectTarget:
     raw: Dataset | None = None  # the examples as the whole model takes them (waveforms for mel models)
     collate_fn: object = None  # text: pads token ids
     sample_names: list[str] | None = None  # captions of the examples when they have names (sample photos)
+    pretrained_ref: str = ""  # "imagenet:NAME" for a pretrained model ("" for a run: ``source`` names it)
 
     def batch(self, indices, *, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Stack examples ``indices`` into (x, y); ``raw=True``: as the whole model takes them (for export)."""
@@ -42,6 +43,11 @@ class InspectTarget:
         if self.collate_fn is not None:
             return self.collate_fn(items)
         return torch.stack([torch.as_tensor(x) for x, _ in items]), torch.tensor([int(y) for _, y in items])
+
+    @property
+    def ref(self) -> str:
+        """What ``load_target`` takes to load this target again (in a job): the run directory or "imagenet:NAME"."""
+        return self.pretrained_ref or self.source
 
     @property
     def spatial(self) -> bool:
@@ -105,7 +111,8 @@ def imagenet_target(name: str = "efficientnet_lite0") -> InspectTarget:
     if isinstance(model, nn.Sequential) and len(model) == 2:  # (normalisation, network): names for the table
         model = nn.Sequential(OrderedDict([("normalize", model[0]), ("net", model[1])])).eval()
     return InspectTarget(model, name, list(net.classes), "image", "image", tuple(samples[0][0].shape),
-                         samples, (0.0, 1.0), 0.5, net.source, raw=samples, sample_names=list(photos))
+                         samples, (0.0, 1.0), 0.5, net.source, raw=samples, sample_names=list(photos),
+                         pretrained_ref=f"{IMAGENET_PREFIX}{name}")
 
 
 def load_target(where: str | Path) -> InspectTarget:

@@ -56,3 +56,6 @@ register("attack_sweep", "core.attacks.jobs:run", "core.attacks.jobs:problems", 
 register("class_visual", "core.inspect.jobs:run_class_visual", "core.inspect.jobs:visual_problems",
          "class visualisation")
 register("export", "core.inspect.jobs:run_export", "core.inspect.jobs:export_problems", "model export")
+register("attack_one", "core.attacks.jobs:run_one", "core.attacks.jobs:one_problems",
+         "one-sample attack (and its smallest epsilon)")
+register("cam_grid", "core.inspect.jobs:run_cam_grid", "core.inspect.jobs:cam_grid_problems", "Grad-CAM grid")

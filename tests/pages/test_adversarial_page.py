@@ -78,7 +78,8 @@ def test_one_sample_slider_method_target_and_smallest_eps(monkeypatch, shared_ru
     assert "target 7" in _verdict(at)
     charts = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "Before: top classes" in charts and "After: top classes" in charts
-    at.button(key="adv-find").click().run()
+    at.radio(key="adv-method").set_value("fgsm").run()  # the FGSM search fits the page's inline budget (PGD's: a
+    at.button(key="adv-find").click().run()  # job, see test_adversarial_inline.py)
     _no_errors(at)
     found = [s.value for s in at.success if "Smallest epsilon" in s.value]
     assert found and "/255" in found[0]
