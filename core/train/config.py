@@ -45,6 +45,7 @@ class TrainConfig:
     runs_dir: str | None = None  # where the run directory goes; None = settings' runs root
     stats_every: int = 10  # record activation statistics every N steps; 0 = off
     stats_all_layers: bool = False  # hook every leaf layer instead of the top-level blocks
+    grad_every: int = 10  # record each layer's gradient norm and update/weight ratio every N steps; 0 = off
     log_every: int = 10  # fetch losses / stats from the device every N steps (no per-step sync)
     early_stop: int = 0  # stop when val loss has not improved for this many epochs; 0 = off
     tensorboard: bool = True  # also write TensorBoard event files into the run directory
