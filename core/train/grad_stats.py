@@ -135,3 +135,24 @@ class GradientStats(Callback):
         grads = grads_by_layer(self.layers)
         values = torch.stack([layer_norms(grads), layer_norms(weights_by_layer(self.layers))], 1).cpu().tolist()
         return loop.step, [bool(g) for g in grads], values
+
+
+class DeviceMonitor(Callback):
+    """GPU memory used / total and utilisation into the run store as scalars every few seconds (GPU runs only), so
+    the live view can draw them over time (core.debug.device)."""
+
+    order = 11
+    main_only = True
+
+    def __init__(self, run):
+        self.run = run
+
+    def before_fit(self, loop):
+        from core.debug.device import DeviceSampler
+
+        self.sampler = DeviceSampler(loop.device)
+
+    def after_batch(self, loop):
+        values = self.sampler.sample()
+        if values:
+            self.run.log_scalars(loop.step, values)

@@ -216,6 +216,10 @@ def default_callbacks(config: TrainConfig, run, info: DistInfo) -> list:
         from core.train.grad_stats import GradientStats
 
         cbs.append(GradientStats(config.grad_every, fetch_every=max(1, config.log_every // config.grad_every)))
+    if run is not None and info.main and info.device.type == "cuda":
+        from core.train.grad_stats import DeviceMonitor
+
+        cbs.append(DeviceMonitor(run))
     return cbs
 
 
