@@ -12,6 +12,7 @@ of all its parameters' entries, i.e. ``sqrt(sum_p ||p.grad||^2)``, the same as
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import torch
@@ -117,3 +118,12 @@ def update_ratio(update_norm: float, weight_norm: float) -> float | None:
     if weight_norm is None or update_norm is None or not weight_norm > 0:
         return None
     return update_norm / weight_norm
+
+
+_FLAG_PATTERN = re.compile(r"^(exploding|vanishing) gradients: layer (\S+?)(?:'s)? ")
+
+
+def parse_flag(message: str) -> tuple[str, str] | None:
+    """(kind, layer) of a flag's message as written into a run's notes (``GradFlag.message``), else None."""
+    m = _FLAG_PATTERN.match(message)
+    return (m.group(1), m.group(2)) if m else None
