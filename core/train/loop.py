@@ -315,6 +315,13 @@ def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> L
     # initial weights from the seed's own generator: the LR finder starts from the same model (find_lr_for)
     model = build_for(bundle, config.model, torch.Generator().manual_seed(config.seed), **config.model_opts)
     notices = [model.notice] if getattr(model, "notice", None) else []
+    if config.checkpoint_segments > 1:
+        from core.debug.checkpointing import KEEP_OUT, with_checkpointing
+
+        model = with_checkpointing(model, config.checkpoint_segments)  # ValueError (the run fails) when no chain
+        kept = any(isinstance(m, KEEP_OUT) for m in model.modules())
+        notices.append(f"gradient checkpointing in {config.checkpoint_segments} segments"
+                       + (" (BatchNorm and Dropout run outside them)" if kept else ""))
     train, val, more = prepare_splits(config, bundle, model, device=info.device)
     notices += more
     train_dl, val_dl, sampler = make_loaders(config, train, val, bundle.collate_fn, info.device, info.world,
