@@ -5,6 +5,8 @@ memory for more compute.
 BatchNorm and Dropout stay out of the checkpointed segments: a recomputed BatchNorm in training mode would update
 its running statistics a second time, and keeping Dropout outside makes sure no recomputation depends on replaying
 its random mask. They run plainly between segments (their saved tensors are kept, as without checkpointing).
+In-place activations (``ReLU(inplace=True)``) run out of place in a checkpointed chain: in place, they would change
+the tensor a segment keeps to recompute from.
 
 >>> model = with_checkpointing(build("mlp", 10, input_shape=(1, 8, 8)), segments=2)   # doctest: +SKIP
 >>> measure_memory(model, x, y, segments=(0, 2, 4, 8))                                 # doctest: +SKIP
@@ -57,13 +59,14 @@ def checkpoint_problem(model: nn.Module) -> str | None:
 
 
 def checkpointing_problem_for(bundle, name: str) -> str | None:
-    """``checkpoint_problem`` of the registry model ``name`` built for ``bundle`` on the meta device (no memory,
-    no weights loaded); a model that cannot be built there is reported as not checked."""
-    from core.models import build_for
+    """``checkpoint_problem`` of the registry model ``name`` built for ``bundle`` (None: the model's default input)
+    on the meta device (no memory, no weights loaded); a model that cannot be built there is reported as not
+    checked."""
+    from core.models import build, build_for
 
     try:
         with torch.device("meta"):
-            return checkpoint_problem(build_for(bundle, name))
+            return checkpoint_problem(build(name, 2) if bundle is None else build_for(bundle, name))
     except Exception:  # noqa: BLE001 - a model whose constructor needs real tensors: we cannot tell, so say no
         return f"{name} cannot be checked for gradient checkpointing"
 
@@ -117,6 +120,9 @@ class CheckpointedSequential(nn.Sequential):
         super().__init__(OrderedDict(seq.named_children()))
         self.segments = segments
         self.flat = _flatten(self)  # a plain list (not registered twice): the leaves in order
+        for m in self.flat:  # an in-place op would change a tensor a segment keeps to recompute from
+            if getattr(m, "inplace", False) and segments > 1:
+                m.inplace = False
         self.plain_chain = not any(isinstance(m, KEEP_OUT) for m in self.flat)
         self.plan = segment_plan(self.flat, segments)
 

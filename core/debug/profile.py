@@ -297,8 +297,9 @@ def summary_sentence(result: ProfileResult) -> str:
     """One sentence on what dominates the step (the phase, the slowest layer, the data loader's share)."""
     if not result.step_ms:
         return "Nothing was measured."
-    phase = max((p for p in PHASES if p != "data"), key=lambda p: result.phases_ms.get(p, 0.0))
-    text = (f"The {phase} {'pass ' if phase in ('forward', 'backward') else ''}takes the largest part of a step "
+    phase = max(PHASES, key=lambda p: result.phases_ms.get(p, 0.0))
+    what = {"data": "data loader", "forward": "forward pass", "backward": "backward pass"}.get(phase, phase)
+    text = (f"The {what} takes the largest part of a step "
             f"({result.phases_ms[phase] / result.step_ms:.0%} of {result.step_ms:.1f} ms)")
     if result.layers:
         top = result.layers[0]
@@ -316,6 +317,25 @@ def profile_run(run_dir: str | Path, steps: int = 20, out_dir: str | Path | None
                 progress=None) -> ProfileResult:
     """Profile ``steps`` training steps of a run's model (its last checkpoint when there is one) on its data, with
     its optimizer and batch size; the Chrome trace goes to ``out_dir`` (default ``RUN_DIR/profile``)."""
+    from core.train.optim import make_optimizer
+
+    if not 1 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be between 1 and {MAX_STEPS}")
+    config, bundle, model, train_dl, dev = run_setup(run_dir, device)
+    optimizer = make_optimizer(model, config)
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    out_dir = Path(out_dir) if out_dir is not None else Path(run_dir) / "profile"
+    trace = out_dir / f"trace-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    try:
+        return profile_steps(model, train_dl, optimizer, criterion, steps, dev, trace, progress)
+    finally:
+        bundle.splits["train"].transform = None
+
+
+def run_setup(run_dir: str | Path, device: str = "auto"):
+    """(config, bundle, model, train loader, device) of a run, as its training had them: the model from its last
+    checkpoint when there is one (else its seeded initialisation), its batch size and augmentation. Callers reset
+    ``bundle.splits['train'].transform = None`` when done (the bundle may be cached)."""
     from core.data import load
     from core.device import pick_device
     from core.models import build_for
@@ -323,11 +343,8 @@ def profile_run(run_dir: str | Path, steps: int = 20, out_dir: str | Path | None
     from core.train.config import TrainConfig
     from core.train.data import make_loaders, prepare_splits
     from core.train.evaluate import checkpoint_path
-    from core.train.optim import make_optimizer
     from core.train.store import RunStore
 
-    if not 1 <= steps <= MAX_STEPS:
-        raise ValueError(f"steps must be between 1 and {MAX_STEPS}")
     config = TrainConfig.from_dict({k: v for k, v in RunStore.open(run_dir).config().items()
                                     if k in TrainConfig.__dataclass_fields__})
     dev = pick_device(device)
@@ -338,14 +355,7 @@ def profile_run(run_dir: str | Path, steps: int = 20, out_dir: str | Path | None
         unwrap(model).load_state_dict(load_checkpoint(ckpt)["model"])
     train, val, _ = prepare_splits(config, bundle, model, device=dev, with_val=False)
     train_dl, _, _ = make_loaders(config, train, val, bundle.collate_fn, dev)
-    optimizer = make_optimizer(model, config)
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    out_dir = Path(out_dir) if out_dir is not None else Path(run_dir) / "profile"
-    trace = out_dir / f"trace-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    try:
-        return profile_steps(model, train_dl, optimizer, criterion, steps, dev, trace, progress)
-    finally:
-        bundle.splits["train"].transform = None
+    return config, bundle, model.to(dev), train_dl, dev
 
 
 def layer_rows(result: ProfileResult) -> list[dict]:

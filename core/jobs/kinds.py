@@ -56,3 +56,7 @@ register("attack_sweep", "core.attacks.jobs:run", "core.attacks.jobs:problems", 
 register("class_visual", "core.inspect.jobs:run_class_visual", "core.inspect.jobs:visual_problems",
          "class visualisation")
 register("export", "core.inspect.jobs:run_export", "core.inspect.jobs:export_problems", "model export")
+register("profile", "core.debug.jobs:run_profile", "core.debug.jobs:profile_problems",
+         "profile (time and memory per layer)")
+register("memory", "core.debug.jobs:run_memory", "core.debug.jobs:memory_problems",
+         "memory with gradient checkpointing")

@@ -104,3 +104,12 @@ def test_training_with_checkpointing_matches_plain_training(tmp_path):
         if segments:
             assert any("gradient checkpointing in 2 segments" in n for n in result.notices)
     assert losses[0] == losses[1]  # the same numbers, step by step
+
+
+@pytest.mark.parametrize("segments", [2, 4])
+def test_mlp_with_in_place_relu_and_dropout_trains_the_same(segments):
+    plain = build("mlp", 10, input_shape=(1, 8, 8), generator=torch.Generator().manual_seed(0), dropout=0.0)
+    ckpt = with_checkpointing(copy.deepcopy(plain), segments)
+    x, y = _batch((4, 1, 8, 8))
+    for a, b in zip(_grads(plain, x, y), _grads(ckpt, x, y)):
+        assert torch.equal(a, b)
