@@ -12,6 +12,7 @@ from core.train.store import ACTIVE
 from core.train.worker import launch, launch_problems, launch_warnings
 from ui import runs as runs_ui
 from ui.data_ui import data_index_ui
+from ui.debug_jobs_ui import debug_section
 from ui.nav import navigation
 from ui.page_state import begin, publish, recall, shareable, url_data_source
 from ui.run_list import delete_ui, my_runs, runs_browser
@@ -90,6 +91,8 @@ def runs_ui_section() -> None:
             st.rerun()
         st.subheader("Results")
         runs_ui.results_view(current.run_dir, key="results")
+        st.subheader("Debug: profile and memory", anchor="debug")
+        debug_section(current.run_dir, key="debug", owner=current_user())
     if delete_ui(current, key="delete"):
         st.session_state["train-toast"] = f"Deleted {current.name}."
         st.rerun()

@@ -62,3 +62,37 @@ def device_figure(scalars: pd.DataFrame) -> go.Figure:
     fig.update_layout(title="GPU over the run", xaxis_title="step", yaxis_title="GiB",
                       yaxis2=dict(overlaying="y", side="right", range=[0, 100], title="%"), **_LAYOUT)
     return fig
+
+
+def layer_time_figure(result) -> go.Figure:
+    """Forward and backward time per layer (ms per step), slowest on top, stacked."""
+    layers = list(reversed(result.layers))
+    names = [lp.layer for lp in layers]
+    fig = go.Figure([go.Bar(y=names, x=[lp.forward_ms for lp in layers], name="forward", orientation="h"),
+                     go.Bar(y=names, x=[lp.backward_ms for lp in layers], name="backward", orientation="h")])
+    fig.update_layout(barmode="stack", title="Time per layer (ms per step)", xaxis_title="ms",
+                      yaxis_type="category", **{**_LAYOUT, "height": max(260, 80 + 26 * len(names))})
+    return fig
+
+
+def flame_figure(result) -> go.Figure:
+    """The profiled step as an icicle (a flame graph upside down): each box's width is its time per step."""
+    ids, parents, labels, values = zip(*result.flame) if result.flame else ((), (), (), ())
+    fig = go.Figure(go.Icicle(ids=ids, parents=parents, labels=labels, values=values, branchvalues="remainder",
+                              hovertemplate="%{label}<br>%{value:.3f} ms per step<extra></extra>",
+                              tiling=dict(orientation="v"), maxdepth=5))
+    fig.update_layout(title="Flame graph of a step (click a box to zoom in)",
+                      **{**_LAYOUT, "height": 480, "margin": dict(l=10, r=10, t=40, b=10)})
+    return fig
+
+
+def memory_figure(result) -> go.Figure:
+    """Activation memory and step time against the number of checkpointed segments."""
+    segs = [str(p.segments) for p in result.points]
+    fig = go.Figure([go.Bar(x=segs, y=[p.activation_bytes / 2**20 for p in result.points], name="memory (MiB)"),
+                     go.Scatter(x=segs, y=[p.step_ms for p in result.points], name="step time (ms)", yaxis="y2",
+                                mode="lines+markers")])
+    fig.update_layout(title="Gradient checkpointing: memory against time", xaxis_title="segments (0 = off)",
+                      yaxis_title="MiB", yaxis2=dict(overlaying="y", side="right", title="ms", rangemode="tozero"),
+                      **_LAYOUT)
+    return fig

@@ -106,3 +106,19 @@ def read_memory(run_dir: str | Path) -> MemoryResult | None:
 
     d = read_result(run_dir)
     return None if d is None else MemoryResult.from_dict(d)
+
+
+def latest_job(kind: str, run_dir: str | Path, owner: str | None = None) -> Path | None:
+    """The newest '``kind``' job on the training run ``run_dir`` in the same runs root (``owner``'s when given)."""
+    from core.train.store import RunStore, list_runs
+
+    run_dir = Path(run_dir)
+    for info in list_runs(run_dir.parent, kind=kind):
+        if owner is not None and info.owner not in (owner, None):
+            continue
+        try:
+            if Path(RunStore.open(info.run_dir).config().get("run", "")).name == run_dir.name:
+                return Path(info.run_dir)
+        except (OSError, ValueError):
+            continue
+    return None

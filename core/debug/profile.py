@@ -65,7 +65,7 @@ class ProfileResult:
     phases_ms: dict = field(default_factory=dict)  # phase -> ms per step (data, forward, loss, backward, optimizer)
     layers: list = field(default_factory=list)  # LayerProfile, slowest first
     ops: list = field(default_factory=list)  # OpProfile, most self time first
-    flame: list = field(default_factory=list)  # (id, parent, label, ms per step): an icicle of the call tree
+    flame: list = field(default_factory=list)  # (id, parent, label, own ms per step): an icicle of the call tree
     trace: str | None = None  # the Chrome trace file written
     summary: str = ""  # one sentence on what dominates
 
@@ -266,8 +266,9 @@ def _skipped(event, parent_label: str) -> bool:
 
 
 def _flame(events, steps: int, cuda: bool, seq_layer: dict[int, str]) -> list[tuple[str, str, str, float]]:
-    """The call tree below each phase, merged over steps, as (id, parent id, label, ms per step) rows: python
-    frames are skipped (their operators are kept), so the tree reads phase > layer > operator > kernel."""
+    """The call tree below each phase, merged over steps, as (id, parent id, label, own ms per step) rows (own: not
+    in a child drawn below it): python frames are skipped (their operators are kept), so the tree reads
+    phase > layer > operator > kernel."""
     totals: dict[tuple, float] = {}
 
     def walk(event, path: tuple, depth: int):
@@ -290,7 +291,12 @@ def _flame(events, steps: int, cuda: bool, seq_layer: dict[int, str]) -> list[tu
         if ms / whole >= FLAME_MIN_SHARE and path[:-1] in totals or len(path) == 2:
             rows.append(("/".join(path), "/".join(path[:-1]), path[-1], ms))
     kept = {r[0] for r in rows}
-    return [r for r in rows if r[1] in kept or r[0] == "step"]
+    rows = [r for r in rows if r[1] in kept or r[0] == "step"]
+    children: dict[str, float] = {}
+    for node, parent, _, ms in rows:
+        children[parent] = children.get(parent, 0.0) + ms
+    # each node's own time (its total minus its drawn children): widths add up with plotly's branchvalues="remainder"
+    return [(node, parent, label, max(ms - children.get(node, 0.0), 0.0)) for node, parent, label, ms in rows]
 
 
 def summary_sentence(result: ProfileResult) -> str:

@@ -79,7 +79,8 @@ def test_registry_models_checkpoint_their_chain_in_place():
     assert with_checkpointing(mlp, 2) is mlp and isinstance(mlp.body, CheckpointedSequential)
     assert list(mlp.state_dict()) == keys
     assert checkpoint_problem(build("cnn", 10, input_shape=(1, 8, 8))) is None
-    assert "no chain of layers" in checkpoint_problem(nn.Linear(3, 3))
+    assert "no long chain of layers" in checkpoint_problem(nn.Linear(3, 3))
+    assert "no long chain" in checkpoint_problem(build("resnet18", 10, input_shape=(3, 32, 32), weights=None))
 
 
 def test_measure_memory_points():

@@ -11,6 +11,12 @@ FLAG = ("exploding gradients: layer body.3 is the first to blow up (its gradient
         "Try a lower learning rate.")
 
 
+def _page(timeout: int = 60) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=timeout)
+    at.session_state["_dllab_user"] = "tester"  # AppTest under Streamlit 1.67 has no real cookies (ui.session)
+    return at
+
+
 def _with_grads(run_dir, flag: bool = True):
     run = RunStore.open(run_dir)
     for step in range(0, 30, 10):
@@ -25,7 +31,7 @@ def _with_grads(run_dir, flag: bool = True):
 def test_gradient_heatmap_lines_flag_and_link(runs_dir):
     run_dir = inject_finished_run(runs_dir)
     _with_grads(run_dir)
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = _page().run()
     no_errors(at)
     specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "gradient norm per layer over steps" in specs and "gradient norm of chosen layers" in specs
@@ -44,13 +50,15 @@ def test_gradient_heatmap_lines_flag_and_link(runs_dir):
 
 def test_run_without_gradients_shows_no_gradient_section(runs_dir):
     inject_finished_run(runs_dir)
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = _page().run()
     no_errors(at)
     assert "gradient norm per layer" not in " ".join(c.proto.spec for c in at.get("plotly_chart"))
 
 
 def test_home_shows_the_device():
-    at = AppTest.from_function(_home, default_timeout=60).run()
+    at = AppTest.from_function(_home, default_timeout=60)
+    at.session_state["_dllab_user"] = "tester"
+    at.run()
     no_errors(at)
     assert any("Computing on" in m.value and "cpu" in m.value for m in at.markdown)
 
@@ -59,3 +67,29 @@ def _home():
     from ui.home import home
 
     home()
+
+
+def test_profile_and_memory_results_of_finished_jobs(runs_dir, monkeypatch):
+    from core.debug.jobs import memory_job_config, profile_job_config
+    from core.jobs import run_inline
+
+    run_dir = inject_finished_run(runs_dir)
+    run_inline("profile", profile_job_config(run_dir, steps=2), runs_dir=runs_dir)
+    at = _page(90).run()
+    no_errors(at)
+    assert at.selectbox(key="train-view").value == run_dir.name  # the job's own directory is not a training run
+    specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Time per layer" in specs and "icicle" in specs
+    assert any("takes the largest part of a step" in i.value for i in at.info)
+    assert any(b.proto.label.startswith("Download the Chrome trace") for b in at.get("download_button"))
+    launched = []
+    monkeypatch.setattr("ui.debug_jobs_ui.launch", lambda kind, config, owner=None: launched.append(config) or
+                        run_dir)
+    at.number_input(key="debug-steps").set_value(5).run()
+    at.button(key="debug-profile-start").click().run()
+    assert launched and launched[0]["steps"] == 5 and launched[0]["run"] == str(run_dir)
+    run_inline("memory", memory_job_config(run_dir), runs_dir=runs_dir)
+    at.radio(key="debug-view").set_value("Memory").run()
+    no_errors(at)
+    assert "memory against time" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert any("saved for the backward pass" in c.value for c in at.caption)
