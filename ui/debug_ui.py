@@ -73,3 +73,26 @@ def device_panel(key: str, store: RunStore | None = None) -> None:
     if "gpu_mem_used_gib" in scalars:
         st.plotly_chart(df.device_figure(scalars.dropna(subset=["gpu_mem_used_gib"])), key=f"{key}-dev",
                         width="stretch")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _checkpoint_problem(source: str, name: str, _bundle) -> str | None:
+    from core.debug.checkpointing import checkpointing_problem_for
+
+    return checkpointing_problem_for(_bundle, name)
+
+
+def checkpointing_ui(source: str, bundle, model: str, key: str) -> int:
+    """The gradient checkpointing switch of the Train form: segments (0 = off), offered only where it applies."""
+    from core.debug.checkpointing import KEEP_OUT_REASON
+
+    problem = _checkpoint_problem(source, model, bundle)
+    if problem:
+        st.caption(f"Gradient checkpointing: not available ({problem}).")
+        return 0
+    on = st.toggle("Gradient checkpointing", key=f"{key}-on", help="keep fewer activations during the forward "
+                   "pass and recompute them in the backward pass: less memory, more time (measure it with Memory "
+                   "under Debug once a run has finished). " + KEEP_OUT_REASON)
+    if not on:
+        return 0
+    return int(st.select_slider("Segments", options=(2, 4, 8), value=4, key=f"{key}-segments"))

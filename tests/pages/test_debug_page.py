@@ -93,3 +93,20 @@ def test_profile_and_memory_results_of_finished_jobs(runs_dir, monkeypatch):
     no_errors(at)
     assert "memory against time" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert any("saved for the backward pass" in c.value for c in at.caption)
+
+
+def test_checkpointing_switch_reaches_the_launched_config(runs_dir, monkeypatch):
+    launched = []
+
+    def fake_launch(config, kind=None, owner=None):
+        launched.append(config)
+        raise ValueError("not launching in this test")
+
+    monkeypatch.setattr("core.train.worker.launch", fake_launch)
+    at = _page().run()
+    no_errors(at)
+    at.toggle(key="train-ckpt-on").set_value(True).run()
+    at.select_slider(key="train-ckpt-segments").set_value(2).run()
+    at.button(key="train-start").click().run()
+    assert launched and launched[0].checkpoint_segments == 2
+    assert any("not launching in this test" in e.value for e in at.error)
