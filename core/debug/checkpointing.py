@@ -248,7 +248,7 @@ def measure_memory(model: nn.Module, x: torch.Tensor, y: torch.Tensor, segments=
         found = [m for m in net.modules() if isinstance(m, CheckpointedSequential)]
         result.note = result.note or (found[0].keep_out_note if found else None)
         _step(net, x, y)  # warm-up
-        result.points.append(MemoryPoint(n, _activation_bytes(net, x, y), _median_ms(net, x, y, repeats)))
+        result.points.append(MemoryPoint(n, _activation_bytes(net, x, y), median_step_ms(net, x, y, repeats)))
         if progress is not None:
             progress(i + 1, len(segments))
     return result
@@ -269,7 +269,8 @@ def _activation_bytes(net, x, y) -> int:
     return meter.bytes
 
 
-def _median_ms(net, x, y, repeats: int) -> float:
+def median_step_ms(net, x, y, repeats: int) -> float:
+    """Median wall time (ms) of ``repeats`` training steps (forward + backward) of ``net`` on (x, y)."""
     times = []
     for _ in range(repeats):
         if x.device.type == "cuda":
