@@ -134,3 +134,16 @@ def test_failed_run_names_first_non_finite_layer(tmp_path):
     assert len(notes) == 1 and "layer body.3 " in notes[0] and "weights became non-finite" in notes[0]
     grads = RunStore.open(result.run_dir).grads()
     assert grads["step"].max() == 4  # the step that broke is recorded too (between two regular records)
+
+
+def test_cli_train_options_reach_the_config():
+    import argparse
+
+    from core.cli.train import add_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--data", "builtin:digits", "--model", "mlp", "--grad-clip", "1.0", "--grad-every",
+                              "5", "--checkpoint-segments", "2"])
+    cfg = config_from_args(args)
+    assert (cfg.grad_clip, cfg.grad_every, cfg.checkpoint_segments) == (1.0, 5, 2)
