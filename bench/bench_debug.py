@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.data import load  # noqa: E402
 from core.debug.checkpointing import median_step_ms, measure_memory, with_checkpointing  # noqa: E402
 from core.debug.grads import DEFAULT_EVERY  # noqa: E402
-from core.debug.profile import _step, profile_steps  # noqa: E402  - the profiler's own step, as the baseline
+from core.debug.profile import profile_steps, train_step  # noqa: E402 - the profiler's own step: the baseline
 from core.device import pick_device  # noqa: E402
 from core.models import build_for  # noqa: E402
 from core.train.config import recommended  # noqa: E402
@@ -141,7 +141,7 @@ def profile_cost(device, steps: int, repeats: int) -> tuple[float, float]:
             _sync(device)
             t0 = time.perf_counter()
             for _ in range(steps + 1):
-                _step(model, source, opt, crit, device)
+                train_step(model, source, opt, crit, device)
             _sync(device)
             plain.append(time.perf_counter() - t0)
             t0 = time.perf_counter()

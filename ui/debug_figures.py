@@ -93,6 +93,7 @@ def memory_figure(result) -> go.Figure:
                      go.Scatter(x=segs, y=[p.step_ms for p in result.points], name="step time (ms)", yaxis="y2",
                                 mode="lines+markers")])
     fig.update_layout(title="Gradient checkpointing: memory against time", xaxis_title="segments (0 = off)",
+                      xaxis_type="category",
                       yaxis_title="MiB", yaxis2=dict(overlaying="y", side="right", title="ms", rangemode="tozero"),
                       **_LAYOUT)
     return fig

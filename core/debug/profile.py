@@ -27,7 +27,7 @@ from core.models import unwrap
 PHASES = ("data", "forward", "loss", "backward", "optimizer")  # the ranges of one profiled step
 _FWD = "forward: "
 _BWD = "autograd::engine::evaluate_function: "
-MAX_STEPS = 200  # a profile of more steps is no more informative, only bigger (the trace grows with each step)
+MAX_STEPS = 50  # a profile of more steps is no more informative, only bigger (the trace grows with each step)
 FLAME_DEPTH = 6  # levels of the flame graph below a step's phases
 FLAME_MIN_SHARE = 0.002  # nodes below this share of the profiled time are left out of the flame graph
 
@@ -51,7 +51,7 @@ class OpProfile:
     name: str
     calls: float  # per step
     self_ms: float  # time in the operator itself, children excluded
-    total_ms: float
+    total_ms: float  # with the operators it calls
     self_bytes: int
 
 
@@ -134,12 +134,12 @@ def profile_steps(model: nn.Module, batches, optimizer, criterion, steps: int, d
     model.to(device).train()
     source = _cycle(batches)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    _step(model, source, optimizer, criterion, device)  # warm-up: lazy inits, allocator, caches
+    train_step(model, source, optimizer, criterion, device)  # warm-up: lazy inits, allocator, caches
     with _LayerRanges(profiled_layers(model)):
         with profile(activities=activities, record_shapes=True, profile_memory=True, with_stack=True) as prof:
             start = time.perf_counter()
             for i in range(steps):
-                _step(model, source, optimizer, criterion, device)
+                train_step(model, source, optimizer, criterion, device)
                 if progress is not None:
                     progress(i + 1, steps)
             _sync(device)
@@ -165,7 +165,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _step(model, source, optimizer, criterion, device) -> None:
+def train_step(model, source, optimizer, criterion, device) -> None:
     with record_function("data"):
         xb, yb = next(source)
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
@@ -244,7 +244,7 @@ def _top_ops(events, steps: int, cuda: bool, top: int = 15) -> list[OpProfile]:
         a = acc.setdefault(e.name, [0, 0.0, 0.0, 0])
         a[0] += 1
         a[1] += (e.self_device_time_total if cuda else e.self_cpu_time_total) / 1e3
-        a[2] += _ms(e, cuda) if e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::") else 0.0
+        a[2] += _ms(e, cuda)
         a[3] += e.self_device_memory_usage if cuda else e.self_cpu_memory_usage
     ops = [OpProfile(n, c / steps, s / steps, t / steps, int(m / steps)) for n, (c, s, t, m) in acc.items()]
     return sorted(ops, key=lambda o: o.self_ms, reverse=True)[:top]
@@ -312,8 +312,9 @@ def summary_sentence(result: ProfileResult) -> str:
         text += f"; the slowest layer is {top.layer} ({top.share:.0%} of the step, forward and backward)"
     share = result.data_share
     if share >= 0.3:
-        text += (f". The data loader takes {share:.0%}: the {result.device.split(':')[0].upper()} waits for data; "
-                 "more DataLoader workers, cached features or lighter augmentation would help.")
+        text += (f". {'It' if phase == 'data' else f'The data loader takes {share:.0%}: it'} means the "
+                 f"{result.device.split(':')[0].upper()} waits for data; more DataLoader workers, cached features "
+                 "or lighter augmentation would help.")
     else:
         text += f". The data loader takes {share:.0%}, so the model, not the data, sets the pace."
     return text
@@ -331,7 +332,7 @@ def profile_run(run_dir: str | Path, steps: int = 20, out_dir: str | Path | None
     optimizer = make_optimizer(model, config)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     out_dir = Path(out_dir) if out_dir is not None else Path(run_dir) / "profile"
-    trace = out_dir / f"trace-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    trace = out_dir / f"trace-{time.strftime('%Y%m%d-%H%M%S')}.json.gz"  # gzipped: Perfetto and Chrome open it
     try:
         return profile_steps(model, train_dl, optimizer, criterion, steps, dev, trace, progress)
     finally:

@@ -2,6 +2,7 @@
 the Chrome trace, the jobs."""
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
@@ -57,7 +58,8 @@ def test_sentence_says_when_data_dominates():
     r = ProfileResult(steps=1, device="cuda:0", step_ms=10.0, phases_ms={"data": 6.0, "forward": 2.0,
                                                                             "backward": 2.0})
     text = summary_sentence(r)
-    assert text.startswith("The data loader takes the largest part") and "CUDA waits for data" in text
+    assert text.startswith("The data loader takes the largest part") and "It means the CUDA waits for data" in text
+    assert text.count("data loader") == 1
 
 
 def test_profiled_layers_cover_the_forward():
@@ -85,7 +87,8 @@ def test_cli_profile_json(trained_run, capsys, tmp_path):
     assert [row["layer"] for row in out["layers"]] and {r["layer"] for r in out["layers"]} == {"flatten", "body",
                                                                                               "head"}
     assert all(row["forward_ms"] > 0 and "backward_bytes" in row for row in out["layers"])
-    assert out["trace"].startswith(str(tmp_path)) and json.loads(open(out["trace"]).read())["traceEvents"]
+    assert out["trace"].startswith(str(tmp_path)) and out["trace"].endswith(".json.gz")
+    assert json.loads(gzip.open(out["trace"]).read())["traceEvents"]
 
 
 def test_cli_profile_refuses_a_missing_run(capsys, tmp_path):
