@@ -13,6 +13,7 @@ from core.debug.jobs import (DEFAULT_STEPS, latest_job, memory_job_config, memor
 from core.debug.profile import MAX_STEPS
 from core.jobs import launch
 from ui import debug_figures as df
+from ui.debug_ui import device_panel
 from ui.jobs import job_ui
 
 VIEWS = ("Profile", "Memory")
@@ -89,7 +90,9 @@ def debug_section(run_dir: str | Path, key: str, owner: str | None = None) -> No
         _start("memory", config, memory_problems(config), key, owner)
     kind = view.lower()
     job = _job(kind, run_dir, key, owner)
-    if job is None or job_ui(job, f"{key}-{kind}") != "finished":
+    if job is None:
+        return
+    if job_ui(job, f"{key}-{kind}", live=lambda store: device_panel(f"{key}-dev", store)) != "finished":
         return
     result = read_profile(job) if kind == "profile" else read_memory(job)
     if result is not None:

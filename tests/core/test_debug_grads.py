@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from core.debug.grads import (exploding_flag, grads_by_layer, layer_norms, param_layers, vanishing_flag)
-from core.train import TrainConfig, fit, recommended
+from core.train import fit, recommended
 from core.train.callbacks import Callback
 from core.train.store import RunStore
 
