@@ -19,11 +19,13 @@ import torch
 from torch import nn
 
 from core.models import unwrap
+from core.train.config import TrainConfig
 
 EXPLODE_JUMP = 10.0  # a layer's gradient norm 10x above its previous record (and its first) reads as exploding
 VANISH_RATIO = 1e-4  # the smallest layer norm 4 orders of magnitude below the largest reads as vanishing
 RULE_OF_THUMB = 1e-3  # update / weight around 1e-3 is healthy; 1e-1 is too fast, 1e-5 too slow
-DEFAULT_EVERY = 10  # record every 10 steps: the fused pass then costs well under 3% of a step (bench/bench_debug.py)
+# record every TrainConfig.grad_every (10) steps: the fused pass then costs well under 3% of a step (bench_debug.py)
+DEFAULT_EVERY = TrainConfig.grad_every
 
 
 def param_layers(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
