@@ -12,6 +12,8 @@ from core.train.store import ACTIVE
 from core.train.worker import launch, launch_problems, launch_warnings
 from ui import runs as runs_ui
 from ui.data_ui import data_index_ui
+from ui.debug_jobs_ui import debug_section
+from ui.debug_ui import checkpointing_ui
 from ui.nav import navigation
 from ui.page_state import begin, publish, recall, shareable, url_data_source
 from ui.run_list import delete_ui, my_runs, runs_browser
@@ -38,6 +40,7 @@ def new_run_ui() -> str | None:
     st.caption(f"{bundle.kind} data, {len(bundle.classes)} classes, "
                f"{len(bundle.splits['train'])} training / {len(bundle.splits['val'])} validation examples")
     config = train_config_ui(source, bundle.kind, key="train", bundle=bundle)
+    config = config.replace(checkpoint_segments=checkpointing_ui(source, bundle, config.model, key="train-ckpt"))
     problems = launch_problems(config, bundle.kind)
     for problem in problems:
         st.error(f"Cannot start: {problem}")
@@ -90,6 +93,8 @@ def runs_ui_section() -> None:
             st.rerun()
         st.subheader("Results")
         runs_ui.results_view(current.run_dir, key="results")
+        st.subheader("Debug: profile and memory", anchor="debug")
+        debug_section(current.run_dir, key="debug", owner=current_user())
     if delete_ui(current, key="delete"):
         st.session_state["train-toast"] = f"Deleted {current.name}."
         st.rerun()

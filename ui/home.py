@@ -4,7 +4,6 @@ from __future__ import annotations
 import streamlit as st
 
 from core.data import BUILTINS, builtin_ready, ensure_builtin
-from core.device import describe_device
 from core.settings import load_settings
 
 
@@ -37,8 +36,10 @@ def home() -> None:
 
 
 def _device_and_data(settings) -> None:
+    from ui.debug_ui import device_panel
+
     st.subheader("Device")
-    st.write(f"Computing on **{describe_device()}**.")
+    device_panel("home-device")
     st.subheader("Built-in data")
     st.caption(f"Generated on first use into `{settings.cache_dir}`; nothing is downloaded.")
     for name, description in BUILTINS.items():

@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.train.store import ACTIVE, RunInfo, RunStore
 from core.train.pace import duration_text, pace
+from ui import debug_ui
 from ui import train_figures as tf
 from ui.jobs import POLL_SECONDS, outcome, queue_line, stop_button
 
@@ -128,6 +129,9 @@ def live_view(run_dir: str | Path, key: str = "live") -> None:
         stop_button(store, info, key, unit="batch")
         _curves(store, steps, key)
         _activations(store, key)
+        debug_ui.gradients_view(store, f"{key}-grads")
+        if info.status in ACTIVE:
+            debug_ui.device_panel(f"{key}-device", store)
         if active and info.status not in ACTIVE:
             st.rerun()  # the run just ended: rerun the page once, which stops the polling and shows results
 

@@ -22,7 +22,8 @@ from core.train.store import RunStore
 _FIELDS = {"data": "data", "model": "model", "epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
            "optimizer": "optimizer", "weight_decay": "weight_decay", "scheduler": "scheduler",
            "mixup": "mixup_alpha", "label_smoothing": "label_smoothing", "freeze_epochs": "freeze_epochs",
-           "runs_dir": "runs_dir", "max_steps": "max_steps", "seed": "seed", "device": "device"}
+           "runs_dir": "runs_dir", "max_steps": "max_steps", "seed": "seed", "device": "device",
+           "grad_clip": "grad_clip", "grad_every": "grad_every", "checkpoint_segments": "checkpoint_segments"}
 EPOCH_COLUMNS = ("train_loss", "val_loss", "val_acc")
 ROBUST_COLUMN = "val_robust_acc"  # adversarially trained runs only: accuracy under PGD on a validation subset
 
@@ -51,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "start, step 1.25 EPS; robust accuracy (PGD) is recorded per epoch")
     parser.add_argument("--adversarial-method", choices=("fgsm", "pgd"), default="fgsm",
                         help="with --adversarial-eps: fgsm (fast, one step) or pgd (7 steps)")
+    parser.add_argument("--grad-clip", type=float, metavar="NORM", help="clip the gradient norm to NORM (0 = off)")
+    parser.add_argument("--grad-every", type=int, metavar="K",
+                        help="record each layer's gradient norm every K steps (default 10; 0 = off)")
+    parser.add_argument("--checkpoint-segments", type=int, metavar="N",
+                        help="gradient checkpointing: run the model's chain of layers in N segments (0 = off)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the outcome")
 
 

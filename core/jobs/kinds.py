@@ -59,3 +59,7 @@ register("export", "core.inspect.jobs:run_export", "core.inspect.jobs:export_pro
 register("attack_one", "core.attacks.jobs:run_one", "core.attacks.jobs:one_problems",
          "one-sample attack (and its smallest epsilon)")
 register("cam_grid", "core.inspect.jobs:run_cam_grid", "core.inspect.jobs:cam_grid_problems", "Grad-CAM grid")
+register("profile", "core.debug.jobs:run_profile", "core.debug.jobs:profile_problems",
+         "profile (time and memory per layer)")
+register("memory", "core.debug.jobs:run_memory", "core.debug.jobs:memory_problems",
+         "memory with gradient checkpointing")

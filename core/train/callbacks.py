@@ -95,6 +95,12 @@ class MetricsRecorder(Callback):
         for step, rows in loop.stats_rows:
             self.run.log_activations(step, rows)
 
+    def after_grads(self, loop):
+        for step, rows in loop.grad_rows:
+            self.run.log_grads(step, rows)
+        if getattr(loop, "grad_clipped", None) is not None and loop.grad_rows:
+            self.run.log_scalars(loop.grad_rows[-1][0], {"grad_clipped_frac": loop.grad_clipped})
+
     def after_epoch(self, loop):
         self.run.log_epoch(loop.epoch, loop.metrics)
         self._notes(loop)
@@ -105,7 +111,8 @@ class MetricsRecorder(Callback):
 
     def _notes(self, loop):
         for message in loop.notices[self._noted:]:
-            self.run.note(message, "warning" if "collapsed" in message or "zero" in message else "info")
+            warn = any(w in message for w in ("collapsed", "zero", "vanishing gradients", "exploding gradients"))
+            self.run.note(message, "warning" if warn else "info")
         self._noted = len(loop.notices)
 
 
@@ -269,6 +276,14 @@ class TensorBoardLogger(Callback):
             for layer, mean, std, *_ in rows:
                 self.writer.add_scalar(f"activations/{layer}/mean", mean, step)
                 self.writer.add_scalar(f"activations/{layer}/std", std, step)
+
+    def after_grads(self, loop):
+        for step, rows in loop.grad_rows:
+            for layer, grad, _, ratio in rows:
+                if grad is not None:
+                    self.writer.add_scalar(f"gradients/{layer}/norm", grad, step)
+                if ratio is not None:
+                    self.writer.add_scalar(f"gradients/{layer}/update_ratio", ratio, step)
 
     def after_epoch(self, loop):
         self._write_steps()

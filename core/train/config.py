@@ -45,6 +45,8 @@ class TrainConfig:
     runs_dir: str | None = None  # where the run directory goes; None = settings' runs root
     stats_every: int = 10  # record activation statistics every N steps; 0 = off
     stats_all_layers: bool = False  # hook every leaf layer instead of the top-level blocks
+    checkpoint_segments: int = 0  # gradient checkpointing: the model's chain in N segments (core.debug); 0/1 = off
+    grad_every: int = 10  # record each layer's gradient norm and update/weight ratio every N steps; 0 = off
     log_every: int = 10  # fetch losses / stats from the device every N steps (no per-step sync)
     early_stop: int = 0  # stop when val loss has not improved for this many epochs; 0 = off
     tensorboard: bool = True  # also write TensorBoard event files into the run directory
@@ -95,6 +97,8 @@ class TrainConfig:
             out.append("lr_decay must be >= 1 (1 = same LR for every layer group)")
         if not 0 <= self.freeze_epochs <= self.epochs:
             out.append("freeze epochs must be between 0 and the number of epochs")
+        if not 0 <= self.checkpoint_segments <= 64:
+            out.append("checkpoint segments must be between 0 (off) and 64")
         if self.grad_clip < 0 or self.weight_decay < 0 or self.max_steps < 0:
             out.append("grad_clip, weight_decay and max_steps must be >= 0")
         if self.adversarial:

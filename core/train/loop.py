@@ -29,7 +29,7 @@ from core.train.mixup import mixup_batch, mixup_loss
 from core.train.optim import bn_eval_if_frozen, make_optimizer, make_scheduler
 
 EVENTS = ("before_fit", "before_epoch", "before_batch", "after_loss", "after_batch", "after_epoch", "after_fit",
-          "after_stats")
+          "after_stats", "after_backward", "after_grads")
 
 __all__ = ["fit", "Loop", "StopTraining", "NonFiniteLoss", "EVENTS"]
 
@@ -149,9 +149,10 @@ class Loop:
         self("after_loss")
         self.optimizer.zero_grad(set_to_none=True)
         self.loss.backward()
+        self("after_backward")  # gradients complete, not yet clipped (core.train.grad_stats)
         if self.config.grad_clip > 0:
             params = [p for g in self.optimizer.param_groups for p in g["params"] if p.grad is not None]
-            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+            self.grad_total_norm = torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)  # before clipping
         self.lr = self.optimizer.param_groups[-1]["lr"]  # the head's LR used for this step
         self.optimizer.step()
         if self.schedule_unit == "batch" and self.scheduler.last_epoch < self.scheduler_total:
@@ -211,6 +212,14 @@ def default_callbacks(config: TrainConfig, run, info: DistInfo) -> list:
             cbs.append(ActivationStats(config.stats_every, config.stats_all_layers, fetch_every=fetch))
         if config.tensorboard:
             cbs.append(TensorBoardLogger(run.run_dir, every=config.log_every))
+    if config.grad_every > 0 and info.main:
+        from core.train.grad_stats import GradientStats
+
+        cbs.append(GradientStats(config.grad_every, fetch_every=max(1, config.log_every // config.grad_every)))
+    if run is not None and info.main and info.device.type == "cuda":
+        from core.train.grad_stats import DeviceMonitor
+
+        cbs.append(DeviceMonitor(run))
     return cbs
 
 
@@ -306,6 +315,13 @@ def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> L
     # initial weights from the seed's own generator: the LR finder starts from the same model (find_lr_for)
     model = build_for(bundle, config.model, torch.Generator().manual_seed(config.seed), **config.model_opts)
     notices = [model.notice] if getattr(model, "notice", None) else []
+    if config.checkpoint_segments > 1:
+        from core.debug.checkpointing import KEEP_OUT, with_checkpointing
+
+        model = with_checkpointing(model, config.checkpoint_segments)  # ValueError (the run fails) when no chain
+        kept = any(isinstance(m, KEEP_OUT) for m in model.modules())
+        notices.append(f"gradient checkpointing in {config.checkpoint_segments} segments"
+                       + (" (BatchNorm and Dropout run outside them)" if kept else ""))
     train, val, more = prepare_splits(config, bundle, model, device=info.device)
     notices += more
     train_dl, val_dl, sampler = make_loaders(config, train, val, bundle.collate_fn, info.device, info.world,

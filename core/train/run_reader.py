@@ -55,6 +55,15 @@ class RunReader:
         return self._read("SELECT step, layer, mean, std, frac_zero, grad_norm FROM activations WHERE step > ? "
                           "ORDER BY step, rowid", (int(since_step),))
 
+    def grads(self, since_step: int = -1) -> pd.DataFrame:
+        """Gradient statistics: columns step, layer, grad_norm, weight_norm, update_ratio (ordered by step); empty
+        for a run recorded before they existed."""
+        try:
+            return self._read("SELECT step, layer, grad_norm, weight_norm, update_ratio FROM grads WHERE step > ? "
+                              "ORDER BY step, rowid", (int(since_step),))
+        except pd.errors.DatabaseError:
+            return pd.DataFrame(columns=["step", "layer", "grad_norm", "weight_norm", "update_ratio"])
+
     def scalars(self, since_step: int = -1) -> pd.DataFrame:
         """Named per-step series after ``since_step`` (see ``log_scalars``): one row per step, one column per name."""
         try:

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS epochs (epoch INTEGER, name TEXT, value REAL, time RE
 CREATE TABLE IF NOT EXISTS activations (step INTEGER, layer TEXT, mean REAL, std REAL, frac_zero REAL,
                                         grad_norm REAL);
 CREATE TABLE IF NOT EXISTS notes (time REAL, level TEXT, message TEXT);
+CREATE TABLE IF NOT EXISTS grads (step INTEGER, layer TEXT, grad_norm REAL, weight_norm REAL, update_ratio REAL);
 CREATE TABLE IF NOT EXISTS scalars (step INTEGER, name TEXT, value REAL, time REAL);
 CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 0), status TEXT, error TEXT, heartbeat REAL,
                                  stop_requested INTEGER DEFAULT 0, started REAL, ended REAL, created REAL,
@@ -92,6 +93,7 @@ class RunStore(RunReader):
         self._steps: list[tuple] = []
         self._acts: list[tuple] = []
         self._scalars: list[tuple] = []
+        self._grads: list[tuple] = []
         self._index = RunIndex(self.run_dir.parent)  # the runs root's summary table (see core.train.run_index)
         self._last_progress = 0.0
         self._last_flush = time.monotonic()
@@ -171,6 +173,12 @@ class RunStore(RunReader):
         """Record activation statistics of one step: rows of (layer, mean, std, frac_zero, grad_norm)."""
         step = int(step)
         self._acts.extend((step, str(r[0]), *r[1:5]) for r in rows)
+        self._maybe_flush()
+
+    def log_grads(self, step: int, rows) -> None:
+        """Record gradient statistics of one step: rows of (layer, grad_norm, weight_norm, update_ratio); buffered."""
+        step = int(step)
+        self._grads.extend((step, str(r[0]), *r[1:4]) for r in rows)
         self._maybe_flush()
 
     def log_scalars(self, step: int, values: dict[str, float]) -> None:
@@ -273,8 +281,9 @@ class RunStore(RunReader):
             steps, self._steps = self._steps, []
             acts, self._acts = self._acts, []
             scalars, self._scalars = self._scalars, []
+            grads, self._grads = self._grads, []
             self._last_flush = time.monotonic()
-            if not steps and not acts and not scalars:
+            if not steps and not acts and not scalars and not grads:
                 return
             steps = _plain_steps(steps)
             acts = [(s, layer, *(_num(v) for v in vals)) for s, layer, *vals in acts]
@@ -286,6 +295,8 @@ class RunStore(RunReader):
                 con.executemany("INSERT INTO steps VALUES (?, ?, ?, ?, ?)", steps)
                 con.executemany("INSERT INTO activations VALUES (?, ?, ?, ?, ?, ?)", acts)
                 con.executemany("INSERT INTO scalars VALUES (?, ?, ?, ?)", scalars)
+                con.executemany("INSERT INTO grads VALUES (?, ?, ?, ?, ?)",
+                                [(s, layer, *(_num(v) for v in vals)) for s, layer, *vals in grads])
                 con.execute("UPDATE meta SET heartbeat = ? WHERE id = 0", (now,))
                 con.execute("COMMIT")
             except BaseException:
@@ -311,7 +322,7 @@ class RunStore(RunReader):
 
     def _maybe_flush(self) -> None:
         if (time.monotonic() - self._last_flush >= self.flush_every
-                or len(self._steps) + len(self._acts) >= self.max_buffer):
+                or len(self._steps) + len(self._acts) + len(self._grads) >= self.max_buffer):
             self.flush()
 
     def _update(self, **fields) -> None:

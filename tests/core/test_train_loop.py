@@ -52,8 +52,9 @@ def test_fit_records_a_finished_run(tmp_path, bundle):
 def test_event_order(tmp_path, bundle):
     rec = Recorder()
     fit(_config(tmp_path, epochs=1, stats_every=0, max_steps=2), [rec], bundle=bundle)
-    batch = ["before_batch", "after_loss", "after_batch"]
-    assert rec.events == ["before_fit", "before_epoch", *batch, *batch, "after_epoch", "after_fit"]
+    batch = ["before_batch", "after_loss", "after_backward", "after_batch"]
+    # gradient norms (grad_every 10: step 0 only) are fetched once recorded and published as after_grads
+    assert rec.events == ["before_fit", "before_epoch", *batch, "after_grads", *batch, "after_epoch", "after_fit"]
 
 
 def test_stop_exception_still_cleans_up(tmp_path, bundle):
