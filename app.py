@@ -9,9 +9,11 @@ import time
 import streamlit as st
 
 from ui.nav import navigation
+from ui.session import teacher_gate
 
 st.set_page_config(page_title="Deep-learning lab", page_icon="🧪", layout="wide")
 _start, _page = time.perf_counter(), navigation()
+teacher_gate()  # ?teacher=TOKEN -> a cookie, out of the address bar; the banner while teacher mode is on
 try:
     _page.run()
 finally:  # st.rerun / st.stop end a run with an exception: still a rerun the server did

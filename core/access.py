@@ -3,8 +3,9 @@
 Not served (one person's lab): everything is visible and deletable. Served (a room of students):
 - a session sees its own runs (``RunInfo.owner`` is the user who started it) and runs on data anybody may read:
   built-in and toy sources, and folders under the data root that are not somebody's upload;
-- a teacher (``?teacher=TOKEN`` matching ``teacher_token`` in lab.toml) sees everything;
-- only the owner deletes a run.
+- a teacher (``?teacher=TOKEN`` matching ``teacher_token`` in lab.toml, then a cookie) sees everything;
+- only the owner (and the teacher) controls a run: stop, resume, delete (``can_control``); anybody else who may see
+  it gets it read-only.
 """
 from __future__ import annotations
 
@@ -40,10 +41,23 @@ def can_view(info, user: str | None, settings: Settings | None = None, *, teache
     return (info.owner is not None and info.owner == user) or shared_source(info.data, settings)
 
 
-def can_delete(info, user: str | None, settings: Settings | None = None) -> bool:
-    """May ``user`` delete the run ``info``: on a served app only its owner may."""
+def is_own(info, user: str | None, settings: Settings | None = None) -> bool:
+    """Is the run ``info`` ``user``'s own: on a served app when they started it; not served, every run is (one
+    person's lab). A page that has no job bound yet opens the user's own newest one, never a classmate's."""
     settings = settings or load_settings()
     return not settings.served or (info.owner is not None and info.owner == user)
+
+
+def can_control(info, user: str | None, settings: Settings | None = None, *, teacher: bool = False) -> bool:
+    """May ``user`` stop, resume or delete the run ``info``: on a served app only its owner and the teacher may.
+    The pages (every Stop, Resume and Delete button) and the CLI ask this one rule."""
+    settings = settings or load_settings()
+    return not settings.served or teacher or (info.owner is not None and info.owner == user)
+
+
+def can_delete(info, user: str | None, settings: Settings | None = None, *, teacher: bool = False) -> bool:
+    """May ``user`` delete the run ``info``: ``can_control``."""
+    return can_control(info, user, settings, teacher=teacher)
 
 
 def visible_runs(runs: list, user: str | None, settings: Settings | None = None, *, teacher: bool = False) -> list:

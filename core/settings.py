@@ -14,6 +14,7 @@ environment variables, so a teacher can cap a shared server without touching cod
     max_epochs = 20
     max_batch_size = 256
     max_concurrent_runs = 4  # jobs at once; more wait in a queue
+    max_jobs_per_user = 2    # served: a student's running + queued jobs at once
     upload_keep_hours = 24   # uploads unused this long are deleted
     upload_cache_mb = 2000   # and the oldest go when the uploads folder is bigger
 """
@@ -40,6 +41,8 @@ class Limits:
     max_lr_iters: int = 1000  # LR range test length cap
     max_concurrent_runs: int = 4  # jobs (training, sweeps, GANs...) running at once; further jobs wait in a queue
     max_queued_jobs: int = 32  # jobs waiting in the queue at once; a further launch is refused (a runaway clicker)
+    max_jobs_per_user: int = 2  # served only: one user's jobs running or queued at once (one runs, one waits);
+    #                              a further launch is refused with the reason, so no student takes every slot
     max_job_minutes: float = 240.0  # a job running longer is stopped (status 'stopped', checkpoints kept); 0 = never
     worker_nice: int = 10  # job workers run at this niceness: the pages (the server) get the CPU first, jobs the rest
 

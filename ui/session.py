@@ -2,10 +2,16 @@
 
 The user is the name a reverse proxy puts in the header named by ``user_header`` in lab.toml (real log-ins), else a
 random id kept in a browser cookie, so a reload or a new tab is the same user (a Streamlit session is per tab and
-dies with a reload). The teacher is a session that opened any page with ``?teacher=TOKEN`` (``teacher_token``).
+dies with a reload).
+
+The teacher opens any page once with ``?teacher=TOKEN`` (``teacher_token`` in lab.toml): ``teacher_gate`` (run by
+app.py on every page) takes the token out of the address bar at once and leaves a SameSite=Strict cookie that holds
+a keyed hash of the token (never the token itself), so teacher mode survives a reload and the token is not in the
+history, in proxy logs or in a link copied from the address bar. A wrong token gets one clear sentence.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import uuid
@@ -16,6 +22,8 @@ import streamlit.components.v1 as components
 from core.settings import load_settings
 
 COOKIE = "dllab_user"
+TEACHER_COOKIE = "dllab_teacher"  # holds teacher_pass(token): proof of the token, useless as a token itself
+TEACHER_DAYS = 30  # the teacher cookie's life (a term's lessons); changing teacher_token ends it at once
 _ID = re.compile(r"^[0-9a-f]{32}$")  # what current_user makes; anything else in the cookie is ignored
 
 
@@ -43,13 +51,57 @@ def _set_cookie(user: str) -> None:
                     "SameSite=Strict';</script>", height=0)
 
 
+def teacher_pass(token: str) -> str:
+    """What the teacher cookie holds: a keyed hash of the token (the token cannot be read back from it)."""
+    return hmac.new(token.encode(), b"dllab teacher mode", hashlib.sha256).hexdigest()
+
+
 def is_teacher() -> bool:
-    """True once this session has shown the teacher token (``?teacher=TOKEN``); remembered for the session."""
+    """True when this session is the teacher's: the token came in this session (``?teacher=TOKEN``, exchanged here
+    or by ``teacher_gate``), or the browser holds the teacher cookie for the current ``teacher_token``."""
+    _exchange_token()
     if st.session_state.get("_dllab_teacher"):
         return True
     token = load_settings().teacher_token
-    given = st.query_params.get("teacher")
-    if token and given and hmac.compare_digest(str(given), token):
+    cookie = st.context.cookies.get(TEACHER_COOKIE) or ""
+    if token and cookie and hmac.compare_digest(cookie, teacher_pass(token)):
         st.session_state["_dllab_teacher"] = True
         return True
     return False
+
+
+def _exchange_token() -> None:
+    """``?teacher=TOKEN`` in the URL: out of the address bar at once; the right token turns teacher mode on and
+    leaves the cookie, a wrong one says so (one sentence, once)."""
+    given = st.query_params.get("teacher")
+    if given is None:
+        return
+    del st.query_params["teacher"]  # out of the address bar (and the history entry) on the first visit
+    token = load_settings().teacher_token
+    if token and hmac.compare_digest(str(given).encode(), token.encode()):
+        st.session_state["_dllab_teacher"] = True
+        _set_teacher_cookie(teacher_pass(token))
+    else:
+        st.error("That teacher link is not valid on this server (the token does not match teacher_token in "
+                 "lab.toml, or none is set), so teacher mode is off.")
+
+
+def teacher_gate() -> None:
+    """On every page (app.py, before the page): exchange ``?teacher=TOKEN`` for the teacher cookie and remove it
+    from the address bar (a wrong token is said once); while teacher mode is on, a banner says so (every run
+    listed, with its owner; stop and delete allowed on all of them)."""
+    if is_teacher():
+        st.info("🎓 **Teacher mode**: you see every run in the room, with its owner, and may stop or delete any of "
+                "them.")
+
+
+def _set_teacher_cookie(value: str) -> None:
+    components.html(f"<script>window.parent.document.cookie = '{TEACHER_COOKIE}={value}; path=/; "
+                    f"max-age={TEACHER_DAYS * 86400}; SameSite=Strict';</script>", height=0)
+
+
+def may_control(info) -> bool:
+    """May this session stop, resume or delete the run ``info`` (core.access.can_control: owner or teacher)."""
+    from core.access import can_control
+
+    return can_control(info, current_user(), teacher=is_teacher())
