@@ -60,11 +60,11 @@ def is_teacher() -> bool:
     """True when this session is the teacher's: the token came in this session (``?teacher=TOKEN``, exchanged here
     or by ``teacher_gate``), or the browser holds the teacher cookie for the current ``teacher_token``."""
     _exchange_token()
-    if st.session_state.get("_dllab_teacher"):
-        return True
+    if st.session_state.get("_dllab_teacher") is not None:  # decided in this session (a token, right or wrong)
+        return st.session_state["_dllab_teacher"]
     token = load_settings().teacher_token
-    cookie = st.context.cookies.get(TEACHER_COOKIE) or ""
-    if token and cookie and hmac.compare_digest(cookie, teacher_pass(token)):
+    cookie = st.context.cookies.get(TEACHER_COOKIE)
+    if token and isinstance(cookie, str) and cookie and hmac.compare_digest(cookie, teacher_pass(token)):
         st.session_state["_dllab_teacher"] = True
         return True
     return False
@@ -81,7 +81,9 @@ def _exchange_token() -> None:
     if token and hmac.compare_digest(str(given).encode(), token.encode()):
         st.session_state["_dllab_teacher"] = True
         _set_teacher_cookie(teacher_pass(token))
-    else:
+    else:  # a wrong token ends teacher mode in this browser too (a shared computer: the next user is a student)
+        st.session_state["_dllab_teacher"] = False
+        _set_teacher_cookie("", days=0)
         st.error("That teacher link is not valid on this server (the token does not match teacher_token in "
                  "lab.toml, or none is set), so teacher mode is off.")
 
@@ -95,9 +97,12 @@ def teacher_gate() -> None:
                 "them.")
 
 
-def _set_teacher_cookie(value: str) -> None:
+def _set_teacher_cookie(value: str, days: float = TEACHER_DAYS) -> None:
+    """Write (``days`` 0: remove) the teacher cookie in the browser (the component's frame shares the app's
+    origin). Streamlit gives a script no way to send a Set-Cookie header, so it cannot be HttpOnly: it holds
+    ``teacher_pass(token)``, which proves the token to this server and cannot be turned back into it."""
     components.html(f"<script>window.parent.document.cookie = '{TEACHER_COOKIE}={value}; path=/; "
-                    f"max-age={TEACHER_DAYS * 86400}; SameSite=Strict';</script>", height=0)
+                    f"max-age={int(days * 86400)}; SameSite=Strict';</script>", height=0)
 
 
 def may_control(info) -> bool:
