@@ -116,3 +116,18 @@ def test_a_store_that_cannot_be_written_says_why(tmp_path, log, words):
 def test_a_killed_worker_without_a_store_error_gives_no_store_reason(tmp_path):
     (tmp_path / "worker.log").write_text("step 10\n")
     assert store_failure(tmp_path) is None
+
+
+def test_an_unserved_lab_listens_on_this_machine_only(monkeypatch, tmp_path):
+    from core.settings import server_address
+
+    monkeypatch.setenv("DLLAB_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.delenv("DLLAB_SERVED", raising=False)
+    monkeypatch.delenv("DLLAB_ADDRESS", raising=False)
+    assert server_address() == "127.0.0.1"
+    monkeypatch.setenv("DLLAB_SERVED", "1")
+    assert server_address() == "0.0.0.0"
+    (tmp_path / "lab.toml").write_text('served = true\naddress = "10.0.0.5"\n')
+    monkeypatch.setenv("DLLAB_CONFIG", str(tmp_path / "lab.toml"))
+    monkeypatch.delenv("DLLAB_SERVED")
+    assert server_address() == "10.0.0.5"

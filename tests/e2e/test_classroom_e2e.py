@@ -1,0 +1,80 @@
+"""The teacher link in a real browser (issue 17, issue 19 item 3): the token leaves the address bar on the first
+visit, a cookie (SameSite=Strict, not the token itself) keeps teacher mode across a reload with a banner, and a wrong
+token says so."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.browser import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "t0ken-for-the-e2e-test"
+
+
+@pytest.fixture(scope="module")
+def served_url(tmp_path_factory):
+    """The real app.py, served (lab.toml: served, a teacher token), on a free port of the loopback address."""
+    port, home = free_port(), tmp_path_factory.mktemp("classroom")
+    (home / "lab.toml").write_text(f'served = true\nteacher_token = "{TOKEN}"\n')
+    env = dict(os.environ, DLLAB_CONFIG=str(home / "lab.toml"), DLLAB_RUNS=str(home / "runs"),
+               DLLAB_DATA_ROOT=str(home), DLLAB_ALLOW_DOWNLOADS="0")
+    log = open(home / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def _no_token_in_url(page) -> None:
+    page.wait_for_function("!window.location.search.includes('teacher')", timeout=30_000)
+
+
+def test_the_teacher_token_leaves_the_url_and_a_cookie_keeps_teacher_mode(browser, served_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{served_url}/?teacher={TOKEN}")
+        page.get_by_text("Teacher mode", exact=False).first.wait_for()
+        _no_token_in_url(page)
+        assert TOKEN not in page.url
+        page.wait_for_function("document.cookie.includes('dllab_teacher=')")
+        [cookie] = [c for c in context.cookies() if c["name"] == "dllab_teacher"]
+        assert cookie["value"] and TOKEN not in cookie["value"] and cookie["sameSite"] == "Strict"
+        page.screenshot(path="/tmp/classroom_teacher.png")
+        page.reload()  # a new session: teacher mode comes back from the cookie
+        page.get_by_text("Teacher mode", exact=False).first.wait_for()
+        assert "teacher" not in page.url
+    finally:
+        context.close()
+
+
+def test_a_wrong_teacher_token_says_so_and_leaves_the_url(browser, served_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{served_url}/?teacher=guess")
+        page.get_by_text("That teacher link is not valid", exact=False).wait_for()
+        _no_token_in_url(page)
+        assert page.get_by_text("you see every run in the room", exact=False).count() == 0
+        page.screenshot(path="/tmp/classroom_wrong_token.png")
+    finally:
+        context.close()
