@@ -11,19 +11,16 @@ history, in proxy logs or in a link copied from the address bar. A wrong token g
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import uuid
 
 import streamlit as st
 import streamlit.components.v1 as components
 
+from core.access import TEACHER_COOKIE, TEACHER_DAYS, is_teacher_pass, is_teacher_token, teacher_pass
 from core.settings import load_settings
 
 COOKIE = "dllab_user"
-TEACHER_COOKIE = "dllab_teacher"  # holds teacher_pass(token): proof of the token, useless as a token itself
-TEACHER_DAYS = 30  # the teacher cookie's life (a term's lessons); changing teacher_token ends it at once
 _ID = re.compile(r"^[0-9a-f]{32}$")  # what current_user makes; anything else in the cookie is ignored
 
 
@@ -36,13 +33,19 @@ def current_user() -> str:
             return name
     user = st.session_state.get("_dllab_user")
     if user is None:
-        cookie = st.context.cookies.get(COOKIE) or ""
+        cookie = _cookie(COOKIE)
         user = cookie if _ID.match(cookie) else uuid.uuid4().hex
         st.session_state["_dllab_user"] = user
-    if st.context.cookies.get(COOKIE) != user and not st.session_state.get("_dllab_cookie_set"):
+    if _cookie(COOKIE) != user and not st.session_state.get("_dllab_cookie_set"):
         _set_cookie(user)
         st.session_state["_dllab_cookie_set"] = True
     return user
+
+
+def _cookie(name: str) -> str:
+    """The browser's cookie ``name`` ("" when absent; also under AppTest, whose context has no real cookies)."""
+    value = st.context.cookies.get(name)
+    return value if isinstance(value, str) else ""
 
 
 def _set_cookie(user: str) -> None:
@@ -51,20 +54,13 @@ def _set_cookie(user: str) -> None:
                     "SameSite=Strict';</script>", height=0)
 
 
-def teacher_pass(token: str) -> str:
-    """What the teacher cookie holds: a keyed hash of the token (the token cannot be read back from it)."""
-    return hmac.new(token.encode(), b"dllab teacher mode", hashlib.sha256).hexdigest()
-
-
 def is_teacher() -> bool:
     """True when this session is the teacher's: the token came in this session (``?teacher=TOKEN``, exchanged here
     or by ``teacher_gate``), or the browser holds the teacher cookie for the current ``teacher_token``."""
     _exchange_token()
     if st.session_state.get("_dllab_teacher") is not None:  # decided in this session (a token, right or wrong)
         return st.session_state["_dllab_teacher"]
-    token = load_settings().teacher_token
-    cookie = st.context.cookies.get(TEACHER_COOKIE)
-    if token and isinstance(cookie, str) and cookie and hmac.compare_digest(cookie, teacher_pass(token)):
+    if is_teacher_pass(_cookie(TEACHER_COOKIE)):
         st.session_state["_dllab_teacher"] = True
         return True
     return False
@@ -77,10 +73,9 @@ def _exchange_token() -> None:
     if given is None:
         return
     del st.query_params["teacher"]  # out of the address bar (and the history entry) on the first visit
-    token = load_settings().teacher_token
-    if token and hmac.compare_digest(str(given).encode(), token.encode()):
+    if is_teacher_token(given):
         st.session_state["_dllab_teacher"] = True
-        _set_teacher_cookie(teacher_pass(token))
+        _set_teacher_cookie(teacher_pass(load_settings().teacher_token))
     else:  # a wrong token ends teacher mode in this browser too (a shared computer: the next user is a student)
         st.session_state["_dllab_teacher"] = False
         _set_teacher_cookie("", days=0)

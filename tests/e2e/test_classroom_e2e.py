@@ -1,6 +1,7 @@
 """The teacher link in a real browser (issue 17, issue 19 item 3): the token leaves the address bar on the first
-visit, a cookie (SameSite=Strict, not the token itself) keeps teacher mode across a reload with a banner, and a wrong
-token says so."""
+visit, a cookie (SameSite=Strict, not the token itself; HttpOnly when served through serve.py) keeps teacher mode
+across a reload with a banner, and a wrong token says so. Both ways the lab is started: serve.py (served mode's
+``./lab app``) and plain ``streamlit run app.py``."""
 from __future__ import annotations
 
 import os
@@ -18,15 +19,15 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "t0ken-for-the-e2e-test"
 
 
-@pytest.fixture(scope="module")
-def served_url(tmp_path_factory):
-    """The real app.py, served (lab.toml: served, a teacher token), on a free port of the loopback address."""
+@pytest.fixture(scope="module", params=["serve.py", "app.py"])
+def served_url(request, tmp_path_factory):
+    """The real lab (serve.py or app.py), served (lab.toml: served, a teacher token), on a free loopback port."""
     port, home = free_port(), tmp_path_factory.mktemp("classroom")
     (home / "lab.toml").write_text(f'served = true\nteacher_token = "{TOKEN}"\n')
     env = dict(os.environ, DLLAB_CONFIG=str(home / "lab.toml"), DLLAB_RUNS=str(home / "runs"),
                DLLAB_DATA_ROOT=str(home), DLLAB_ALLOW_DOWNLOADS="0")
     log = open(home / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", request.param, "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1",
                              "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -37,7 +38,7 @@ def served_url(tmp_path_factory):
             break
         except OSError:
             time.sleep(0.5)
-    yield url
+    yield url, request.param
     proc.terminate()
     proc.wait(10)
 
@@ -47,6 +48,7 @@ def _no_token_in_url(page) -> None:
 
 
 def test_the_teacher_token_leaves_the_url_and_a_cookie_keeps_teacher_mode(browser, served_url):
+    served_url, script = served_url
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         page = context.new_page()
@@ -55,10 +57,13 @@ def test_the_teacher_token_leaves_the_url_and_a_cookie_keeps_teacher_mode(browse
         page.get_by_text("Teacher mode", exact=False).first.wait_for()
         _no_token_in_url(page)
         assert TOKEN not in page.url
-        page.wait_for_function("document.cookie.includes('dllab_teacher=')")
+        if script == "app.py":  # the page's script writes it (after the first render)
+            page.wait_for_function("document.cookie.includes('dllab_teacher=')")
         [cookie] = [c for c in context.cookies() if c["name"] == "dllab_teacher"]
         assert cookie["value"] and TOKEN not in cookie["value"] and cookie["sameSite"] == "Strict"
-        page.screenshot(path="/tmp/classroom_teacher.png")
+        assert cookie["httpOnly"] == (script == "serve.py")  # served: no script on the page can read it
+        page.get_by_text("Deep-learning lab").first.wait_for()
+        page.screenshot(path=f"/tmp/classroom_teacher_{script}.png")
         page.reload()  # a new session: teacher mode comes back from the cookie
         page.get_by_text("Teacher mode", exact=False).first.wait_for()
         assert "teacher" not in page.url
@@ -67,6 +72,7 @@ def test_the_teacher_token_leaves_the_url_and_a_cookie_keeps_teacher_mode(browse
 
 
 def test_a_wrong_teacher_token_says_so_and_leaves_the_url(browser, served_url):
+    served_url, script = served_url
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         page = context.new_page()
@@ -75,6 +81,6 @@ def test_a_wrong_teacher_token_says_so_and_leaves_the_url(browser, served_url):
         page.get_by_text("That teacher link is not valid", exact=False).wait_for()
         _no_token_in_url(page)
         assert page.get_by_text("you see every run in the room", exact=False).count() == 0
-        page.screenshot(path="/tmp/classroom_wrong_token.png")
+        page.screenshot(path=f"/tmp/classroom_wrong_token_{script}.png")
     finally:
         context.close()
