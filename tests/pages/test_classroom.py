@@ -230,3 +230,19 @@ def test_the_teacher_sees_an_owner_column(served):
     at = _session(TRAIN, "carol", teacher="t0ken")
     table = [d.value for d in at.dataframe if "status" in d.value.columns][0]
     assert list(table["owner"]) == ["ann"]
+
+
+def test_a_job_that_could_not_write_its_store_says_why():
+    """Before: every worker that died read 'killed, out of memory, or the machine restarted'."""
+    import subprocess
+
+    runs = Path(os.environ["DLLAB_RUNS"])
+    store = _running(runs, None)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    store.set_pid(gone.pid)  # its worker is gone...
+    store.close()
+    (store.run_dir / "worker.log").write_text("OSError: [Errno 28] No space left on device\n")  # ...and said why
+    at = _session(TRAIN, "ann")
+    assert any("the disk is full" in w.value for w in at.warning)
+    assert not any("killed, out of memory" in w.value for w in at.warning)
