@@ -84,3 +84,25 @@ def test_a_wrong_teacher_token_says_so_and_leaves_the_url(browser, served_url):
         page.screenshot(path=f"/tmp/classroom_wrong_token_{script}.png")
     finally:
         context.close()
+
+
+def test_the_lr_page_follows_its_own_sweep_through_a_reload(browser, app_url):
+    """The watcher in a real browser: the sweep's worker ends, its result replaces 'Starting...' without a click,
+    the address bar holds the sweep's run id, and a reload (a new session) shows the same result."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{app_url}/LR_Finder?steps=20")
+        page.get_by_role("button", name="Run the range test").wait_for()
+        page.wait_for_timeout(2000)  # the page's first run has settled
+        page.get_by_role("button", name="Run the range test").click()
+        page.get_by_text("LR range test: 20 steps", exact=False).wait_for(timeout=120_000)
+        page.wait_for_function("window.location.search.includes('job=')")
+        job = page.url.split("job=")[1].split("&")[0]
+        page.screenshot(path="/tmp/classroom_lr_result.png")
+        page.reload()
+        page.get_by_text("LR range test: 20 steps", exact=False).wait_for(timeout=60_000)
+        assert f"job={job}" in page.url
+    finally:
+        context.close()
