@@ -112,7 +112,7 @@ def _sweep_label(name: str, jobs: list) -> str:
 def sweep_view(target: AttackTarget, job_dir: Path, key: str) -> None:
     """A sweep job in its watcher (ui.jobs.watch): progress while it runs, then the accuracy curves, per-class
     heatmap and examples, drawn inside the watcher."""
-    from ui.run_list import owner_caption
+    from ui.session import owner_caption
 
     def _view(store: RunStore, info) -> None:
         owner_caption(info)

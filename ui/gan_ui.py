@@ -243,7 +243,7 @@ def _meter_label(report) -> tuple[str, str | None, int | None]:
 def live_view(run_dir: str | Path, key: str = "gan-live") -> str:
     """Status, Stop, the charts, the progress strip and the collapse meter of a GAN run, in the page's job watcher
     (ui.jobs.watch: polls while active, draws the final state itself); returns the status drawn."""
-    from ui.run_list import owner_caption
+    from ui.session import owner_caption
 
     cfg = GanConfig.from_dict(RunStore.open(run_dir).config())
 

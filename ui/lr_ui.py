@@ -184,7 +184,7 @@ def sweep_view(store, info, config: TrainConfig, source: str) -> None:
     """The sweep job's part of the page (drawn inside its watcher, ui.jobs.watch): the curve so far while it runs;
     once finished the result: notices, suggestions, the chart, the LR to pick and "Use for training"."""
     from core.train.lr_job import read_report
-    from ui.run_list import owner_caption
+    from ui.session import owner_caption
 
     owner_caption(info)
     if info.status != "finished":

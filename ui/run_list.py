@@ -5,7 +5,6 @@ teacher sees all; only the owner deletes); this module only asks it, with the se
 """
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
 from ui import train_figures as tf
 from ui.jobs import POLL_SECONDS
 from ui.runs import STATUS_ICONS, _one_based
-from ui.session import current_user, is_teacher, may_control
+from ui.session import current_user, is_teacher, may_control, owner_label
 
 # the table's columns and their widths in pixels: together they fit the page's width beside the sidebar
 COLUMNS = {"run": 215, "status": 110, "data": 115, "model": 90, "epochs": 65, "best val acc": 95, "duration": 90,
@@ -31,33 +30,6 @@ MISSING = "—"  # shown for a value a run does not have (yet): never "None"
 def my_runs(kind: str | None = "train", runs_dir=None) -> list[RunInfo]:
     """The runs of ``kind`` (None: every kind) this session may see, newest first (one query of the runs index)."""
     return visible_runs(list_runs(runs_dir, kind=kind), current_user(), teacher=is_teacher())
-
-
-def owner_label(owner: str | None, me: str | None = None) -> str:
-    """Whose run it is, in words: 'you', the proxy's user name, 'student 3f2a9c' for a browser's random id, or
-    'command line' for a run started outside the app.
-
-    >>> owner_label("3f2a9c" + "0" * 26), owner_label("ann", me="ann"), owner_label(None)
-    ('student 3f2a9c', 'you', 'command line')
-    """
-    if owner is None:
-        return "command line"
-    if owner == me:
-        return "you"
-    return f"student {owner[:6]}" if re.fullmatch(r"[0-9a-f]{32}", owner) else owner
-
-
-def owner_caption(info: RunInfo) -> None:
-    """On a served lab, for a run this session does not own: whose it is, and that it is read-only here."""
-    from ui.session import may_control
-
-    if not load_settings().served or info.owner == current_user():
-        return
-    who = owner_label(info.owner)
-    if may_control(info):
-        st.caption(f"👤 Started by {who}; teacher mode lets you stop or delete it.")
-    else:
-        st.caption(f"👤 Started by {who}: you can look at it, but only they can stop, resume or delete it.")
 
 
 def runs_table(runs: list[RunInfo], me: str | None = None) -> pd.DataFrame:

@@ -118,7 +118,7 @@ def _activations(store: RunStore, key: str) -> None:
 def live_view(run_dir: str | Path, key: str = "live") -> str:
     """Status, progress, Stop, curves and activation statistics of one run, in the page's job watcher
     (ui.jobs.watch: polls while the run is active, draws the final state itself); returns the status drawn."""
-    from ui.run_list import owner_caption
+    from ui.session import owner_caption
 
     def _view(store: RunStore, info: RunInfo) -> None:
         steps = _incremental(store, "steps")

@@ -17,7 +17,8 @@ import uuid
 import streamlit as st
 import streamlit.components.v1 as components
 
-from core.access import TEACHER_COOKIE, TEACHER_DAYS, is_teacher_pass, is_teacher_token, teacher_pass
+from core.access import (TEACHER_COOKIE, TEACHER_DAYS, can_control, is_teacher_pass, is_teacher_token,
+                         teacher_pass)
 from core.settings import load_settings
 
 COOKIE = "dllab_user"
@@ -94,14 +95,38 @@ def teacher_gate() -> None:
 
 def _set_teacher_cookie(value: str, days: float = TEACHER_DAYS) -> None:
     """Write (``days`` 0: remove) the teacher cookie in the browser (the component's frame shares the app's
-    origin). Streamlit gives a script no way to send a Set-Cookie header, so it cannot be HttpOnly: it holds
-    ``teacher_pass(token)``, which proves the token to this server and cannot be turned back into it."""
+    origin). A script cannot send a Set-Cookie header, so this one is not HttpOnly (served through serve.py, the
+    link never reaches the page: ui.teacher_link sets an HttpOnly one). It holds ``teacher_pass(token)``, which
+    proves the token to this server and cannot be turned back into it."""
     components.html(f"<script>window.parent.document.cookie = '{TEACHER_COOKIE}={value}; path=/; "
                     f"max-age={int(days * 86400)}; SameSite=Strict';</script>", height=0)
 
 
 def may_control(info) -> bool:
     """May this session stop, resume or delete the run ``info`` (core.access.can_control: owner or teacher)."""
-    from core.access import can_control
-
     return can_control(info, current_user(), teacher=is_teacher())
+
+
+def owner_label(owner: str | None, me: str | None = None) -> str:
+    """Whose run it is, in words: 'you', the proxy's user name, 'student 3f2a9c' for a browser's random id, or
+    'command line' for a run started outside the app.
+
+    >>> owner_label("3f2a9c" + "0" * 26), owner_label("ann", me="ann"), owner_label(None)
+    ('student 3f2a9c', 'you', 'command line')
+    """
+    if owner is None:
+        return "command line"
+    if owner == me:
+        return "you"
+    return f"student {owner[:6]}" if re.fullmatch(r"[0-9a-f]{32}", owner) else owner
+
+
+def owner_caption(info: RunInfo) -> None:
+    """On a served lab, for a run this session does not own: whose it is, and that it is read-only here."""
+    if not load_settings().served or info.owner == current_user():
+        return
+    who = owner_label(info.owner)
+    if may_control(info):
+        st.caption(f"👤 Started by {who}; teacher mode lets you stop or delete it.")
+    else:
+        st.caption(f"👤 Started by {who}: you can look at it, but only they can stop, resume or delete it.")

@@ -246,3 +246,15 @@ def test_a_job_that_could_not_write_its_store_says_why():
     at = _session(TRAIN, "ann")
     assert any("the disk is full" in w.value for w in at.warning)
     assert not any("killed, out of memory" in w.value for w in at.warning)
+
+
+def test_a_job_next_in_line_with_a_free_worker_says_starting_not_queued():
+    """Issue 19 item 6: 'number 1 in the queue' for a job that is only starting up."""
+    runs = Path(os.environ["DLLAB_RUNS"])
+    store = RunStore.create(runs, {"data": "builtin:digits", "model": "mlp", "epochs": 1, "model_opts": {},
+                                   "data_opts": {}}, kind="train")
+    store.set_pid(os.getpid())  # a live worker, still queued (loading)
+    at = _session(TRAIN, "ann")
+    assert any("Starting: the worker is loading" in i.value for i in at.info), [i.value for i in at.info]
+    assert not any("in the queue" in i.value for i in at.info)
+    store.close()
