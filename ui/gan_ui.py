@@ -12,7 +12,7 @@ from core.gan import GanConfig, recommended
 from core.gan.data import DataProbe, data_names, describe, probe_data
 from core.gan.models import MODELS, names
 from core.gan.snapshots import list_snapshots, read_report
-from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
+from core.train.store import RunInfo, RunStore, list_runs
 from ui import gan_figures as gf
 from ui.jobs import launch_ui, outcome, queue_line, stop_button, watch
 from ui.runs import STATUS_ICONS
