@@ -4,7 +4,10 @@ import streamlit as st
 
 from ui import warm_imports
 from ui.nav import navigation
+from ui.session import teacher_gate
 
 warm_imports()
 st.set_page_config(page_title="Deep-learning lab", page_icon="🧪", layout="wide")
-navigation().run()
+_page = navigation()
+teacher_gate()  # ?teacher=TOKEN -> a cookie, out of the address bar; the banner while teacher mode is on
+_page.run()

@@ -6,7 +6,8 @@ environment variables, so a teacher can cap a shared server without touching cod
     # lab.toml
     runs_dir = "runs"
     data_root = "/srv/datasets"
-    served = true            # typed paths must stay inside data_root
+    served = true            # typed paths must stay inside data_root; `./lab app` listens on every interface
+    address = "0.0.0.0"      # optional: where `./lab app` listens (default: 127.0.0.1 unless served)
     user_header = "X-Forwarded-User"   # optional: the proxy in front names the user
     teacher_token = "change-me"        # optional: ?teacher=change-me sees every run
     allow_downloads = false  # never download pretrained weights (default: true, on first use)
@@ -14,6 +15,7 @@ environment variables, so a teacher can cap a shared server without touching cod
     max_epochs = 20
     max_batch_size = 256
     max_concurrent_runs = 4  # jobs at once; more wait in a queue
+    max_jobs_per_user = 2    # served: a student's running + queued jobs at once
     upload_keep_hours = 24   # uploads unused this long are deleted
     upload_cache_mb = 2000   # and the oldest go when the uploads folder is bigger
 """
@@ -40,6 +42,8 @@ class Limits:
     max_lr_iters: int = 1000  # LR range test length cap
     max_concurrent_runs: int = 4  # jobs (training, sweeps, GANs...) running at once; further jobs wait in a queue
     max_queued_jobs: int = 32  # jobs waiting in the queue at once; a further launch is refused (a runaway clicker)
+    max_jobs_per_user: int = 2  # served only: one user's jobs running or queued at once (one runs, one waits);
+    #                              a further launch is refused with the reason, so no student takes every slot
     max_job_minutes: float = 240.0  # a job running longer is stopped (status 'stopped', checkpoints kept); 0 = never
     worker_nice: int = 10  # job workers run at this niceness: the pages (the server) get the CPU first, jobs the rest
 
@@ -53,14 +57,15 @@ class Settings:
     user_header: str | None = None  # served behind a proxy that names the user in this header (e.g. X-Forwarded-User)
     teacher_token: str | None = None  # ?teacher=TOKEN in the URL sees every run on a served app; None = no teacher
     allow_downloads: bool = True  # pretrained weights not on disk may be downloaded on first use (torchvision's)
+    address: str | None = None  # where `./lab app` listens; None: every interface when served, else this machine only
     limits: Limits = field(default_factory=Limits)
 
 
 _ENV = {"runs_dir": "DLLAB_RUNS", "cache_dir": "DLLAB_CACHE", "data_root": "DLLAB_DATA_ROOT", "served": "DLLAB_SERVED",
         "user_header": "DLLAB_USER_HEADER", "teacher_token": "DLLAB_TEACHER_TOKEN",
-        "allow_downloads": "DLLAB_ALLOW_DOWNLOADS"}
+        "allow_downloads": "DLLAB_ALLOW_DOWNLOADS", "address": "DLLAB_ADDRESS"}
 _FLAGS = ("served", "allow_downloads")  # true/false settings
-_TEXT = ("user_header", "teacher_token")  # plain strings; the others are paths
+_TEXT = ("user_header", "teacher_token", "address")  # plain strings; the others are paths
 
 
 def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
@@ -80,6 +85,17 @@ def load_settings(config_file: str | os.PathLike | None = None) -> Settings:
         else:
             setattr(s, name, Path(value).expanduser())
     return s
+
+
+def server_address(settings: Settings | None = None) -> str:
+    """Where the app listens (``./lab app``): ``address`` when set; else every interface when served, and only this
+    machine (127.0.0.1) when not: an unserved lab is one person's, whose typed paths reach the whole disk.
+
+    >>> server_address(Settings()), server_address(Settings(served=True))
+    ('127.0.0.1', '0.0.0.0')
+    """
+    settings = settings or load_settings()
+    return settings.address or ("0.0.0.0" if settings.served else "127.0.0.1")
 
 
 def resolve_user_path(text: str, settings: Settings | None = None) -> Path:

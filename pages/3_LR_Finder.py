@@ -1,9 +1,10 @@
 """LR Finder: a learning-rate range test on the model and data you will train, its suggestions and how far to
 trust them, and the chosen LR handed to the Train page.
 
-The sweep runs as a job (kind 'lr_find') in a worker process, never in the server: the page starts it and polls it.
-A result is shown only for the settings it was found with; changing them back, or reloading the page, finds it
-again in the run store.
+The sweep runs as a job (kind 'lr_find') in a worker process, never in the server: the page starts it and watches
+it (ui.jobs.watch). The page follows the sweep this session started, by its run id (session state and ``?job=``),
+so a reload finds it again and a classmate's sweep with the same settings is never shown instead. A result is
+shown only for the settings it was found with.
 """
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ import streamlit as st
 from core.access import visible_runs
 from core.jobs import launch
 from core.train.checks import batch_warning, train_problems
-from core.train.lr_job import lr_job_config, matching_job, read_report
+from core.train.lr_job import lr_job_config, matching_job
 from core.train.store import list_runs
 from ui.data_ui import data_index_ui
-from ui.jobs import job_ui
-from ui.lr_ui import (live_sweep_ui, lr_config_ui, lr_figure, no_clear_drop_text, pick_lr_ui, suggestions_table,
-                      sweep_ui)
-from ui.nav import navigation, page
+from ui.jobs import bind_job, bound_job, launch_ui, watch
+from ui.lr_ui import lr_config_ui, sweep_ui, sweep_view
+from ui.nav import navigation
 from ui.page_state import begin, publish, shareable, url_data_source
 from ui.runs import scroll_to
 from ui.session import current_user, is_teacher
@@ -53,13 +53,14 @@ if warning := batch_warning(config.batch_size, len(bundle.splits["train"])):
 
 user = current_user()
 if st.button("Run the range test", type="primary", disabled=bool(problems), key="lr-run"):
-    try:
-        st.session_state["lr-scroll-to"] = launch("lr_find", job_config, owner=user).name
-    except ValueError as err:  # refused (a setting, a full queue): say so, keep the page
-        st.error(f"Cannot run: {err}")
+    started = launch_ui(lambda: launch("lr_find", job_config, owner=user), "Cannot run")
+    if started is not None:
+        bind_job("job", started.name)  # the page follows this session's own sweep, by its run id
+        st.session_state["lr-scroll-to"] = started.name
 
 sweeps = visible_runs(list_runs(kind="lr_find"), user, teacher=is_teacher())
-job = matching_job(job_config, sweeps)
+# this session's sweep (or the one a link names) for these settings; never a classmate's look-alike
+job = bound_job("job", sweeps, lambda r: matching_job(job_config, [r]) is not None)
 if job is None:
     st.info("Run the range test to see the loss against the learning rate."
             + (" (Earlier range tests were for other settings: a result is shown only for the settings it was "
@@ -70,28 +71,4 @@ described = f"{config.model} on {source}, {config.optimizer}, batch {config.batc
 st.subheader(f"Result: {described}", anchor="lr-result")
 if st.session_state.pop("lr-scroll-to", None) == job.name:
     scroll_to("lr-result", job.name)  # the sweep just started: its progress in sight, not below the fold
-status = job_ui(job.run_dir, key="lr-job", live=live_sweep_ui)
-report = read_report(job.run_dir) if status == "finished" else None
-if report is None:
-    st.stop()
-
-for notice in report.notices:
-    st.caption(f"ℹ️ {notice}")
-if not report.suggestions:
-    st.warning(no_clear_drop_text(report))
-chart = st.container()
-if report.suggestions:
-    st.table(suggestions_table(report).set_index("suggestion").rename_axis(None))  # static: long texts wrap
-chosen = pick_lr_ui(report, key=f"lr-{job.name}") if report.suggestions else None
-with chart:
-    st.plotly_chart(lr_figure(report, chosen), key="lr-chart")
-
-if chosen is not None and st.button("Use for training", type="primary", key="lr-use"):
-    st.session_state["lr_for_training"] = float(chosen)
-    st.session_state["lr_for_training_from"] = {"model": config.model, "optimizer": config.optimizer,
-                                                "batch_size": config.batch_size, "data": source, "job": job.name}
-handed = st.session_state.get("lr_for_training")
-if handed and (st.session_state.get("lr_for_training_from") or {}).get("job") == job.name:  # from this result
-    st.success(f"Learning rate {handed:.2e} will be pre-filled on the Train page for {config.model} on {source}.")
-    if st.button("Go to Train →", key="lr-go-train"):
-        st.switch_page(page("4_Train.py"))
+watch(job.run_dir, key="lr-job", view=lambda store, info: sweep_view(store, info, config, source))

@@ -14,6 +14,7 @@ from ui import runs as runs_ui
 from ui.data_ui import data_index_ui
 from ui.debug_jobs_ui import debug_section
 from ui.debug_ui import checkpointing_ui
+from ui.jobs import launch_ui
 from ui.nav import navigation
 from ui.page_state import begin, publish, recall, shareable, url_data_source
 from ui.run_list import delete_ui, my_runs, runs_browser
@@ -47,10 +48,8 @@ def new_run_ui() -> str | None:
     for warning in launch_warnings(config, len(bundle.splits["train"])):
         st.warning(f"Check: {warning}.")
     if st.button("Start training", type="primary", disabled=bool(problems), key="train-start"):
-        try:
-            run_dir = launch(config, kind=bundle.kind, owner=current_user())
-        except ValueError as err:  # e.g. this server's cap on runs training at once
-            st.error(f"Cannot start: {err}")
+        run_dir = launch_ui(lambda: launch(config, kind=bundle.kind, owner=current_user()))
+        if run_dir is None:  # refused (a limit, the quota) or failed (disk, database): said on the page
             return source
         st.session_state["train-next-view"] = run_dir.name  # show the new run below
         st.session_state["train-form-open"] = False  # fold the form: the live view moves up
@@ -85,8 +84,7 @@ def runs_ui_section() -> None:
     st.subheader("Progress", anchor="live-view")
     if st.session_state.pop("train-scroll-to", None) == current.name:
         runs_ui.scroll_to("live-view", current.name)  # the run just started: bring its live view into sight
-    runs_ui.live_view(current.run_dir, key="live")
-    if current.status not in ACTIVE:
+    if runs_ui.live_view(current.run_dir, key="live") not in ACTIVE:
         resumed = runs_ui.resume_button(current.run_dir, key="resume", owner=current_user())
         if resumed is not None:
             st.session_state["train-next-view"] = resumed.name

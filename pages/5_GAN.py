@@ -13,6 +13,7 @@ from core.access import first_to_show
 from core.train.store import ACTIVE
 from ui.gan_latent_ui import latent_explorer
 from ui.gan_ui import gan_config_ui, gan_runs, live_view, resume_button
+from ui.jobs import launch_ui
 from ui.nav import navigation
 from ui.session import current_user
 
@@ -32,10 +33,9 @@ def new_run_ui() -> None:
     for problem in problems:
         st.error(f"Cannot start: {problem}")
     if st.button("Start GAN training", type="primary", disabled=bool(problems), key="gan-start"):
-        try:
-            st.session_state["gan-next-view"] = launch("gan", config.to_dict(), owner=current_user()).name
-        except ValueError as err:  # e.g. a full queue on a shared server
-            st.error(f"Cannot start: {err}")
+        started = launch_ui(lambda: launch("gan", config.to_dict(), owner=current_user()))
+        if started is not None:  # (refused or failed: said on the page by launch_ui)
+            st.session_state["gan-next-view"] = started.name
 
 
 with st.expander("New GAN run", expanded=True):
@@ -56,14 +56,14 @@ name = st.selectbox("GAN run", list(by_name), key="gan-view",
 current = by_name[name]
 
 st.subheader("Training")
-live_view(current.run_dir, key="gan-live")
-if current.status in ("stopped", "interrupted", "failed"):
+status = live_view(current.run_dir, key="gan-live")
+if status in ("stopped", "interrupted", "failed"):
     resumed = resume_button(current.run_dir, key="gan-resume")
     if resumed is not None:
         st.session_state["gan-next-view"] = resumed.name
         st.rerun()
 
 st.subheader("Latent space")
-if current.status in ACTIVE:
+if status in ACTIVE:
     st.caption("The run is still training: this shows its latest checkpoint.")
 latent_explorer(current.run_dir, key="gan-lat")

@@ -2,6 +2,7 @@
 run store) and the robustness comparison of several runs (their finished sweeps overlaid)."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,9 @@ from core.attacks.methods import METHODS
 from core.attacks.runs import SweepConfig, default_epsilons
 from core.jobs import launch
 from core.models import MODELS
-from core.train.store import ACTIVE, RunStore, list_runs
+from core.train.store import RunStore, list_runs
 from ui import attack_figures as af
-from ui.jobs import POLL_SECONDS, queue_line, stop_button
+from ui.jobs import bind_job, bound_job, launch_ui, watch
 
 READING = ("Solid lines are FGSM, dashed lines PGD; one colour per run. Read the dashed ones: a model whose FGSM "
            "curve stays high while its PGD curve falls is masking its gradients (label smoothing does this), not "
@@ -81,41 +82,46 @@ def sweep_ui(target: AttackTarget, run_dir: Path, key: str) -> None:
         st.error(f"Cannot run the sweep: {problem}")
     if st.button("Run the sweep", type="primary", disabled=bool(problems), key=f"{key}-start",
                  help="runs in a worker process; you can leave the page and come back"):
-        try:
-            launch(KIND, config.to_dict(), owner=_user()[0])
-        except ValueError as err:  # e.g. this server's queue is full
-            st.error(f"Cannot run the sweep: {err}")
+        started = launch_ui(lambda: launch(KIND, config.to_dict(), owner=_user()[0]), "Cannot run the sweep")
+        if started is not None:
+            bind_job("sweep", started.name)  # the page follows this session's own sweep, by its run id
+    from core.access import is_own
+
+    user = _user()[0]
     jobs = sweep_jobs().get(str(Path(run_dir).resolve()), [])
-    if not jobs:
-        st.info("No sweep of this run yet.")
+    bound = bound_job("sweep", jobs)  # the sweep this session started (or a link names), for this run
+    mine = [j for j in jobs if is_own(j, user) or j is bound]  # a classmate's sweep is never picked for you
+    if not mine:
+        st.info("No sweep of this run yet." + (" (Classmates have swept it; their sweeps are theirs.)"
+                                               if jobs else ""))
         return
-    chosen = st.selectbox("Sweep", jobs, key=f"{key}-job", format_func=lambda i: f"{i.name} ({i.status})")
-    sweep_view(target, chosen.run_dir, key)
+    names = [j.name for j in mine]
+    if st.session_state.get(f"{key}-job") not in names:
+        st.session_state[f"{key}-job"] = bound.name if bound is not None else names[0]
+    # the label holds no status: the watcher below shows it live (a status here went stale: "(queued)" while it ran)
+    chosen = st.selectbox("Sweep", names, key=f"{key}-job", format_func=lambda n: _sweep_label(n, mine))
+    bind_job("sweep", chosen)
+    sweep_view(target, next(j for j in mine if j.name == chosen).run_dir, key)
+
+
+def _sweep_label(name: str, jobs: list) -> str:
+    info = next(j for j in jobs if j.name == name)
+    when = time.strftime("%H:%M:%S", time.localtime(info.created)) if info.created else "?"
+    return f"{name} (started {when})"
 
 
 def sweep_view(target: AttackTarget, job_dir: Path, key: str) -> None:
-    """A sweep job: progress while it runs (polled), then the accuracy curves, per-class heatmap and examples."""
-    active = RunStore.open(job_dir).info().status in ACTIVE
+    """A sweep job in its watcher (ui.jobs.watch): progress while it runs, then the accuracy curves, per-class
+    heatmap and examples, drawn inside the watcher."""
+    from ui.session import owner_caption
 
-    @st.fragment(run_every=POLL_SECONDS if active else None)
-    def _view() -> None:
-        store = RunStore.open(job_dir)
-        info = store.info()
-        if info.status == "queued":
-            queue_line(job_dir)
-        elif info.status in ACTIVE:
-            done, total = info.progress_done or 0, info.progress_total or 0
-            st.progress(done / total if total else 0.0, text=info.progress_text or "starting…")
-        stop_button(store, info, key)
-        if info.status not in ACTIVE and info.status != "finished":
-            st.error(f"The sweep {info.status}: {info.error or 'no reason recorded'}")
+    def _view(store: RunStore, info) -> None:
+        owner_caption(info)
         results = read_sweep(job_dir)
         if results:
             _results(target, results, key)
-        if active and info.status not in ACTIVE:
-            st.rerun()
 
-    _view()
+    watch(job_dir, key, _view)
 
 
 def _results(target: AttackTarget, results: dict, key: str) -> None:
@@ -209,8 +215,6 @@ def _start_sweeps_ui(swept: set[str], key: str) -> None:
             for attacked in chosen:
                 kind = MODELS[todo[attacked].model].kind if todo[attacked].model in MODELS else "image"
                 config = sweep_config_for(attacked, epsilons=default_epsilons(kind), limit=500)
-                try:
-                    launch(KIND, config.to_dict(), owner=_user()[0])
-                except ValueError as err:
-                    st.error(f"Cannot sweep {todo[attacked].name}: {err}")
+                launch_ui(lambda: launch(KIND, config.to_dict(), owner=_user()[0]),
+                          f"Cannot sweep {todo[attacked].name}")
             st.caption("Started; the comparison updates when you come back to this tab.")

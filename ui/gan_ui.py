@@ -2,7 +2,6 @@
 of a GAN run (losses with the ideal lines, D outputs, progress strip, collapse meter; polls while it trains)."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,9 @@ from core.gan import GanConfig, recommended
 from core.gan.data import DataProbe, data_names, describe, probe_data
 from core.gan.models import MODELS, names
 from core.gan.snapshots import list_snapshots, read_report
-from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
+from core.train.store import RunInfo, RunStore, list_runs
 from ui import gan_figures as gf
-from ui.jobs import POLL_SECONDS, outcome, queue_line, stop_button
+from ui.jobs import launch_ui, outcome, queue_line, stop_button, watch
 from ui.runs import STATUS_ICONS
 
 REREAD = 200  # steps of the series the live view reads again on each poll (longer than any log_every)
@@ -241,43 +240,37 @@ def _meter_label(report) -> tuple[str, str | None, int | None]:
     return "closeness to 1 0 1 0", "pattern_error", None
 
 
-def live_view(run_dir: str | Path, key: str = "gan-live") -> None:
-    """Status, Stop, the charts, the progress strip and the collapse meter of a GAN run; polls while active."""
-    store = RunStore.open(run_dir)
-    active = store.info().status in ACTIVE
-    cfg = GanConfig.from_dict(store.config())
+def live_view(run_dir: str | Path, key: str = "gan-live") -> str:
+    """Status, Stop, the charts, the progress strip and the collapse meter of a GAN run, in the page's job watcher
+    (ui.jobs.watch: polls while active, draws the final state itself); returns the status drawn."""
+    from ui.session import owner_caption
 
-    @st.fragment(run_every=POLL_SECONDS if active else None)
-    def _view() -> None:
-        info = store.info()
+    cfg = GanConfig.from_dict(RunStore.open(run_dir).config())
+
+    def _view(store: RunStore, info: RunInfo) -> None:
         _status_line(store, info)
+        owner_caption(info)
         stop_button(store, info, key)
         series = _series(store)
         _charts(series, cfg.loss, key)
         kind = "image" if not cfg.is_toy else ("points" if cfg.data == "toy:ring" else "pattern")
         _strip(Path(run_dir), kind, key)
         collapse_meter(Path(run_dir), series, key)
-        if active and info.status not in ACTIVE:
-            time.sleep(0.2)
-            st.rerun()  # the run just ended: rerun the page once, which stops polling and shows the latent tools
 
-    _view()
+    return watch(run_dir, key, _view, status=False)
 
 
 def resume_button(run_dir: str | Path, key: str = "gan-resume") -> Path | None:
     """For a stopped / interrupted / failed GAN run with a checkpoint: a button that continues it as a new run (a
     job of its own). Returns the new run directory when clicked, else None."""
     from core.jobs import launch
-    from ui.session import current_user
+    from ui.session import current_user, may_control
 
-    if not (Path(run_dir) / "checkpoints" / "last.pt").is_file():
-        return None
+    if not (Path(run_dir) / "checkpoints" / "last.pt").is_file() or not may_control(RunStore.open(run_dir).info()):
+        return None  # (someone else's run is read-only here: core.access.can_control)
     if not st.button("Resume from the last checkpoint", key=f"{key}-btn",
                      help="a new run that continues both networks, both optimizers and the random streams"):
         return None
     cfg = GanConfig.from_dict(RunStore.open(run_dir).config()).replace(resume_from=str(run_dir), runs_dir=None)
-    try:
-        return launch("gan", cfg.to_dict(), owner=current_user(), runs_dir=Path(run_dir).parent)
-    except ValueError as err:
-        st.error(f"Cannot resume: {err}")
-        return None
+    return launch_ui(lambda: launch("gan", cfg.to_dict(), owner=current_user(), runs_dir=Path(run_dir).parent),
+                     "Cannot resume")

@@ -22,6 +22,9 @@ def home() -> None:
         except KeyError:
             continue  # a page not built yet in this checkout
     settings = load_settings()
+    if not settings.served:
+        st.caption("🔒 One person's lab: it listens on this computer only, and whoever opens it may delete any run. "
+                   "To open it to a room, set `served = true` in lab.toml (docs/classroom.md).")
     left, right = st.columns(2)
     with left:
         _device_and_data(settings)

@@ -1,12 +1,14 @@
 """The Inspect page's long work, run as jobs (core.inspect.jobs): class visualisation and export.
 
-A job is started with a button, polled while it runs (a fragment), and its result stays in the run store, so a
-reload or a second tab shows the same result for the same settings.
+A job is started with a button and followed in the page's job watcher (ui.jobs.watch), which draws its result
+itself once it has finished; the page is bound to the job its session started (run id in session state and the
+URL), so a reload finds it again and a classmate's job with the same settings is never shown instead.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import streamlit as st
 
@@ -18,7 +20,7 @@ from core.jobs import launch, read_result
 from core.train.run_info import ACTIVE
 from core.train.store import RunStore, list_runs
 from ui import inspect_figures as fig
-from ui.jobs import job_ui as follow_job
+from ui.jobs import bind_job, bound_job, launch_ui, watch
 from ui.session import current_user, is_teacher
 
 
@@ -31,34 +33,29 @@ def _same(config: dict, run_dir: Path) -> bool:
     return json.dumps(stored, sort_keys=True) == json.dumps(config, sort_keys=True)
 
 
-def latest_job(kind: str, config: dict):
-    """The newest visible job of ``kind`` launched with exactly ``config`` (RunInfo), or None."""
+def job_ui(kind: str, config: dict, label: str, key: str, result: Callable[[Path], None]) -> None:
+    """A button that launches the job, and the job this session started (bound by its run id: session state and
+    the URL), in its watcher (ui.jobs.watch): progress while it runs, then ``result(run_dir)`` drawn inside the
+    watcher once it has finished, for the settings it was made with."""
     jobs = visible_runs(list_runs(kind=kind), current_user(), teacher=is_teacher())
-    return next((r for r in jobs if _same(config, r.run_dir)), None)
-
-
-def job_ui(kind: str, config: dict, label: str, key: str) -> Path | None:
-    """A button that launches the job and the state of the latest one with these settings; its run directory
-    once it has finished (None before, with progress or the reason it did not finish shown)."""
-    latest = latest_job(kind, config)
-    busy = latest is not None and latest.status in ACTIVE
-    again = latest is not None and latest.status == "finished"
+    # this session's own job for these settings (by run id; never a classmate's with the same settings)
+    job = bound_job(f"{key}-job", jobs, lambda r: _same(config, r.run_dir))
+    busy = job is not None and job.status in ACTIVE
+    again = job is not None and job.status == "finished"
     if st.button(f"{label} again" if again else label, key=f"{key}-start", disabled=busy, type="primary"):
-        try:
-            launch(kind, config, owner=current_user())
-        except ValueError as err:  # refused: the reasons, nothing started
-            st.error(f"Cannot start: {err}")
-            return None
+        started = launch_ui(lambda: launch(kind, config, owner=current_user()), "Cannot start")
+        if started is None:
+            return
+        bind_job(f"{key}-job", started.name)
         st.rerun()
-    if latest is None:
-        return None
-    if busy:
-        follow_job(latest.run_dir, key)  # place in the queue or progress, Stop; reruns the page when it ends
-        return None
-    if latest.status != "finished":
-        st.warning(f"The last try {latest.status}" + (f": {latest.error}" if latest.error else "."))
-        return None
-    return latest.run_dir
+    if job is None:
+        return
+
+    def _view(store: RunStore, info) -> None:
+        if info.status == "finished":
+            result(info.run_dir)
+
+    watch(job.run_dir, f"{key}-watch", _view)
 
 
 # ---- class visualisation ---------------------------------------------------------------------------------------
@@ -82,9 +79,11 @@ def visual_view(where: str, target, lock, key: str) -> None:
     if not classes:
         st.info("Choose at least one class.")
         return
-    done = job_ui("class_visual", visual_job_config(where, classes, steps), "Visualise", key)
-    if done is None:
-        return
+    job_ui("class_visual", visual_job_config(where, classes, steps), "Visualise", key,
+           lambda done: _visual_result(done, key))
+
+
+def _visual_result(done: Path, key: str) -> None:
     vis, result = read_class_visual(done)
     cols = st.columns(min(4, len(vis.targets)))
     for i, (cls, name) in enumerate(zip(vis.targets, result["class_names"])):
@@ -137,9 +136,10 @@ def export_view(where: str, target, key: str) -> None:
         st.error(f"{LABELS[fmt]} export needs {', '.join(missing)}, which is not installed here "
                  f"(`pip install {' '.join(missing)}`).")
         return
-    done = job_ui("export", export_job_config(where, fmt), "Export and check", key)
-    if done is None:
-        return
+    job_ui("export", export_job_config(where, fmt), "Export and check", key, lambda done: _export_result(done, key))
+
+
+def _export_result(done: Path, key: str) -> None:
     result = read_result(done)
     (st.success if result["ok"] else st.error)(result["message"] + ".")
     for note in result.get("notes") or []:

@@ -180,6 +180,49 @@ def _mark(fig: go.Figure, report: LRFinderReport, name: str, lr: float, several:
                              hovertemplate=f"<b>{name}</b> %{{x:.2e}}<br>{EXPLANATIONS[name]}<extra></extra>"))
 
 
+def sweep_view(store, info, config: TrainConfig, source: str) -> None:
+    """The sweep job's part of the page (drawn inside its watcher, ui.jobs.watch): the curve so far while it runs;
+    once finished the result: notices, suggestions, the chart, the LR to pick and "Use for training"."""
+    from core.train.lr_job import read_report
+    from ui.session import owner_caption
+
+    owner_caption(info)
+    if info.status != "finished":
+        if info.status in ("queued", "running"):
+            live_sweep_ui(store)
+        return
+    report = read_report(info.run_dir)
+    if report is None:
+        return
+    for notice in report.notices:
+        st.caption(f"ℹ️ {notice}")
+    if not report.suggestions:
+        st.warning(no_clear_drop_text(report))
+    chart = st.container()
+    if report.suggestions:
+        st.table(suggestions_table(report).set_index("suggestion").rename_axis(None))  # static: long texts wrap
+    chosen = pick_lr_ui(report, key=f"lr-{info.name}") if report.suggestions else None
+    with chart:
+        st.plotly_chart(lr_figure(report, chosen), key="lr-chart")
+    _hand_over_ui(chosen, config, source, info.name)
+
+
+def _hand_over_ui(chosen: float | None, config: TrainConfig, source: str, job: str) -> None:
+    """'Use for training': the chosen LR goes to the Train page (for this model, optimizer, batch and data)."""
+    from ui.nav import page
+
+    if chosen is not None and st.button("Use for training", type="primary", key="lr-use"):
+        st.session_state["lr_for_training"] = float(chosen)
+        st.session_state["lr_for_training_from"] = {"model": config.model, "optimizer": config.optimizer,
+                                                    "batch_size": config.batch_size, "data": source, "job": job}
+    handed = st.session_state.get("lr_for_training")
+    if handed and (st.session_state.get("lr_for_training_from") or {}).get("job") == job:  # from this result
+        st.success(f"Learning rate {handed:.2e} will be pre-filled on the Train page for {config.model} on "
+                   f"{source}.")
+        if st.button("Go to Train →", key="lr-go-train"):
+            st.switch_page(page("4_Train.py"))
+
+
 def live_sweep_ui(store) -> None:
     """While a sweep job runs: its smoothed loss so far (what the job logged), redrawn on every poll."""
     steps = store.steps()

@@ -11,17 +11,19 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.access import can_delete, visible_runs
+from core.access import visible_runs
+from core.settings import load_settings
 from core.train.pace import duration_text
 from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
 from ui import train_figures as tf
 from ui.jobs import POLL_SECONDS
 from ui.runs import STATUS_ICONS, _one_based
-from ui.session import current_user, is_teacher
+from ui.session import current_user, is_teacher, may_control, owner_label
 
 # the table's columns and their widths in pixels: together they fit the page's width beside the sidebar
 COLUMNS = {"run": 215, "status": 110, "data": 115, "model": 90, "epochs": 65, "best val acc": 95, "duration": 90,
            "started": 110}
+OWNER_WIDTH = 100  # the owner column: only on a served lab, where runs belong to people
 MISSING = "—"  # shown for a value a run does not have (yet): never "None"
 
 
@@ -30,11 +32,11 @@ def my_runs(kind: str | None = "train", runs_dir=None) -> list[RunInfo]:
     return visible_runs(list_runs(runs_dir, kind=kind), current_user(), teacher=is_teacher())
 
 
-def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
+def runs_table(runs: list[RunInfo], me: str | None = None) -> pd.DataFrame:
     """The runs as text for st.dataframe: accuracy in percent, durations in words, a dash where a value is missing.
 
     >>> runs_table([]).columns.tolist()
-    ['run', 'status', 'data', 'model', 'epochs', 'best val acc', 'duration', 'started']
+    ['run', 'status', 'data', 'model', 'epochs', 'best val acc', 'duration', 'started', 'owner']
     """
     return pd.DataFrame({
         "run": [r.name for r in runs],
@@ -46,15 +48,18 @@ def runs_table(runs: list[RunInfo]) -> pd.DataFrame:
         "duration": [MISSING if r.duration is None else duration_text(r.duration) for r in runs],
         "started": [MISSING if r.started is None else time.strftime("%d %b %H:%M", time.localtime(r.started))
                     for r in runs],
-    }, columns=list(COLUMNS))
+        "owner": [owner_label(r.owner, me) for r in runs],
+    }, columns=[*COLUMNS, "owner"])
 
 
 def runs_dataframe(runs: list[RunInfo], key: str, select: bool = False, columns=tuple(COLUMNS)):
-    """``st.dataframe`` of ``runs_table(runs)`` (only ``columns``, e.g. fewer in a narrow place) with column widths
-    that fit; returns the selection event."""
-    config = {name: st.column_config.TextColumn(name, width=COLUMNS[name]) for name in columns}
+    """``st.dataframe`` of ``runs_table(runs)`` (only ``columns``, e.g. fewer in a narrow place, plus whose each run
+    is on a served lab) with column widths that fit; returns the selection event."""
+    columns = list(columns) + (["owner"] if load_settings().served else [])
+    widths = dict(COLUMNS, owner=OWNER_WIDTH)
+    config = {name: st.column_config.TextColumn(name, width=widths[name]) for name in columns}
     options = dict(on_select="rerun", selection_mode="multi-row") if select else {}
-    return st.dataframe(runs_table(runs)[list(columns)], hide_index=True, key=key, width="stretch",
+    return st.dataframe(runs_table(runs, current_user())[columns], hide_index=True, key=key, width="stretch",
                         column_config=config, **options)
 
 
@@ -91,13 +96,14 @@ def runs_browser(runs_dir=None, key: str = "runs") -> None:
 
 
 def delete_ui(info: RunInfo, key: str = "delete") -> bool:
-    """'Delete this run' with a confirmation; only for the run's owner (core.access.can_delete), never while it
+    """'Delete this run' with a confirmation; only for the run's owner and the teacher (core.access.can_control),
+    never while it
     is queued or running. Returns True once the run has been deleted (the caller reruns the page)."""
     from core.train.store import delete_run
 
     pending = f"{key}-confirm"
-    if not can_delete(info, current_user()):
-        st.caption("Only the person who started this run can delete it.")
+    if not may_control(info):
+        st.caption("Only the person who started this run (or the teacher) can delete it.")
         return False
     if info.status in ACTIVE:
         st.button("Delete this run", key=f"{key}-ask", disabled=True, help="stop it first")
@@ -116,6 +122,8 @@ def delete_ui(info: RunInfo, key: str = "delete") -> bool:
     if not yes.button("Yes, delete", key=f"{key}-yes", type="primary"):
         return False
     st.session_state.pop(pending, None)
+    if not may_control(info):  # asked again at the click: the rule decides, not the button
+        return False
     try:
         delete_run(Path(info.run_dir))
     except (ValueError, OSError) as err:  # it was restarted meanwhile, or the files are not ours to remove

@@ -14,7 +14,7 @@ from core.train.store import ACTIVE, RunInfo, RunStore
 from core.train.pace import duration_text, pace
 from ui import debug_ui
 from ui import train_figures as tf
-from ui.jobs import POLL_SECONDS, outcome, queue_line, stop_button
+from ui.jobs import launch_ui, outcome, queue_line, stop_button, watch
 
 HEATMAP_COLUMNS = 300  # the layer x step heatmap shows at most this many recorded steps (evenly spread)
 STATUS_ICONS = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹️", "failed": "❌", "interrupted": "⚠️"}
@@ -116,26 +116,23 @@ def _activations(store: RunStore, key: str) -> None:
     st.plotly_chart(tf.activation_heatmap(shown, stat), key=f"{key}-heat", width="stretch")
 
 
-def live_view(run_dir: str | Path, key: str = "live") -> None:
-    """Status, progress, Stop, curves and activation statistics of one run; polls while the run is active."""
-    store = RunStore.open(run_dir)
-    active = store.info().status in ACTIVE
+def live_view(run_dir: str | Path, key: str = "live") -> str:
+    """Status, progress, Stop, curves and activation statistics of one run, in the page's job watcher
+    (ui.jobs.watch: polls while the run is active, draws the final state itself); returns the status drawn."""
+    from ui.session import owner_caption
 
-    @st.fragment(run_every=POLL_SECONDS if active else None)
-    def _view() -> None:
-        info = store.info()
+    def _view(store: RunStore, info: RunInfo) -> None:
         steps = _incremental(store, "steps")
         _status_line(store, info, steps)
+        owner_caption(info)
         stop_button(store, info, key, unit="batch")
         _curves(store, steps, key)
         _activations(store, key)
         debug_ui.gradients_view(store, f"{key}-grads")
         if info.status in ACTIVE:
             debug_ui.device_panel(f"{key}-device", store)
-        if active and info.status not in ACTIVE:
-            st.rerun()  # the run just ended: rerun the page once, which stops the polling and shows results
 
-    _view()
+    return watch(run_dir, key, _view, status=False)
 
 
 # ---- after a run: results from the checkpoint -----------------------------------------------------------------
@@ -256,22 +253,19 @@ def resume_button(run_dir: str | Path, key: str = "resume", owner: str | None = 
     """
     from core.train import TrainConfig
     from core.train.worker import launch
+    from ui.session import may_control
 
     info = RunStore.open(run_dir).info()
     last = Path(run_dir) / "checkpoints" / "last.pt"
-    if info.status not in ("stopped", "interrupted", "failed") or not last.is_file():
-        return None
+    if info.status not in ("stopped", "interrupted", "failed") or not last.is_file() or not may_control(info):
+        return None  # (someone else's run is read-only here: core.access.can_control)
     if not st.button("Resume from the last checkpoint", key=f"{key}-btn",
                      help="a new run that continues this one's model, optimizer and schedule"):
         return None
     cfg = RunStore.open(run_dir).config()
     cfg.pop("runs_dir", None)
-    try:
-        return launch(TrainConfig.from_dict(cfg).replace(resume_from=str(run_dir)), runs_dir=Path(run_dir).parent,
-                      owner=owner)
-    except ValueError as err:
-        st.error(f"Cannot resume: {err}")
-        return None
+    return launch_ui(lambda: launch(TrainConfig.from_dict(cfg).replace(resume_from=str(run_dir)),
+                                    runs_dir=Path(run_dir).parent, owner=owner), "Cannot resume")
 
 
 def results_view(run_dir: str | Path, key: str = "results") -> None:

@@ -1,8 +1,9 @@
-"""``python -m core runs [--runs-dir DIR] [--json] [--delete RUN [--yes] [--user NAME]]``: the recorded runs and jobs,
-newest first, with their status; or delete one (asked to confirm; never while it is queued or running).
+"""``python -m core runs [--runs-dir DIR] [--json] [--delete RUN [--yes] | --stop RUN] [--user NAME]``: the recorded
+runs and jobs, newest first, with their status; or delete one (asked to confirm; never while it is queued or
+running); or stop one (it stops after its current step, what it wrote is kept).
 
 On a served lab (``served = true``) a run started from a browser session belongs to that session's user, and only
-its owner may delete it (core.access.can_delete): say whose run you are deleting with ``--user``. Runs started from
+its owner may stop or delete it (core.access.can_control): say whose run it is with ``--user``. Runs started from
 the command line have no owner and are the operator's.
 """
 from __future__ import annotations
@@ -22,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     parser.add_argument("--delete", metavar="RUN", help="delete this run (its name, or its directory)")
     parser.add_argument("--yes", action="store_true", help="with --delete: do not ask to confirm")
-    parser.add_argument("--user", help="with --delete on a served lab: the owner the run must belong to")
+    parser.add_argument("--stop", metavar="RUN", help="stop this queued or running job (its name, or its directory)")
+    parser.add_argument("--user", help="with --delete / --stop on a served lab: the owner the run must belong to")
 
 
 def _row(r: RunInfo) -> list[str]:
@@ -44,18 +46,42 @@ def _find(runs: list[RunInfo], which: str) -> RunInfo | None:
     return next((r for r in runs if r.name == which), None) or by_dir.get(str(Path(which).resolve()))
 
 
+def _controlled(runs_dir, which: str, user: str | None, verb: str) -> RunInfo | None:
+    """The run ``which`` when ``user`` may control it (core.access.can_control), else None after saying why."""
+    from core.access import can_control
+
+    run = _find(list_runs(runs_dir), which)
+    if run is None:
+        print(f"no run {which!r} under the runs root; `python -m core runs` lists them", file=sys.stderr)
+        return None
+    if run.owner is not None and not can_control(run, user):
+        print(f"refused: {run.name} belongs to {run.owner} (a session of the served lab) and only its owner may "
+              f"{verb} it; pass --user {run.owner} if you act for them", file=sys.stderr)
+        return None
+    return run
+
+
+def stop(args: argparse.Namespace) -> int:
+    """Ask the job ``args.stop`` to stop; exit code 0 when asked, 1 when refused or not active."""
+    from core.train.store import ACTIVE, RunStore
+
+    run = _controlled(args.runs_dir, args.stop, args.user, "stop")
+    if run is None:
+        return 1
+    if run.status not in ACTIVE:
+        print(f"{run.name} is not running ({run.status}); nothing to stop", file=sys.stderr)
+        return 1
+    RunStore.open(run.run_dir).request_stop()
+    print(f"stop requested for {run.name}: it stops after its current step")
+    return 0
+
+
 def delete(args: argparse.Namespace) -> int:
     """Delete the run ``args.delete`` after asking (unless ``--yes``); exit code 0 when deleted, 1 when not."""
-    from core.access import can_delete
     from core.train.store import delete_run
 
-    run = _find(list_runs(args.runs_dir), args.delete)
+    run = _controlled(args.runs_dir, args.delete, args.user, "delete")
     if run is None:
-        print(f"no run {args.delete!r} under the runs root; `python -m core runs` lists them", file=sys.stderr)
-        return 1
-    if run.owner is not None and not can_delete(run, args.user):
-        print(f"refused: {run.name} belongs to {run.owner} (a session of the served lab) and only its owner may "
-              f"delete it; pass --user {run.owner} if you act for them", file=sys.stderr)
         return 1
     if not args.yes and input(f"delete {run.name} ({run.model} on {run.data}, {run.status}) for good? [y/N] ")\
             .strip().lower() not in ("y", "yes"):
@@ -74,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     """List the runs (exit code 0; an empty or missing runs root lists nothing), or delete one."""
     if args.delete:
         return delete(args)
+    if args.stop:
+        return stop(args)
     runs = list_runs(args.runs_dir)
     if args.json:
         print(json.dumps([r.to_dict() for r in runs], indent=2))

@@ -71,32 +71,31 @@ def add_arguments(parser) -> None:
                         help="Streamlit processes to start (default: one per core)")
     parser.add_argument("--port", type=int, default=8501, help="the landing address's port; the processes use the "
                                                                "next K ports")
-    parser.add_argument("--address", default="127.0.0.1",
-                        help="interface to listen on (default: this machine only; 0.0.0.0 opens it to the network, "
-                             "which needs served = true in lab.toml)")
+    parser.add_argument("--address", default=None,
+                        help="interface to listen on (default: core.settings.server_address: every interface when "
+                             "served = true in lab.toml, else this machine only)")
 
 
-def start_processes(ports: list[int], address: str) -> list[subprocess.Popen]:
-    return [subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless",
+def start_processes(ports: list[int], address: str, script: str) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / script), "--server.headless",
                               "true", "--server.port", str(port), "--server.address", address], cwd=ROOT)
             for port in ports]
 
 
 def run(args) -> int:
-    from core.settings import load_settings
+    from core.settings import load_settings, server_address
 
     if args.processes < 1:
         print("serve: --processes must be at least 1", file=sys.stderr)
         return 2
-    if args.address not in ("127.0.0.1", "localhost", "::1") and not load_settings().served:
-        print("serve: listening beyond this machine needs served = true in lab.toml (each student then sees only "
-              "their own runs, and typed paths stay inside data_root); see docs/serving.md", file=sys.stderr)
-        return 2
+    settings = load_settings()
+    address = args.address or server_address(settings)
     ports = [args.port + 1 + i for i in range(args.processes)]
-    procs = start_processes(ports, args.address)
-    server = ThreadingHTTPServer((args.address, args.port), landing_handler(Backends(ports)))
+    # served: serve.py (the teacher link becomes an HttpOnly cookie before any page sees it); else app.py
+    procs = start_processes(ports, address, "serve.py" if settings.served else "app.py")
+    server = ThreadingHTTPServer((address, args.port), landing_handler(Backends(ports)))
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    print(f"serve: http://{args.address}:{args.port} -> {len(ports)} processes on ports {ports[0]}-{ports[-1]}",
+    print(f"serve: http://{address}:{args.port} -> {len(ports)} processes on ports {ports[0]}-{ports[-1]}",
           file=sys.stderr)
     try:
         server.serve_forever()

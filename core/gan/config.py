@@ -115,12 +115,9 @@ class GanConfig:
         out = self._field_problems()
         out += model_problems(self, probe) + judge_problems(self)
         if limits is not None:
-            if self.epochs > limits.max_epochs:
-                out.append(f"{self.epochs} epochs is over this server's limit of {limits.max_epochs} "
-                           "(max_epochs in lab.toml)")
-            if self.batch_size > limits.max_batch_size:
-                out.append(f"batch size {self.batch_size} is over this server's limit of {limits.max_batch_size} "
-                           "(max_batch_size in lab.toml)")
+            from core.jobs.limits import size_problems
+
+            out += size_problems(epochs=self.epochs, batch_size=self.batch_size, limits=limits)
         return out
 
     def _field_problems(self) -> list[str]:

@@ -15,7 +15,8 @@ crashing job never stalls another's.
 from core.jobs.job import Job, JobStopped, read_result, write_json
 from core.jobs.kinds import KINDS, JobKind, kind, register
 from core.jobs.queue import queue_position
-from core.jobs.worker import launch, log_tail, run_inline, run_worker, worker_threads
+from core.jobs.worker import launch, log_tail, run_inline, run_worker, store_failure, worker_threads
 
 __all__ = ["Job", "JobStopped", "read_result", "write_json", "KINDS", "JobKind", "kind", "register",
-           "queue_position", "launch", "log_tail", "run_inline", "run_worker", "worker_threads"]
+           "queue_position", "launch", "log_tail", "run_inline", "run_worker", "store_failure",
+           "worker_threads"]

@@ -11,7 +11,9 @@ import os
 import time
 from pathlib import Path
 
-POLL_SECONDS = 0.5  # how often a queued worker looks for a free slot
+POLL_SECONDS = 0.5  # how often a queued worker first looks for a free slot; it backs off while it waits...
+MAX_POLL_SECONDS = 5.0  # ...up to this (a room's queue of 30 workers reads the index 6 times a second, not 60)
+HEARTBEAT_SECONDS = 10.0  # a waiting worker says it is alive this often (well inside run_info.STALE_AFTER)
 
 
 def queued(runs_dir: str | os.PathLike) -> list:
@@ -55,6 +57,7 @@ def wait_for_slot(store, cap: int, poll: float = POLL_SECONDS):
     Only the jobs first in line try for a slot (as many as are free), so the queue is served in order.
     """
     runs_dir = store.run_dir.parent
+    wait, last_position, last_beat = poll, None, 0.0
     while True:
         if store.stop_requested():
             return None
@@ -63,5 +66,18 @@ def wait_for_slot(store, cap: int, poll: float = POLL_SECONDS):
             slot = try_slot(runs_dir, cap)
             if slot is not None:
                 return slot
-        store.heartbeat()
-        time.sleep(poll)
+        if position != last_position:  # the line moved: look again soon
+            wait, last_position = poll, position
+        if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+            store.heartbeat()
+            last_beat = time.monotonic()
+        time.sleep(wait)
+        wait = min(MAX_POLL_SECONDS, wait * 1.5)
+
+
+def starting(run_dir: str | os.PathLike, cap: int) -> bool:
+    """True when a queued job is not really waiting: it is next in line and a slot is free, so its worker is only
+    starting up (Python and the job's imports take a few seconds); pages say "starting", not "in the queue"."""
+    run_dir = Path(run_dir)
+    position = queue_position(run_dir)
+    return position is not None and position <= max(1, cap - running_count(run_dir.parent))

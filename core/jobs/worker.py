@@ -27,7 +27,8 @@ from pathlib import Path
 
 from core.jobs import kinds
 from core.jobs.job import Job, JobStopped
-from core.jobs.queue import queued, wait_for_slot
+from core.jobs.limits import launch_refusals
+from core.jobs.queue import wait_for_slot
 from core.train.run_info import ACTIVE
 
 ROOT = Path(__file__).resolve().parents[2]  # the project root: on the worker's PYTHONPATH for `-m core.jobs`
@@ -38,7 +39,8 @@ def launch(kind: str, config: dict, *, owner: str | None = None, runs_dir: str |
     """Create a job of ``kind`` for ``config`` (a JSON-able dict) and start its worker; returns the run directory.
 
     ``runs_dir`` defaults to ``config["runs_dir"]``, then the configured runs root. A config the kind refuses
-    (``kinds.problems``), or a full queue, raises ``ValueError`` with every reason, and nothing is created.
+    (``kinds.problems``) or this server refuses (``core.jobs.limits``: sizes, a full queue, the owner's quota)
+    raises ``ValueError`` with every reason, and nothing is created.
     Returns at once; the job waits in the queue when ``max_concurrent_runs`` jobs are running.
     """
     from core.settings import load_settings
@@ -49,10 +51,9 @@ def launch(kind: str, config: dict, *, owner: str | None = None, runs_dir: str |
         raise ValueError("; ".join(problems))
     settings = load_settings()
     runs_dir = Path(runs_dir or config.get("runs_dir") or settings.runs_dir)
-    waiting = len(queued(runs_dir)) if runs_dir.is_dir() else 0
-    if waiting >= settings.limits.max_queued_jobs:
-        raise ValueError(f"{waiting} jobs are already waiting in the queue (max_queued_jobs in lab.toml); "
-                         "try again when some have started")
+    refusals = launch_refusals(config, owner, runs_dir, settings)  # sizes, a full queue, the owner's quota
+    if refusals:
+        raise ValueError("; ".join(refusals))
     store = RunStore.create(runs_dir, config, kind=kind, owner=owner, target=kinds.kind(kind).run)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     # the caller's cwd: the worker reads the same lab.toml and resolves relative data paths the same way
@@ -111,7 +112,7 @@ def _execute(store, wait: bool, reraise: bool) -> int:
         function = kinds.resolve(meta.get("target") or kinds.kind(job.kind).run)
         if wait:  # a worker process (not the command line's own): background priority
             _lower_priority(limits.worker_nice)
-        _set_threads()
+        _set_threads(_jobs_at_once(store.run_dir.parent, limits.max_concurrent_runs) if wait else 1)
         store.set_status("running")
         timer = _time_limit(store, job, limits.max_job_minutes)  # counts from the start, not the time queued
         function(job)
@@ -125,8 +126,12 @@ def _execute(store, wait: bool, reraise: bool) -> int:
         return 0
     except BaseException as err:  # noqa: BLE001 - whatever happened, the run must not stay 'running'
         traceback.print_exc()
-        if store.info().status in ACTIVE + ("interrupted",):
-            store.set_status("failed", error=f"{type(err).__name__}: {err}")
+        try:
+            if store.info().status in ACTIVE + ("interrupted",):
+                store.set_status("failed", error=f"{type(err).__name__}: {err}")
+        except Exception as store_err:  # noqa: BLE001 - the store itself cannot be written (disk full, locked):
+            print(f"could not record the outcome: {type(store_err).__name__}: {store_err}",  # the log says why,
+                  file=sys.stderr, flush=True)  # and readers find it there (store_failure)
         if reraise:
             raise
         return 1
@@ -164,14 +169,27 @@ def _time_limit(store, job: Job, minutes: float) -> _Timer | None:
     return timer
 
 
-def worker_threads() -> int:
-    """CPU threads for a worker's torch ops: ``$DLLAB_WORKER_THREADS``, else all cores but one.
+def worker_threads(jobs: int = 1) -> int:
+    """CPU threads for a worker's torch ops: ``$DLLAB_WORKER_THREADS``, else all cores but one shared among the
+    ``jobs`` jobs that run at once (at least one thread each).
 
     One core stays free for the dashboard polling the run; and on a small, busy machine fewer threads are much
-    faster (2 threads fighting for 2 loaded cores made a small MLP step ~10x slower than 1 thread here).
+    faster (2 threads fighting for 2 loaded cores made a small MLP step ~10x slower than 1 thread here), so four
+    workers of cores-1 threads each would only fight.
     """
     env = os.environ.get("DLLAB_WORKER_THREADS")
-    return max(1, int(env)) if env else max(1, (os.cpu_count() or 1) - 1)
+    return max(1, int(env)) if env else max(1, ((os.cpu_count() or 1) - 1) // max(1, jobs))
+
+
+def _jobs_at_once(runs_dir: Path, cap: int) -> int:
+    """How many jobs will share the cores with this one: those running, plus this one, plus those waiting for a
+    free slot (they start soon), never more than the ``cap`` that may run at once."""
+    from core.jobs.queue import queued, running_count
+
+    try:
+        return max(1, min(cap, running_count(runs_dir) + 1 + len(queued(runs_dir))))
+    except Exception:  # noqa: BLE001 - an unreadable index must not stop the job: assume it runs alone
+        return 1
 
 
 def _lower_priority(nice: int) -> None:
@@ -181,10 +199,10 @@ def _lower_priority(nice: int) -> None:
         os.nice(nice)
 
 
-def _set_threads() -> None:
+def _set_threads(jobs: int = 1) -> None:
     import torch  # imported only once the job may run: a queued worker stays small
 
-    torch.set_num_threads(worker_threads())
+    torch.set_num_threads(worker_threads(jobs))
 
 
 def _stop_on_sigterm(store):
@@ -197,6 +215,34 @@ def _stop_on_sigterm(store):
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGTERM, handler)
+
+
+STORE_FAILURES = (  # what the worker's log says when the run store could not be written, and what that means
+    (("No space left on device", "database or disk is full", "Disk quota exceeded"),
+     "the disk is full, so the worker could not write its results"),
+    (("database is locked",), "the run's database was locked by another process for too long"),
+    (("Read-only file system", "attempt to write a readonly database"), "the run folder is read-only"),
+    (("disk I/O error",), "the disk reported an input/output error while the worker wrote its results"),
+)
+LOW_DISK_BYTES = 16 * 2**20  # less free space than this where the run lives: say the disk is full
+
+
+def store_failure(run_dir: str | os.PathLike) -> str | None:
+    """Why a job that ended without saying so could not write its run store, when that can be told: its log names a
+    full disk, a locked database, a read-only folder; or the disk holding the run is (nearly) full now. None when
+    nothing points to the store (killed, out of memory, or the machine restarted)."""
+    import shutil
+
+    tail = log_tail(run_dir, 20000)
+    for needles, why in STORE_FAILURES:
+        if any(n in tail for n in needles):
+            return why
+    try:
+        if shutil.disk_usage(run_dir).free < LOW_DISK_BYTES:
+            return STORE_FAILURES[0][1]
+    except OSError:
+        pass
+    return None
 
 
 def log_tail(run_dir: str | os.PathLike, max_chars: int = 4000) -> str:

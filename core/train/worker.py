@@ -32,13 +32,9 @@ def launch_problems(config, kind: str | None = None, limits=None) -> list[str]:
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
     limits = limits or load_settings().limits
-    out = train_problems(cfg, kind)
-    if cfg.epochs > limits.max_epochs:
-        out.append(f"{cfg.epochs} epochs is over this server's limit of {limits.max_epochs} (max_epochs in lab.toml)")
-    if cfg.batch_size > limits.max_batch_size:
-        out.append(f"batch size {cfg.batch_size} is over this server's limit of {limits.max_batch_size} "
-                   "(max_batch_size in lab.toml)")
-    return out
+    from core.jobs.limits import size_problems
+
+    return train_problems(cfg, kind) + size_problems(epochs=cfg.epochs, batch_size=cfg.batch_size, limits=limits)
 
 
 MAX_SENSIBLE_LR = 10.0  # the LR Finder's default end: above it no optimizer here trains (the loss blows up)

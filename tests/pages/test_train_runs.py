@@ -78,7 +78,7 @@ def test_only_the_owner_may_delete_and_only_after_confirming(served):
     bobs = _finished(runs, "builtin:digits", "bob")
     ann = _session("ann")  # sees bob's run on shared data, may not delete it
     assert not [b for b in ann.button if b.key == "delete-ask"]
-    assert any("Only the person who started this run can delete it" in c.value for c in ann.caption)
+    assert any("Only the person who started this run (or the teacher) can delete it" in c.value for c in ann.caption)
     bob = _session("bob")
     bob.button(key="delete-ask").click().run()
     assert any("removed for good" in w.value for w in bob.warning) and bobs.is_dir()  # asked, nothing deleted yet
@@ -99,7 +99,9 @@ def test_a_running_run_cannot_be_deleted(tmp_path):
     active.close()
 
 
-def test_a_queued_run_shows_its_place_in_the_queue(tmp_path):
+def test_a_queued_run_shows_its_place_in_the_queue(tmp_path, monkeypatch):
+    (tmp_path / "lab.toml").write_text("[limits]\nmax_concurrent_runs = 1\n")  # one slot: the second one waits
+    monkeypatch.setenv("DLLAB_CONFIG", str(tmp_path / "lab.toml"))
     runs = Path(os.environ["DLLAB_RUNS"])
     first = RunStore.create(runs, {"data": "builtin:digits", "model": "mlp", "epochs": 1})
     second = RunStore.create(runs, {"data": "builtin:digits", "model": "mlp", "epochs": 1})
