@@ -16,6 +16,7 @@ COMMANDS = {
     "attack": ("attack", "accuracy of a trained run under FGSM / BIM / PGD per epsilon; smallest fooling epsilons"),
     "inspect-model": ("inspect_model", "the layer table of a run's model: shapes, parameters, receptive field"),
     "export": ("export", "export a run's model (state_dict + Python file, TorchScript, torch.export, ONNX), checked"),
+    "enhance": ("enhance", "super-resolution: train an upsampler, evaluate it against bicubic, apply it (train | eval | apply)"),
 }
 
 

@@ -56,3 +56,6 @@ register("attack_sweep", "core.attacks.jobs:run", "core.attacks.jobs:problems", 
 register("class_visual", "core.inspect.jobs:run_class_visual", "core.inspect.jobs:visual_problems",
          "class visualisation")
 register("export", "core.inspect.jobs:run_export", "core.inspect.jobs:export_problems", "model export")
+register("enhance", "core.enhance.jobs:run_enhance", "core.enhance.jobs:enhance_problems", "super-resolution training")
+register("enhance_apply", "core.enhance.jobs:run_apply", "core.enhance.jobs:apply_problems",
+         "super-resolution of one image")
