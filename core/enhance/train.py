@@ -57,7 +57,8 @@ class EnhanceLoop:
         self.features = LiteFeatures().to(device) if need_features else None
         self.crop_gen = torch.Generator().manual_seed(config.seed + 1)
         self.step = 0
-        side = STRIP_SIDE - STRIP_SIDE % config.scale
+        side = min([STRIP_SIDE] + [min(img.shape[-2:]) for img in images.held_out[:STRIP_CROPS]])
+        side -= side % config.scale  # smaller held-out images: smaller crops
         self.strip_hr = fixed_crops(images.held_out, side, STRIP_CROPS)  # (k, 3, side, side)
         self.notices: list[str] = []
 
