@@ -24,6 +24,7 @@ import torch
 
 from core.device import pick_device
 from core.enhance.apply import LAST, evaluate_images
+from core.jobs.job import write_json
 from core.enhance.config import EnhanceConfig, EnhanceResult
 from core.enhance.data import SRImages, downscale, fixed_crops, load_images, random_pairs, to_y, upscale
 from core.enhance.losses import Critic, LiteFeatures, critic_losses, generator_adversarial, perceptual_distance
@@ -31,7 +32,7 @@ from core.enhance.losses import pixel_loss
 from core.enhance.metrics import psnr
 from core.enhance.models import build_model, parameters, run_model
 
-STRIP_DIR, HELD_DIR = "strip", "heldout"
+STRIP_DIR, HELD_DIR, EVAL_NAME = "strip", "heldout", "evaluation.json"
 STRIP_CROPS, STRIP_SIDE = 3, 96  # the strip: 3 fixed held-out crops of 96 x 96 high-resolution pixels
 _STRIP_NAME = re.compile(r"step_(\d{7})\.png$")
 
@@ -227,6 +228,7 @@ def fit(config: EnhanceConfig, *, run=None, progress: Callable[[int, int, str], 
         features = LiteFeatures()
     report = evaluate_images(loop.model.cpu().eval(), config, images.held_out, images.held_names, features,
                              save_dir=Path(run.run_dir) / HELD_DIR, source=images.source)
+    write_json(Path(run.run_dir) / EVAL_NAME, report.to_dict())  # the page's comparisons read it
     result = EnhanceResult(str(run.run_dir), status, loop.step, time.time() - start, report.to_dict(), reason,
                            loop.notices)
     run.flush()
