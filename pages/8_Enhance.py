@@ -12,8 +12,8 @@ from core.access import first_to_show
 from core.jobs import launch
 from core.settings import load_settings
 from core.train.store import ACTIVE
-from ui.enhance_ui import (apply_ui, checkerboard_ui, comparison_ui, enhance_config_ui, enhance_runs, tradeoff_ui,
-                           training_view)
+from ui.enhance_ui import (apply_ui, checkerboard_ui, comparison_ui, enhance_config_ui, enhance_runs,
+                           resume_button, tradeoff_ui, training_view)
 from ui.nav import navigation
 from ui.session import current_user
 
@@ -70,6 +70,10 @@ if status == "finished":
     apply_ui(current.run_dir, key="enh-apply")
 elif status not in ACTIVE:
     st.info("This run did not finish: its comparisons appear once a run finishes.")
+    resumed = resume_button(current.run_dir, key="enh-resume")
+    if resumed is not None:
+        st.session_state["enh-next-view"] = resumed.name
+        st.rerun()
 
 st.subheader("PSNR against perception")
 tradeoff_ui(runs, key="enh-trade")

@@ -41,7 +41,8 @@ def psnr_figure(series: pd.DataFrame) -> go.Figure:
 def spectrum_figure(spectrum: np.ndarray) -> go.Figure:
     """log10 |FFT| of the model's residual over bicubic, centred: a regular artefact (checkerboard) shows as bright
     dots on a grid; a clean upsampler's residual has a smooth, dotless spectrum."""
-    fig = go.Figure(go.Heatmap(z=spectrum, colorscale="Magma", showscale=False))
+    lo, hi = np.percentile(spectrum, [50, 99.95])  # the median is the background; the brightest dots saturate
+    fig = go.Figure(go.Heatmap(z=spectrum, colorscale="Magma", showscale=False, zmin=lo, zmax=hi))
     fig.update_layout(title="Spectrum of (model − bicubic)", height=360, margin=dict(l=10, r=10, t=40, b=10),
                       xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed", scaleanchor="x"))
     return fig

@@ -119,7 +119,8 @@ def checkerboard_ui(run_dir, key: str) -> None:
     view = checkerboard(run_dir, name)
     c = st.columns([2, 3])
     c[0].plotly_chart(ef.spectrum_figure(view.spectrum), key=f"{key}-spec", width="stretch")
-    c[0].caption(f"Strongest off-centre peak: {view.peak_ratio:.0f}x the median (a periodic pattern: tens or more).")
+    c[0].caption("Bright dots on a regular grid away from the centre are a periodic pattern (a checkerboard); "
+                 "the smooth glow is the detail the model adds.")
     t, l, s = view.flat_box
     c[1].markdown(f"The flattest {s}x{s} region (at y={t}, x={l}), contrast x8:")
     cols = c[1].columns(3)
@@ -149,8 +150,8 @@ def apply_ui(run_dir, key: str) -> None:
     job = st.session_state.get(f"{key}-job")
     if job and job_ui(job, f"{key}-apply") == "finished":
         out = Path(job) / "enhanced.png"
-        result = read_result(job) or {}
-        st.image(str(out), caption=f"Enhanced: {result.get('input')} -> {result.get('output')} px")
+        (w, h), (w2, h2) = (read_result(job) or {}).get("input", (0, 0)), (read_result(job) or {}).get("output", (0, 0))
+        st.image(str(out), caption=f"Enhanced from {w} x {h} to {w2} x {h2} px")
         st.download_button("Download the enhanced image", out.read_bytes(), "enhanced.png", "image/png",
                            key=f"{key}-dl")
 
@@ -164,3 +165,21 @@ def tradeoff_ui(runs: list[RunInfo], key: str) -> None:
     st.plotly_chart(ef.tradeoff_figure(points), key=f"{key}-trade", width="stretch")
     st.caption("A critic pushes the output towards textures that look real: sharper, perceptually closer, but "
                "further from the original pixel by pixel, so its PSNR is lower.")
+
+
+def resume_button(run_dir, key: str) -> Path | None:
+    """For a stopped / interrupted / failed run with a checkpoint: continue it as a new run (a job of its own)."""
+    from core.jobs import launch
+    from ui.session import current_user
+
+    if not (Path(run_dir) / "checkpoints" / "last.pt").is_file():
+        return None
+    if not st.button("Resume from the last checkpoint", key=f"{key}-resume",
+                     help="a new run that continues the upsampler, its optimizer (and the critic) from here"):
+        return None
+    cfg = EnhanceConfig.from_dict(RunStore.open(run_dir).config()).replace(resume_from=str(run_dir), runs_dir=None)
+    try:
+        return launch("enhance", cfg.to_dict(), owner=current_user(), runs_dir=Path(run_dir).parent)
+    except ValueError as err:
+        st.error(f"Cannot resume: {err}")
+        return None

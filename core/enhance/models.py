@@ -109,8 +109,8 @@ class ModelEntry:
 
 MODELS: dict[str, ModelEntry] = {
     "book": ModelEntry(BookUpsampler, "The book's upsampler (strided conv + transposed conv)",
-                       "encoder 8x8/4, 2x2, 2x2; decoder of transposed convolutions; receptive field 16 low-res "
-                       "pixels; shows checkerboard artefacts"),
+                       "encoder 8x8/4, 2x2, 2x2; decoder of transposed convolutions; receptive field about 28 low-res "
+                       "pixels (16 in the encoder); shows checkerboard artefacts"),
     "srcnn": ModelEntry(SRCNN, "SRCNN (bicubic, then 3 convolutions)",
                         "9-5-5 convolutions at the high resolution; receptive field 17 high-res pixels "
                         "(17/s low-res)"),

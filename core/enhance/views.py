@@ -54,7 +54,6 @@ class CheckerboardView:
     spectrum: np.ndarray  # log10 |FFT| of (model - bicubic) on Y, centred: regular artefacts are bright dots
     flat_box: tuple  # (top, left, side) of the flattest region of the original
     flat: dict = field(default_factory=dict)  # label -> that region of each image, contrast stretched, uint8 (s, s)
-    peak_ratio: float = 0.0  # the spectrum's strongest off-centre peak / its median: high = a periodic pattern
 
 
 def checkerboard(run_dir, name: str) -> CheckerboardView:
@@ -64,9 +63,6 @@ def checkerboard(run_dir, name: str) -> CheckerboardView:
     residual = imgs["model"] - imgs["bicubic"]
     spec = np.log10(np.abs(np.fft.fftshift(np.fft.fft2(residual - residual.mean()))) + 1e-6)
     h, w = spec.shape
-    off = spec.copy()
-    off[h // 2 - 2:h // 2 + 3, w // 2 - 2:w // 2 + 3] = -np.inf  # the centre (smooth residual) is not a pattern
-    peak = float(10 ** (off.max() - np.median(spec)))
     k = FLAT_WINDOW
     orig = imgs["original"]
     best, box = np.inf, (0, 0, min(k, h, w))
@@ -80,7 +76,7 @@ def checkerboard(run_dir, name: str) -> CheckerboardView:
     for label, img in imgs.items():
         region = img[t:t + s, l:l + s]
         flat[label] = np.clip(128 + 8 * 255 * (region - region.mean()), 0, 255).astype(np.uint8)
-    return CheckerboardView(spec.astype(np.float32), box, flat, peak)
+    return CheckerboardView(spec.astype(np.float32), box, flat)
 
 
 @dataclass
