@@ -150,7 +150,8 @@ def apply_ui(run_dir, key: str) -> None:
     job = st.session_state.get(f"{key}-job")
     if job and job_ui(job, f"{key}-apply") == "finished":
         out = Path(job) / "enhanced.png"
-        (w, h), (w2, h2) = (read_result(job) or {}).get("input", (0, 0)), (read_result(job) or {}).get("output", (0, 0))
+        result = read_result(job) or {}
+        (w, h), (w2, h2) = result.get("input", (0, 0)), result.get("output", (0, 0))
         st.image(str(out), caption=f"Enhanced from {w} x {h} to {w2} x {h2} px")
         st.download_button("Download the enhanced image", out.read_bytes(), "enhanced.png", "image/png",
                            key=f"{key}-dl")

@@ -86,3 +86,25 @@ def test_finished_runs_show_training_comparison_checkerboard_and_tradeoff(runs_d
     _no_errors(at)
     after = [i.url for i in _pictures(at) if i.caption == "model"]
     assert before[0] != after[0]  # another region
+
+
+def test_a_stopped_run_offers_resume(runs_dir):
+    from core.jobs import JobStopped
+    from core.train.store import RunStore
+
+    def stop_at_2(done, total, text):
+        if done == 2:
+            raise JobStopped()
+
+    g = torch.Generator().manual_seed(0)
+    imgs = [(torch.rand(3, 72, 80, generator=g) * 255).byte() for _ in range(3)]
+    cfg = EnhanceConfig(patch=12, batch_size=4, max_steps=6, eval_every=3, device="cpu", runs_dir=str(runs_dir))
+    store = RunStore.create(runs_dir, cfg.to_dict(), kind="enhance")
+    with pytest.raises(JobStopped):
+        fit(cfg, run=store, progress=stop_at_2, images=SRImages("synthetic", imgs[:2], imgs[2:], ["a", "b"], ["h"]))
+    store.set_status("stopped")
+    at = _app().run()
+    _no_errors(at)
+    assert any("did not finish" in i.value for i in at.info)
+    assert at.button(key="enh-resume-resume").label == "Resume from the last checkpoint"
+    assert not [e for e in at.subheader if e.value == "Before / after"]
