@@ -3,6 +3,7 @@ checkerboard view, enhancing an upload, and the PSNR-vs-perception chart. Everyt
 core.enhance; this module only draws."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import streamlit as st
@@ -140,7 +141,8 @@ def apply_ui(run_dir, key: str) -> None:
             read_upload(up.getvalue(), up.name)
             folder = Path(run_dir) / "uploads"
             folder.mkdir(exist_ok=True)
-            image = folder / f"upload{Path(up.name).suffix.lower() or '.png'}"
+            digest = hashlib.sha256(up.getvalue()).hexdigest()[:16]  # two students' uploads never share a file
+            image = folder / f"{digest}{Path(up.name).suffix.lower() or '.png'}"
             image.write_bytes(up.getvalue())
             cfg = {"run": str(run_dir), "image": str(image), "data": up.name, "model": Path(run_dir).name}
             st.session_state[f"{key}-job"] = str(launch("enhance_apply", cfg, owner=current_user(),

@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("run_dir")
     e.add_argument("--data", help="image source (default: the run's own)")
     e.add_argument("--split", choices=("held_out", "all"), default="held_out")
+    e.add_argument("--on", choices=("y", "rgb"), default="y", help="measure PSNR / SSIM on Y (the papers) or RGB")
     e.add_argument("--json", action="store_true")
     a = sub.add_parser("apply", help="enhance one image with a run's model")
     a.add_argument("run_dir")
@@ -90,7 +91,7 @@ def _train(args) -> int:
 def _eval(args) -> int:
     from core.enhance.apply import evaluate_run
 
-    report = evaluate_run(args.run_dir, args.data, args.split)
+    report = evaluate_run(args.run_dir, args.data, args.split, args.on)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:

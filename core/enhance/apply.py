@@ -111,8 +111,8 @@ def _mean(values) -> float:
 
 @torch.no_grad()
 def evaluate_images(model, config: EnhanceConfig, images: list, names: list, features=None,
-                    save_dir: str | os.PathLike | None = None, source: str = "") -> EvalReport:
-    """PSNR / SSIM (on Y, border cropped by the scale) of the model and of bicubic on whole images (uint8 (3, H, W)):
+                    save_dir: str | os.PathLike | None = None, source: str = "", on: str = "y") -> EvalReport:
+    """PSNR / SSIM (on Y or RGB as ``on`` says, border cropped by the scale) of the model and of bicubic on whole images (uint8 (3, H, W)):
     each is cropped to a multiple of the scale, downscaled, upscaled back by both. ``features``: a LiteFeatures for
     the perceptual distance. ``save_dir``: write NAME_model.png / NAME_bicubic.png / NAME_original.png there."""
     from core.enhance.losses import perceptual_distance
@@ -122,7 +122,7 @@ def evaluate_images(model, config: EnhanceConfig, images: list, names: list, fea
         hr = as_float(modcrop(img, s))
         lr = downscale(hr, s)
         sr, bic = enhance(model, config, lr), upscale(lr, s)
-        score = ImageScore(name, psnr(sr, hr, s), psnr(bic, hr, s), ssim(sr, hr, s), ssim(bic, hr, s))
+        score = ImageScore(name, psnr(sr, hr, s, on), psnr(bic, hr, s, on), ssim(sr, hr, s, on), ssim(bic, hr, s, on))
         if features is not None:
             crop = (slice(None), slice(None), slice(s, -s), slice(s, -s))
             score.perceptual = float(perceptual_distance(features, sr[crop], hr[crop]))
@@ -133,7 +133,7 @@ def evaluate_images(model, config: EnhanceConfig, images: list, names: list, fea
             _save(save_dir, name, {"model": sr, "bicubic": bic, "original": hr})
     rows = [vars(sc) for sc in scores]
     means = {k: _mean([r[k] for r in rows]) for k in rows[0] if k != "name"} if rows else {}
-    return EvalReport(source or config.data, s, "y", rows, means)
+    return EvalReport(source or config.data, s, on, rows, means)
 
 
 def _save(folder, name: str, images: dict) -> None:
@@ -148,9 +148,9 @@ def _save(folder, name: str, images: dict) -> None:
         os.replace(tmp, folder / f"{name}_{label}.png")
 
 
-def evaluate_run(run_dir, source: str | None = None, split: str = "held_out") -> EvalReport:
+def evaluate_run(run_dir, source: str | None = None, split: str = "held_out", on: str = "y") -> EvalReport:
     """``enhance eval``: the run's model and bicubic on ``source``'s images (default: the run's own data), the
-    held-out whole images (``split`` 'held_out') or all of them ('all')."""
+    held-out whole images (``split`` 'held_out') or all of them ('all'); measured on ``on`` ('y' or 'rgb')."""
     from core.enhance.data import load_images
     from core.enhance.losses import LiteFeatures
 
@@ -159,6 +159,6 @@ def evaluate_run(run_dir, source: str | None = None, split: str = "held_out") ->
     images, names = imgs.held_out, imgs.held_names
     if split == "all":
         images, names = imgs.train + imgs.held_out, imgs.train_names + imgs.held_names
-    report = evaluate_images(model, cfg, images, names, LiteFeatures(), source=imgs.source)
+    report = evaluate_images(model, cfg, images, names, LiteFeatures(), source=imgs.source, on=on)
     report.skipped = [list(s) for s in imgs.skipped]
     return report

@@ -110,6 +110,10 @@ def test_cli_train_eval_apply(tmp_path, runs_dir):
     code, out = _cli("enhance", "eval", run_dir, "--data", str(folder), "--split", "all", "--json")
     report = json.loads(out)
     assert code == 0 and len(report["images"]) == 3 and "psnr_bicubic" in report["means"]
+    code, out = _cli("enhance", "eval", run_dir, "--data", str(folder), "--on", "rgb", "--json")
+    rgb = json.loads(out)
+    assert rgb["on"] == "rgb" and len(rgb["images"]) == 1  # the held-out image (every 5th, at least one)
+    assert rgb["means"]["psnr_bicubic"] != pytest.approx(report["images"][-1]["psnr_bicubic"])
     code, out = _cli("enhance", "apply", run_dir, str(folder / "p0.png"), "--out", str(tmp_path / "big.png"),
                      "--json")
     assert code == 0 and Image.open(tmp_path / "big.png").size == (128, 144)
