@@ -111,13 +111,19 @@ def comparison_ui(run_dir, key: str) -> None:
         col.image(img, caption=label, width="stretch", clamp=True)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def _checkerboard(run_dir: str, name: str):
+    """``checkerboard`` kept per held-out image (a finished run's images never change)."""
+    return checkerboard(run_dir, name)
+
+
 def checkerboard_ui(run_dir, key: str) -> None:
     """The residual's spectrum and the flattest region, magnified: where transposed convolutions leave a grid."""
     names = held_out_names(run_dir)
     if not names:
         return
     name = st.selectbox("Image", names, key=f"{key}-cb")
-    view = checkerboard(run_dir, name)
+    view = _checkerboard(str(run_dir), name)
     c = st.columns([2, 3])
     c[0].plotly_chart(ef.spectrum_figure(view.spectrum), key=f"{key}-spec", width="stretch")
     c[0].caption("Bright dots on a regular grid away from the centre are a periodic pattern (a checkerboard); "
