@@ -78,7 +78,7 @@ def main(argv=None) -> int:
 def _write(rows: list[dict], args) -> str:
     """The table so far, written after every row (a long bench interrupted keeps what it measured)."""
     bic = rows[0]["bicubic"]
-    lines = ["| model | steps | CPU time (s) | PSNR Y (dB) | vs bicubic (dB) | SSIM Y | Lite0 distance | sharpness |",
+    lines = ["| model | steps | wall time (s) | PSNR Y (dB) | vs bicubic (dB) | SSIM Y | Lite0 distance | sharpness |",
              "|---|---|---|---|---|---|---|---|",
              f"| bicubic | - | - | {bic['psnr']:.2f} | 0.00 | {bic['ssim']:.4f} | {bic['perceptual']:.3f} | - |"]
     for r in rows:
