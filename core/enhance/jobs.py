@@ -25,22 +25,39 @@ def enhance_problems(config: dict) -> list[str]:
         cfg = EnhanceConfig.from_dict(dict(config))
     except (TypeError, ValueError) as err:
         return [str(err)]
-    return cfg.problems(load_settings().limits) + data_problems(cfg.data)
+    return cfg.problems(load_settings().limits) + data_problems(cfg.data, cfg.patch * cfg.scale)
 
 
-def data_problems(source: str) -> list[str]:
-    """Why ``source`` cannot give super-resolution pairs (cheap: locating, not reading, for folders)."""
+PROBE_FILES = 50  # image headers read to check a source's sizes before a launch
+
+
+def data_problems(source: str, side: int = 0) -> list[str]:
+    """Why ``source`` cannot give super-resolution pairs with high-resolution crops of ``side`` px: it cannot be
+    found, or none of its first ``PROBE_FILES`` images is that large (headers only: cheap)."""
+    from PIL import Image
+
     from core.data.bundle import DataError
+    from core.data.images import IMAGE_SUFFIXES
+    from core.data.load import locate
     from core.enhance.data import PHOTOS_SOURCE
 
     if source == PHOTOS_SOURCE:
         return []
     try:
-        from core.data.load import locate
-
-        locate(source, "image")
+        path, _ = locate(source, "image")
     except DataError as err:
         return [str(err)]
+    largest = 0
+    files = (p for p in (path.rglob("*") if path.is_dir() else [path]) if p.suffix.lower() in IMAGE_SUFFIXES)
+    for _, f in zip(range(PROBE_FILES), files):
+        try:
+            with Image.open(f) as img:
+                largest = max(largest, min(img.size))
+        except (OSError, ValueError):
+            continue
+    if largest < side:
+        return [f"the images of {source} are too small for {side} px training crops (the largest is {largest} px "
+                "on its shorter side); choose a smaller patch or scale, or larger images"]
     return []
 
 

@@ -77,6 +77,8 @@ def test_the_job_kind_refuses_bad_configs():
     assert any("scale" in p for p in kinds.problems("enhance", EnhanceConfig(scale=7).to_dict()))
     assert any("does not exist" in p for p in kinds.problems("enhance", EnhanceConfig(data="/no/such").to_dict()))
     assert kinds.problems("enhance", {"nonsense": 1})
+    small = kinds.problems("enhance", EnhanceConfig(data="builtin:digits").to_dict())  # 8x8 images, 48 px crops
+    assert any("too small for 48 px training crops" in p for p in small)
     assert kinds.problems("enhance_apply", {"run": "/nowhere", "image": "/nothing.png"})
 
 
