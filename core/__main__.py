@@ -18,6 +18,7 @@ COMMANDS = {
     "export": ("export", "export a run's model (state_dict + Python file, TorchScript, torch.export, ONNX), checked"),
     "serve": ("serve", "serve the lab to a room: K Streamlit processes behind one address, each browser kept on one"),
     "profile": ("profile", "profile N training steps of a run: time and memory per layer, top operators, Chrome trace"),
+    "enhance": ("enhance", "super-resolution: train an upsampler, evaluate it against bicubic, apply it (train | eval | apply)"),
 }
 
 

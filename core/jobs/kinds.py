@@ -63,3 +63,6 @@ register("profile", "core.debug.jobs:run_profile", "core.debug.jobs:profile_prob
          "profile (time and memory per layer)")
 register("memory", "core.debug.jobs:run_memory", "core.debug.jobs:memory_problems",
          "memory with gradient checkpointing")
+register("enhance", "core.enhance.jobs:run_enhance", "core.enhance.jobs:enhance_problems", "super-resolution training")
+register("enhance_apply", "core.enhance.jobs:run_apply", "core.enhance.jobs:apply_problems",
+         "super-resolution of one image")
