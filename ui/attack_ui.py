@@ -297,7 +297,7 @@ def _in_worker(request: OneSampleRequest, key: str, start: bool) -> OneSample | 
     """The request's result from an 'attack_one' job of this session: launched when ``start``, followed while it
     runs (ui.jobs), read when it has finished; None until then."""
     from core.jobs import launch
-    from ui.jobs import job_ui
+    from ui.jobs import watch
     from ui.session import current_user
 
     jobs = st.session_state.setdefault(f"{key}-jobs", {})  # request key -> the job's run directory
@@ -310,7 +310,7 @@ def _in_worker(request: OneSampleRequest, key: str, start: bool) -> OneSample | 
             return None
     if run_dir is None:
         return None
-    if job_ui(run_dir, f"{key}-job") != "finished":
+    if watch(run_dir, f"{key}-job") != "finished":  # the watcher reruns the page once the job has ended
         return None
     return read_one(run_dir)
 

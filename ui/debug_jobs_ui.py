@@ -14,7 +14,7 @@ from core.debug.profile import MAX_STEPS
 from core.jobs import launch
 from ui import debug_figures as df
 from ui.debug_ui import device_panel
-from ui.jobs import job_ui
+from ui.jobs import watch
 
 VIEWS = ("Profile", "Memory")
 
@@ -92,8 +92,13 @@ def debug_section(run_dir: str | Path, key: str, owner: str | None = None) -> No
     job = _job(kind, run_dir, key, owner)
     if job is None:
         return
-    if job_ui(job, f"{key}-{kind}", live=lambda store: device_panel(f"{key}-dev", store)) != "finished":
-        return
-    result = read_profile(job) if kind == "profile" else read_memory(job)
-    if result is not None:
-        (_profile if kind == "profile" else _memory)(result, f"{key}-{kind}")
+
+    def _view(store, info) -> None:
+        if info.status in ACTIVE:
+            device_panel(f"{key}-dev", store)
+        elif info.status == "finished":
+            result = read_profile(job) if kind == "profile" else read_memory(job)
+            if result is not None:
+                (_profile if kind == "profile" else _memory)(result, f"{key}-{kind}")
+
+    watch(job, f"{key}-{kind}", _view)

@@ -17,7 +17,7 @@ from core.enhance.train import list_strips
 from core.enhance.views import checkerboard, held_out_names, tradeoff_points, zoom
 from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
 from ui import enhance_figures as ef
-from ui.jobs import job_ui
+from ui.jobs import watch
 
 CRITIC_WORDS = {"none": "none (L1/MSE only)", "plain": "plain GAN (SRGAN)", "relativistic": "relativistic (ESRGAN)"}
 
@@ -87,11 +87,8 @@ def _charts_and_strip(store: RunStore, key: str) -> None:
 
 
 def training_view(run_dir, key: str) -> str:
-    """Progress, Stop and the live charts and strip while training (ui.jobs.job_ui); the same, still, after."""
-    status = job_ui(run_dir, key, live=lambda store: _charts_and_strip(store, f"{key}-live"))
-    if status not in ACTIVE:
-        _charts_and_strip(RunStore.open(run_dir), key)
-    return status
+    """Progress, Stop and the live charts and strip while training, the same after it (ui.jobs.watch)."""
+    return watch(run_dir, key, lambda store, info: _charts_and_strip(store, f"{key}-live"))
 
 
 def comparison_ui(run_dir, key: str) -> None:
@@ -156,13 +153,17 @@ def apply_ui(run_dir, key: str) -> None:
         except ValueError as err:
             st.error(f"Refused: {err}")
     job = st.session_state.get(f"{key}-job")
-    if job and job_ui(job, f"{key}-apply") == "finished":
-        out = Path(job) / "enhanced.png"
-        result = read_result(job) or {}
-        (w, h), (w2, h2) = result.get("input", (0, 0)), result.get("output", (0, 0))
-        st.image(str(out), caption=f"Enhanced from {w} x {h} to {w2} x {h2} px")
-        st.download_button("Download the enhanced image", out.read_bytes(), "enhanced.png", "image/png",
-                           key=f"{key}-dl")
+    if job:
+        watch(job, f"{key}-apply", lambda store, info: _enhanced(job, key) if info.status == "finished" else None)
+
+
+def _enhanced(job, key: str) -> None:
+    """The applied job's result: the enhanced image and its download."""
+    out = Path(job) / "enhanced.png"
+    result = read_result(job) or {}
+    (w, h), (w2, h2) = result.get("input", (0, 0)), result.get("output", (0, 0))
+    st.image(str(out), caption=f"Enhanced from {w} x {h} to {w2} x {h2} px")
+    st.download_button("Download the enhanced image", out.read_bytes(), "enhanced.png", "image/png", key=f"{key}-dl")
 
 
 def tradeoff_ui(runs: list[RunInfo], key: str) -> None:

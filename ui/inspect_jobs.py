@@ -33,10 +33,12 @@ def _same(config: dict, run_dir: Path) -> bool:
     return json.dumps(stored, sort_keys=True) == json.dumps(config, sort_keys=True)
 
 
-def job_ui(kind: str, config: dict, label: str, key: str, result: Callable[[Path], None]) -> None:
+def job_ui(kind: str, config: dict, label: str, key: str,
+           result: Callable[[Path], None] | None = None) -> Path | None:
     """A button that launches the job, and the job this session started (bound by its run id: session state and
     the URL), in its watcher (ui.jobs.watch): progress while it runs, then ``result(run_dir)`` drawn inside the
-    watcher once it has finished, for the settings it was made with."""
+    watcher once it has finished, for the settings it was made with. Returns the finished job's folder (for a
+    caller that draws the result itself), else None."""
     jobs = visible_runs(list_runs(kind=kind), current_user(), teacher=is_teacher())
     # this session's own job for these settings (by run id; never a classmate's with the same settings)
     job = bound_job(f"{key}-job", jobs, lambda r: _same(config, r.run_dir))
@@ -45,17 +47,17 @@ def job_ui(kind: str, config: dict, label: str, key: str, result: Callable[[Path
     if st.button(f"{label} again" if again else label, key=f"{key}-start", disabled=busy, type="primary"):
         started = launch_ui(lambda: launch(kind, config, owner=current_user()), "Cannot start")
         if started is None:
-            return
+            return None
         bind_job(f"{key}-job", started.name)
         st.rerun()
     if job is None:
-        return
+        return None
 
     def _view(store: RunStore, info) -> None:
-        if info.status == "finished":
+        if info.status == "finished" and result is not None:
             result(info.run_dir)
 
-    watch(job.run_dir, f"{key}-watch", _view)
+    return job.run_dir if watch(job.run_dir, f"{key}-watch", _view) == "finished" else None
 
 
 # ---- class visualisation ---------------------------------------------------------------------------------------
