@@ -56,3 +56,5 @@ register("attack_sweep", "core.attacks.jobs:run", "core.attacks.jobs:problems", 
 register("class_visual", "core.inspect.jobs:run_class_visual", "core.inspect.jobs:visual_problems",
          "class visualisation")
 register("export", "core.inspect.jobs:run_export", "core.inspect.jobs:export_problems", "model export")
+register("attack_transfer", "core.attacks.transfer:run", "core.attacks.transfer:problems",
+         "transfer attack (black-box table)")
