@@ -104,6 +104,23 @@ def same_data_problems(runs: list[str]) -> list[str]:
             f"validation samples for every one of them; got {seen}"]
 
 
+def by_data(run_dirs) -> dict[str, list[str]]:
+    """Run directories grouped by their data (source and options, see ``data_key``): only runs in one group can
+    share a table. Keys are the data source as shown to users ('builtin:digits', or 'builtin:digits (2)' when the
+    same source was used with other options); groups keep the order given."""
+    groups: dict[tuple, list[str]] = {}
+    for run in run_dirs:
+        try:
+            groups.setdefault(data_key(run), []).append(str(run))
+        except (OSError, ValueError):
+            continue  # not a readable run: the page lists what it can
+    out, seen = {}, {}
+    for (source, _), runs in groups.items():
+        seen[source] = seen.get(source, 0) + 1
+        out[source if seen[source] == 1 else f"{source} ({seen[source]})"] = runs
+    return out
+
+
 def config_for(surrogates, targets, **settings) -> TransferConfig:
     """A TransferConfig with ``data`` copied from the first run (paths as strings)."""
     surrogates, targets = [str(r) for r in surrogates], [str(r) for r in targets]
