@@ -27,10 +27,8 @@ def parse_schedule(text: str) -> list:
 
 
 def resize_ui(key: str, kind: str, input_shape, epochs: int) -> ResizeChoice:
-    """A checkbox, then 'epoch:size' pairs pre-filled with half, three quarters and the full size; the rule's
-    problems (core.train.resize.schedule_problems) shown at once, so an impossible schedule is refused here."""
-    from core.train.resize import schedule_problems
-
+    """A checkbox, then 'epoch:size' pairs pre-filled with half, three quarters and the full size. The page shows
+    the rule's problems with the other launch checks (core.train.resize; ``final_size_problems`` for the size)."""
     if kind != "image" or not input_shape:
         return ResizeChoice()
     full = int(input_shape[-1])
@@ -43,7 +41,4 @@ def resize_ui(key: str, kind: str, input_shape, epochs: int) -> ResizeChoice:
         else f"0:{max(4, full // 2)}, 1:{full}"
     text = st.text_input(f"Input sizes by epoch (first epoch:size, ...; ends at the data's {full} px)", default,
                          key=f"{key}-resize-text")
-    schedule = parse_schedule(text)
-    for problem in schedule_problems(schedule, epochs, full, kind):
-        st.error(f"Cannot use this size schedule: {problem}")
-    return ResizeChoice(size_schedule=schedule)
+    return ResizeChoice(size_schedule=parse_schedule(text))

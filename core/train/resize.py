@@ -53,10 +53,23 @@ def schedule_problems(schedule, epochs: int, final_size: int | None = None, kind
         out.append(f"the last size change (epoch {epochs_at[-1]}) must come before the run ends ({epochs} epochs)")
     if min(sizes) < 4:
         out.append("sizes in the size schedule must be at least 4 pixels")
-    if final_size is not None and sizes[-1] != final_size:
-        out.append(f"the size schedule must end at the data's image size ({final_size} px), so the model finishes "
-                   f"on the images it will be used on; it ends at {sizes[-1]} px")
-    return out
+    return out + final_size_problems(pairs, final_size)
+
+
+def final_size_problems(schedule, final_size: int | None) -> list[str]:
+    """The part of the rule that needs the data: the schedule must end at the data's image size (``final_size``;
+    None = not known yet, nothing to say). The Train page adds it to the launch check, so the form refuses what the
+    worker would."""
+    if not schedule or final_size is None:
+        return []
+    try:
+        last = int(schedule[-1][1])
+    except (TypeError, ValueError, IndexError):
+        return []  # malformed: schedule_problems says so
+    if last == int(final_size):
+        return []
+    return [f"the size schedule must end at the data's image size ({final_size} px), so the model finishes on the "
+            f"images it will be used on; it ends at {last} px"]
 
 
 def resize_batch(x: torch.Tensor, size: int) -> torch.Tensor:

@@ -20,6 +20,7 @@ def test_size_for_epoch_and_problems():
     assert "must increase" in " ".join(rs.schedule_problems([[0, 32], [2, 16]], 4))
     assert "before the run ends" in " ".join(rs.schedule_problems([[0, 16], [4, 32]], 4))
     assert "end at the data's image size (32 px)" in " ".join(rs.schedule_problems([[0, 16], [2, 24]], 4, 32))
+    assert rs.final_size_problems([[0, 16], [2, 32]], 32) == [] and rs.final_size_problems([[0, 16]], None) == []
     assert "text data has none" in " ".join(rs.schedule_problems([[0, 16]], 4, None, "text"))
     assert "pairs of whole numbers" in " ".join(rs.schedule_problems([[0]], 4))
     assert "size schedule" in " ".join(TrainConfig(epochs=2, size_schedule=[[0, 32], [1, 16]]).problems("image"))

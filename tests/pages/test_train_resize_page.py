@@ -22,8 +22,9 @@ def test_schedule_is_prefilled_checked_and_sent_with_the_config(runs_dir, monkey
     assert text.value.endswith(":32")  # digits are 32 px by default: the schedule ends there
     text.set_value("0:16, 1:24").run()
     assert any("must end at the data's image size (32 px)" in e.value for e in at.error)
+    assert at.button(key="train-start").disabled  # refused on the form, as the worker would
     at.text_input(key="train-resize-text").set_value("0:16, 2:32").run()
-    assert not any("size schedule" in e.value for e in at.error)
+    assert not any("size schedule" in e.value for e in at.error) and not at.button(key="train-start").disabled
     at.button(key="train-start").click().run()
     no_errors(at)
     assert launched and launched[-1].size_schedule == [[0, 16], [2, 32]]
