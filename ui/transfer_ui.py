@@ -97,7 +97,8 @@ def transfer_figure(result: TransferResult, method: str) -> go.Figure:
     z = result.accuracy[method]
     text = [[f"{a:.0%}" for a in row] for row in z]
     columns = [f"{_short(t)}<br>clean {c:.0%}" for t, c in zip(result.targets, result.clean)]
-    fig = go.Figure(go.Heatmap(z=z, x=columns, y=[_short(s) for s in result.surrogates], text=text, texttemplate="%{text}",
+    fig = go.Figure(go.Heatmap(z=z, x=columns, y=[_short(s) for s in result.surrogates], text=text,
+                               texttemplate="%{text}",
                                zmin=0, zmax=1, colorscale="RdYlGn",
                                colorbar=dict(title="accuracy", tickformat=".0%"),
                                hovertemplate="crafted on %{y}<br>evaluated on %{x}<br>accuracy %{z:.1%}"
@@ -114,6 +115,6 @@ def transfer_figure(result: TransferResult, method: str) -> go.Figure:
 
 
 def _short(run_name: str) -> str:
-    """A run's name without its date (time, model and data stay): '20260101-120000-cnn-digits' -> '120000-cnn-digits'."""
+    """A run's name without its date: '20260101-120000-cnn-digits' -> '120000-cnn-digits'."""
     head, _, rest = run_name.partition("-")
     return rest if head.isdigit() and len(head) == 8 and rest else run_name
