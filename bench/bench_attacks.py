@@ -15,6 +15,9 @@ versus epsilon of small CNNs trained in the lab on builtin:digits (plain, label-
    grid step; core.attacks.minimal.search_tries + 1).
 3. Accuracy versus epsilon (FGSM and PGD-10) on the 269 validation images for CNNs trained here with
    ``core.train.fit``: plain, label smoothing 0.1, and fast adversarial training at eps 0.1.
+4. Transfer (black-box) table at eps 0.1 between those three runs (``core.attacks.transfer``): rows craft the
+   attack, columns are evaluated; the diagonal is checked against section 3's white-box figure at that eps.
+   ``--only transfer`` trains the three runs and makes just this table (small: ``--epochs 2``).
 """
 from __future__ import annotations
 
@@ -154,6 +157,39 @@ def table(targets: dict) -> dict:
     return out
 
 
+def transfer(targets: dict, eps: float = 0.1) -> dict:
+    """Section 4: the transfer table between the runs (FGSM, PGD-10), its diagonal against the white-box sweep."""
+    from core.attacks.transfer import config_for, transfer_table
+
+    names = {str(t.run_dir): name for name, t in targets.items()}
+    runs = list(names)
+    cfg = config_for(runs, runs, eps=eps, limit=0, steps=10, seed=0)
+    result = transfer_table(cfg, loaded={str(t.run_dir): t for t in targets.values()})
+    print(f"\n4. Transfer table at eps {eps:g} on the {result.n} validation images ({result.seconds:.1f} s): "
+          "target accuracy, rows craft the attack, [white-box]")
+    out = {"eps": eps, "n": result.n, "clean": dict(zip(names.values(), result.clean))}
+    for method in result.methods:
+        print(f"{method:<30} " + " ".join(f"{n[:22]:>24}" for n in names.values()))
+        for run, row in zip(runs, result.accuracy[method]):
+            cells = [f"[{a:.1%}]" if r == run else f"{a:.1%}" for r, a in zip(runs, row)]
+            print(f"{names[run]:<30} " + " ".join(f"{c:>24}" for c in cells))
+        loader_sweeps = {names[r]: sweep(targets[names[r]].model, DataLoader(_val(targets[names[r]]), batch_size=256),
+                                         [eps], method=method, steps=10, examples=0,
+                                         generator=torch.Generator().manual_seed(0)).accuracy[0] for r in runs}
+        diagonal = {names[r]: result.accuracy[method][i][i] for i, r in enumerate(runs)}
+        gap = max(abs(diagonal[n] - loader_sweeps[n]) for n in diagonal)
+        print(f"   diagonal vs white-box sweep at eps {eps:g}: largest difference {gap:.2e}")
+        out[method] = {"rows": [names[r] for r in runs], "accuracy": result.accuracy[method], "diagonal_gap": gap}
+    return out
+
+
+def _val(target):
+    """The run's validation split without augmentation, in the order the transfer table uses (seed 0)."""
+    from core.attacks.runs import split_samples
+
+    return split_samples(target, "val", 0, 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=1000)
@@ -161,6 +197,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu (the target is a CPU figure) | auto | cuda")
     parser.add_argument("--epochs", type=int, default=6, help="training epochs of each CNN")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    parser.add_argument("--only", choices=("transfer",), help="just section 4 (the transfer table)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)
@@ -170,11 +207,16 @@ def main() -> None:
         t0 = time.time()
         targets = {name: load_run_target(train(v, args.epochs, runs, str(device)), device=device)
                    for name, v in VARIANTS.items()}
+        if args.only == "transfer":
+            out["transfer"] = transfer(targets)
+            print(f"done in {time.time() - t0:.0f} s")
+            return
         small = load_run_target(train({}, args.epochs, runs, str(device), data_opts={"image_size": 8}), device=device)
         print(f"trained {len(targets) + 1} CNNs on builtin:digits in {time.time() - t0:.0f} s")
         out["sweep"] = speed({"32x32 (lab default)": targets["plain"], "8x8 (native)": small}, args.images, device)
         out["minimal_eps"] = passes(targets["plain"], device)
         out["table"] = table(targets)
+        out["transfer"] = transfer(targets)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
 

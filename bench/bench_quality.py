@@ -9,7 +9,9 @@ logistic regression on pixels (images), on pooled pretrained EfficientNet-Lite0 
 mean/std (audio), on TF-IDF of 1-2 grams (text). Also:
 - feature caching: a head-only epoch on cached backbone features vs an epoch through the full network
   (fine-tuning every layer) and vs a frozen backbone recomputed every epoch; target >= 10x;
-- text models on builtin:reviews (3 seeds each), which is how the default text model was chosen.
+- text models on builtin:reviews (3 seeds each), which is how the default text model was chosen;
+- ``--real-text FILE``: k-fold on real labelled sentences, the lab default vs TF-IDF + LR (and wordllama
+  mean-pooled embeddings + LR when the wordllama wheel is installed, or ``--wordllama DIR``).
 Targets: the default beats (or, at 100%, ties) the baseline on every built-in set; the pretrained model on photos
 reaches the baseline within 3 minutes on 2 CPU cores. Writes bench/results/bench_quality.{json,md}.
 """
@@ -177,6 +179,46 @@ def text_models(runs_dir: str, seeds=(0, 1, 2)) -> list[dict]:
     return rows
 
 
+# ---- text on real sentences -----------------------------------------------------------------------------------------
+def real_text(path: str, runs_dir: str, folds: int = 5, wordllama: str | None = None, limit: int = 0) -> dict:
+    """K-fold (stratified, seed 0) on a real labelled text file (any format core.data reads): the lab's default text
+    model (registry defaults, nothing tuned) against TF-IDF (1-2 grams) + logistic regression on the same folds,
+    and mean-pooled wordllama embeddings + logistic regression when its files are found (core.models.wordllama)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from core.data.text import read_rows
+    from core.models.wordllama import WordLlama, find_files
+
+    rows = read_rows(Path(path))
+    texts, labels = rows.texts[:limit or None], rows.labels[:limit or None]
+    classes = sorted(set(labels))
+    y = np.array([classes.index(label) for label in labels])
+    emb = WordLlama.load(wordllama) if find_files(wordllama) else None
+    vectors = emb.sentence_vectors(texts).numpy() if emb is not None else None
+    out = {"file": str(path), "n": len(texts), "classes": classes, "folds": folds, "tfidf_lr": [], "default": [],
+           "wordllama_lr": [] if emb is not None else None}
+    for k, (tr, va) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, y)):
+        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+        clf = LogisticRegression(max_iter=3000).fit(vec.fit_transform([texts[i] for i in tr]), y[tr])
+        out["tfidf_lr"].append(float(clf.score(vec.transform([texts[i] for i in va]), y[va])))
+        if vectors is not None:
+            out["wordllama_lr"].append(_logreg(vectors[tr], y[tr], vectors[va], y[va]))
+        folder = Path(tempfile.mkdtemp(prefix=f"real-text-fold{k}-"))
+        for name, idx in (("train", tr), ("val", va)):
+            (folder / f"{name}.tsv").write_text("".join(f"{' '.join(texts[i].split())}\t{labels[i]}\n" for i in idx),
+                                                encoding="utf-8")
+        out["default"].append(default_run(str(folder), runs_dir))
+        print(f"fold {k + 1}/{folds}: {out['default'][-1]['model']} {_pct(out['default'][-1]['val_acc'])}, "
+              f"TF-IDF + LR {_pct(out['tfidf_lr'][-1])}"
+              + (f", wordllama + LR {_pct(out['wordllama_lr'][-1])}" if vectors is not None else ""), flush=True)
+    out["mean"] = {"default": statistics.mean(d["val_acc"] for d in out["default"]),
+                   "tfidf_lr": statistics.mean(out["tfidf_lr"]),
+                   "wordllama_lr": statistics.mean(out["wordllama_lr"]) if vectors is not None else None}
+    return out
+
+
 # ---- report ---------------------------------------------------------------------------------------------------------
 def _pct(v) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
@@ -208,6 +250,13 @@ def markdown(report: dict) -> str:
                   "| model | val acc mean | min | median time |", "|---|---|---|---|"]
         lines += [f"| {r['model']} | {_pct(r['val_acc_mean'])} | {_pct(r['val_acc_min'])} | "
                   f"{r['seconds_median']:.1f} s |" for r in t]
+    r = report.get("real_text")
+    if r:
+        m = r["mean"]
+        lines += ["", f"Real labelled text ({r['n']} sentences of {r['file']}, {r['folds']}-fold, mean accuracy): "
+                  f"lab default ({r['default'][0]['model']}) {_pct(m['default'])}, TF-IDF + LR {_pct(m['tfidf_lr'])}"
+                  + (f", wordllama mean-pooled + LR {_pct(m['wordllama_lr'])}" if m["wordllama_lr"] is not None
+                     else " (wordllama not installed: no embedding row)") + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -218,6 +267,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--no-photos", action="store_true", help="skip the generated photo set")
     parser.add_argument("--no-text-models", action="store_true", help="skip the text model comparison")
     parser.add_argument("--no-builtin", action="store_true", help="skip the built-in sets (photos and folders only)")
+    parser.add_argument("--real-text", metavar="FILE", help="a real labelled text file: k-fold lab default vs TF-IDF + "
+                        "LR (and wordllama + LR when installed); nothing is downloaded, so bring the file")
+    parser.add_argument("--folds", type=int, default=5, help="folds of --real-text (default 5)")
+    parser.add_argument("--wordllama", metavar="DIR", help="a folder with wordllama's weights/ and tokenizers/ "
+                        "(default: the installed wordllama package)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     runs = tempfile.mkdtemp(prefix="bench-quality-runs-")
@@ -239,6 +293,8 @@ def main(argv=None) -> dict:
         report["caching"] = caching_speed(photos)
     if not args.no_text_models:
         report["text_models"] = text_models(runs)
+    if args.real_text:
+        report["real_text"] = real_text(args.real_text, runs, args.folds, args.wordllama)
     report["load_average_at_end"] = os.getloadavg()[0]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench_quality.json").write_text(json.dumps(report, indent=2, default=str))

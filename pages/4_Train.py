@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.access import first_to_show
 from core.train.store import ACTIVE
+from core.train.resize import final_size_problems
 from core.train.worker import launch, launch_problems, launch_warnings
 from ui import runs as runs_ui
 from ui.data_ui import data_index_ui
@@ -42,7 +43,8 @@ def new_run_ui() -> str | None:
                f"{len(bundle.splits['train'])} training / {len(bundle.splits['val'])} validation examples")
     config = train_config_ui(source, bundle.kind, key="train", bundle=bundle)
     config = config.replace(checkpoint_segments=checkpointing_ui(source, bundle, config.model, key="train-ckpt"))
-    problems = launch_problems(config, bundle.kind)
+    size = (getattr(bundle, "input_shape", None) or [None])[-1]  # images: the side the model is built for
+    problems = launch_problems(config, bundle.kind) + final_size_problems(config.size_schedule, size)
     for problem in problems:
         st.error(f"Cannot start: {problem}")
     for warning in launch_warnings(config, len(bundle.splits["train"])):

@@ -7,6 +7,7 @@ import streamlit as st
 from ui.attack_jobs_ui import compare_ui, sweep_ui
 from ui.attack_ui import one_sample_ui, target_ui
 from ui.nav import navigation
+from ui.transfer_ui import transfer_ui
 
 st.set_page_config(page_title="Adversarial", page_icon="🎯", layout="wide")
 navigation()  # the lab's sidebar, also when a link opens this page first (ui.nav)
@@ -16,7 +17,8 @@ st.caption("Nudge every input value by at most epsilon in the direction that hur
            "units for audio.")
 
 target = target_ui("adv")
-one, curve, compare = st.tabs(["One sample", "Accuracy vs epsilon", "Compare runs"])
+one, curve, compare, transfer = st.tabs(["One sample", "Accuracy vs epsilon", "Compare runs",
+                                        "Black-box transfer"])
 with one:
     if target is not None:
         one_sample_ui(target, "adv")
@@ -28,3 +30,5 @@ with curve:
                 "Pick a run trained in the lab.")
 with compare:
     compare_ui("adv-compare")
+with transfer:
+    transfer_ui("adv-transfer")

@@ -87,6 +87,8 @@ def loss_figure(steps: pd.DataFrame, epochs: pd.DataFrame, smoothing: str = "EMA
                 fig.add_trace(go.Scatter(x=x, y=epochs[col], name=col.replace("_", " ") + " (epoch)",
                                          mode="lines+markers", line=dict(color=colour, dash="dot")))
     fig.update_layout(title="Loss", xaxis_title="step", yaxis_title="loss", **_LAYOUT)
+    if not epochs.empty:
+        size_marks(fig, epochs, epoch_end_steps(steps, epochs).shift(1).fillna(0))  # an epoch starts where one ended
     return _frame_single_point(fig)
 
 
@@ -99,7 +101,20 @@ def accuracy_figure(epochs: pd.DataFrame) -> go.Figure:
                                      mode="lines+markers", line=dict(color=colour)))
     fig.update_layout(title="Accuracy", xaxis_title="epoch", yaxis_title="accuracy", yaxis_range=[0, 1.02],
                       xaxis=_whole_numbers(epochs["epoch"].max() if not epochs.empty else 1), **_LAYOUT)
+    size_marks(fig, epochs, epochs["epoch"] - 0.5 if "epoch" in epochs else None)
     return _frame_single_point(fig, y_from_zero=False)
+
+
+def size_marks(fig: go.Figure, epochs: pd.DataFrame, starts) -> None:
+    """Progressive resizing (core.train.resize): a dotted line and 'N px' where each input size starts; ``starts``
+    gives each epoch's start on the figure's x axis. Nothing when the run kept one size."""
+    if "input_size" not in epochs or epochs["input_size"].dropna().empty:
+        return
+    sizes = epochs["input_size"].ffill()
+    for i in range(len(epochs)):
+        if i == 0 or sizes.iloc[i] != sizes.iloc[i - 1]:
+            fig.add_vline(x=float(starts.iloc[i]), line=dict(dash="dot", width=1, color="grey"),
+                          annotation_text=f"{sizes.iloc[i]:.0f} px", annotation_position="top right")
 
 
 def lr_figure(steps: pd.DataFrame) -> go.Figure:

@@ -17,6 +17,7 @@ from core.train import OPTIMIZERS, SCHEDULERS, TrainConfig, recommended
 from ui.handover import found_model, handover_caption, lr_handover, offer_ui
 from ui.augment_choice_ui import augment_ui, fitted_augment_ui
 from ui.page_state import index_of, recall
+from ui.resize_ui import resize_ui
 
 # constructor arguments filled in from the data, or not meant to be typed by a user
 _NOT_USER_OPTS = {"num_classes", "input_shape", "sample_rate", "num_samples", "vocab_size", "pad_index", "weights",
@@ -322,10 +323,11 @@ def train_config_ui(data: str, kind: str, key: str = "train", bundle=None) -> Tr
         reg = regularisation_ui(key, kind)
         adversarial = adversarial_ui(key, kind)
         aug = augment_ui(key, kind, data, choice.model)
+        resize = resize_ui(key, kind, getattr(bundle, "input_shape", None), length.epochs)
     aug = fitted_augment_ui(aug, kind, getattr(bundle, "input_shape", None))
     with st.expander("Recording and reproducibility"):
         adv = advanced_ui(key)
-    parts = [choice, length, optim, sched, transfer, reg, adversarial, aug, adv]
+    parts = [choice, length, optim, sched, transfer, reg, adversarial, aug, adv, resize]
     config = recommended(choice.model, data, **{k: v for p in parts for k, v in asdict(p).items() if k != "model"})
     feature_cache_caption(config, kind)
     return config

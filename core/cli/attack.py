@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minimal", action="store_true", help="also find each sample's smallest fooling epsilon")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:1 | mps")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--transfer", nargs="+", metavar="RUN", help="black-box table: RUN_DIR and these runs (same "
+                        "data) each craft the attack, all are evaluated; one --eps (core.cli.transfer)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     from core.jobs import run_inline
     from core.models import MODELS
 
+    if args.transfer:
+        from core.cli.transfer import run_transfer
+
+        return run_transfer(args)
     try:
         config = sweep_config_for(args.run_dir, methods=[args.method], split=args.split, limit=args.limit,
                                   steps=args.steps, device=args.device)

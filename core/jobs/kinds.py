@@ -66,3 +66,5 @@ register("memory", "core.debug.jobs:run_memory", "core.debug.jobs:memory_problem
 register("enhance", "core.enhance.jobs:run_enhance", "core.enhance.jobs:enhance_problems", "super-resolution training")
 register("enhance_apply", "core.enhance.jobs:run_apply", "core.enhance.jobs:apply_problems",
          "super-resolution of one image")
+register("attack_transfer", "core.attacks.transfer:run", "core.attacks.transfer:problems",
+         "transfer attack (black-box table)")

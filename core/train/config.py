@@ -56,6 +56,9 @@ class TrainConfig:
     # adversarial training, None = off; e.g. {"method": "fgsm", "eps": 0.1, "alpha": 0.125, "random_start": True}
     # (fast FGSM training) or {"method": "pgd", "eps": 0.1, "steps": 7}; see core.train.adversarial
     adversarial: dict | None = None
+    # start small and get bigger: [[first_epoch, size], ...], e.g. [[0, 64], [2, 128], [4, 224]], ending at the
+    # data's image size; [] = every epoch at the data's size (see core.train.resize)
+    size_schedule: list = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of every field."""
@@ -105,6 +108,10 @@ class TrainConfig:
             from core.train.adversarial import adversarial_problems
 
             out += adversarial_problems(self.adversarial, kind or _model_kind(self.model))
+        if self.size_schedule:
+            from core.train.resize import schedule_problems
+
+            out += schedule_problems(self.size_schedule, self.epochs, None, kind or _model_kind(self.model))
         return out
 
     def check(self, kind: str | None = None) -> None:

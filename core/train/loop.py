@@ -341,6 +341,10 @@ def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> L
 
         cbs.append(AdversarialTraining(AdversarialConfig.from_dict(config.adversarial), bundle.splits["val"],
                                        bundle.kind, config.seed))
+    if config.size_schedule:
+        from core.train.resize import ProgressiveResizing
+
+        cbs.append(ProgressiveResizing(config.size_schedule, bundle))
     loop = Loop(config, model, optimizer, scheduler, unit, train_dl, val_dl, sampler, cbs, info, bundle,
                 start_epoch, start_step)
     loop.notices.extend(notices)
