@@ -12,8 +12,8 @@ import streamlit as st
 
 from core.access import visible_runs
 from core.inspect.export import FORMATS, LABELS, missing_packages
-from core.inspect.jobs import (MAX_VISUAL_CLASSES, MAX_VISUAL_STEPS, export_job_config, read_class_visual,
-                               visual_job_config)
+from core.inspect.jobs import (MAX_VISUAL_CLASSES, MAX_VISUAL_STEPS, export_job_config, export_problems,
+                               read_class_visual, visual_job_config)
 from core.jobs import launch, read_result
 from core.train.run_info import ACTIVE
 from core.train.store import RunStore, list_runs
@@ -125,14 +125,22 @@ def export_view(where: str, target, key: str) -> None:
     if where.startswith("imagenet:"):
         st.info("Export is for the lab's own runs: pick a training run above.")
         return
-    fmt = st.radio("Format", list(FORMATS), format_func=LABELS.get, horizontal=True, key=f"{key}-format")
+    labels = {**LABELS, "script": "Python training script"}
+    fmt = st.radio("Format", [*FORMATS, "script"], format_func=labels.get, horizontal=True, key=f"{key}-format")
     st.caption({"state_dict": "A plain state_dict (`model.load_state_dict(torch.load(f, weights_only=True))`) and "
                               "a Python file that defines the architecture without the lab: "
                               "`from <file> import load_model`.",
                 "torchscript": "`torch.jit.load(f)`: runs without Python class definitions (C++ too).",
                 "exported": "`torch.export.load(f).module()`: the graph torch.export captured, batch size dynamic.",
-                "onnx": "`onnxruntime.InferenceSession(f)`: for other runtimes and languages."}[fmt])
-    missing = missing_packages(fmt)
+                "onnx": "`onnxruntime.InferenceSession(f)`: for other runtimes and languages.",
+                "script": "Export as Python: the whole run (data, model, augmentation, optimizer, schedule, "
+                          "seeded loop, evaluation) as one file that trains it again without the lab, with "
+                          "the same losses and accuracy on the same data and CPU."}[fmt])
+    if fmt == "script" and export_problems(export_job_config(where, fmt)):
+        st.info("This run cannot be exported as a script: "
+                + "; ".join(export_problems(export_job_config(where, fmt))) + ".")
+        return
+    missing = missing_packages(fmt) if fmt in FORMATS else []
     if missing:
         st.error(f"{LABELS[fmt]} export needs {', '.join(missing)}, which is not installed here "
                  f"(`pip install {' '.join(missing)}`).")

@@ -108,3 +108,17 @@ def test_cli_export_script(runs_dir, tmp_path, capsys, monkeypatch):
     refused = RunStore.create(runs_dir, TrainConfig(model="resnet18").to_dict())
     assert main(["export", str(refused.run_dir), "--format", "script"]) == 2
     assert "pretrained" in capsys.readouterr().err
+
+
+def test_export_job_writes_the_script(tmp_path):
+    from core.inspect.jobs import export_job_config, export_problems
+    from core.jobs import read_result, run_inline
+    from tests.inspect_helpers import make_run
+
+    run = make_run(tmp_path / "runs", "mlp", hidden=[8])
+    job = run_inline("export", export_job_config(str(run), "script"), runs_dir=tmp_path / "jobs")
+    result = read_result(job)
+    assert result["ok"] and result["files"][0].endswith(".py")
+    compile(open(result["files"][0]).read(), "x.py", "exec")
+    text_run = make_run(tmp_path / "runs", "lstm", "builtin:reviews")
+    assert "only image runs" in " ".join(export_problems(export_job_config(str(text_run), "script")))

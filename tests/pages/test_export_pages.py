@@ -1,0 +1,40 @@
+"""AppTests of the run-as-building-block views: Export as Python (Inspect page), ensembles, distillation."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core.inspect.jobs import export_job_config
+from core.jobs import run_inline
+from tests.inspect_helpers import make_run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _inspect_export(at: AppTest) -> AppTest:
+    at.radio(key="inspect-view").set_value("Export").run()
+    at.radio(key="inspect-export-format").set_value("script").run()
+    _ok(at)
+    return at
+
+
+def test_export_as_python_on_the_inspect_page():
+    runs = Path(os.environ["DLLAB_RUNS"])
+    run = make_run(runs, "mlp", hidden=[8])
+    run_inline("export", export_job_config(str(run), "script"))
+    at = _inspect_export(AppTest.from_file(str(ROOT / "pages/7_Inspect.py"), default_timeout=120).run())
+    assert any("trains this run again with torch and torchvision only" in s.value for s in at.success)
+    assert [b.proto.label for b in at.get("download_button")] == [f"Download {run.name.replace('-', '_')}.py"]
+
+
+def test_export_as_python_refused_for_a_text_run():
+    make_run(Path(os.environ["DLLAB_RUNS"]), "lstm", "builtin:reviews")
+    at = _inspect_export(AppTest.from_file(str(ROOT / "pages/7_Inspect.py"), default_timeout=120).run())
+    assert any("cannot be exported as a script: only image runs" in i.value for i in at.info)
+    assert not at.get("download_button")
