@@ -17,6 +17,7 @@ COMMANDS = {
     "inspect-model": ("inspect_model", "the layer table of a run's model: shapes, parameters, receptive field"),
     "export": ("export", "export a run's model (state_dict + Python file, TorchScript, torch.export, ONNX), checked"),
     "serve": ("serve", "serve the lab to a room: K Streamlit processes behind one address, each browser kept on one"),
+    "ensemble": ("ensemble", "combine finished runs on the same data: mean of probabilities, majority vote, agreement"),
 }
 
 

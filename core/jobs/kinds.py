@@ -56,3 +56,4 @@ register("attack_sweep", "core.attacks.jobs:run", "core.attacks.jobs:problems", 
 register("class_visual", "core.inspect.jobs:run_class_visual", "core.inspect.jobs:visual_problems",
          "class visualisation")
 register("export", "core.inspect.jobs:run_export", "core.inspect.jobs:export_problems", "model export")
+register("ensemble", "core.export.ensemble:run_job", "core.export.ensemble:job_problems", "ensemble of runs")
