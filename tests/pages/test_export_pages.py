@@ -38,3 +38,25 @@ def test_export_as_python_refused_for_a_text_run():
     at = _inspect_export(AppTest.from_file(str(ROOT / "pages/7_Inspect.py"), default_timeout=120).run())
     assert any("cannot be exported as a script: only image runs" in i.value for i in at.info)
     assert not at.get("download_button")
+
+
+def test_ensemble_view_on_the_inspect_page():
+    from core.export.ensemble import job_config
+
+    runs = Path(os.environ["DLLAB_RUNS"])
+    a, b = make_run(runs, "mlp", hidden=[8]), make_run(runs, "cnn", width=4)
+    at = AppTest.from_file(str(ROOT / "pages/7_Inspect.py"), default_timeout=120).run()
+    assert at.selectbox(key="inspect-source").value == str(b)  # the newest run is inspected
+    at.radio(key="inspect-view").set_value("Ensemble").run()
+    _ok(at)
+    assert any("Choose at least one other run" in i.value for i in at.info)
+    at.multiselect(key="inspect-ensemble-members").set_value([str(a)]).run()
+    _ok(at)
+    assert at.button(key="inspect-ensemble-start").label == "Combine"
+    run_inline("ensemble", job_config([str(b), str(a)]))  # what the button's worker does
+    at.run()
+    _ok(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) == {"Mean of probabilities", "Majority vote", "Best member"}
+    assert any("fixes" in md.value and "breaks" in md.value for md in at.markdown)
+    assert [d.proto.label for d in at.get("download_button")] == ["Download the ensemble (state_dicts + ensemble.py)"]
