@@ -54,6 +54,9 @@ class TrainConfig:
     # adversarial training, None = off; e.g. {"method": "fgsm", "eps": 0.1, "alpha": 0.125, "random_start": True}
     # (fast FGSM training) or {"method": "pgd", "eps": 0.1, "steps": 7}; see core.train.adversarial
     adversarial: dict | None = None
+    # distillation, None = off: {"teacher": RUN_DIR, "temperature": 4.0, "alpha": 0.0}; the student learns the
+    # teacher's softened probabilities (+ alpha x the true labels); see core.train.distill
+    distill: dict | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of every field."""
@@ -101,6 +104,10 @@ class TrainConfig:
             from core.train.adversarial import adversarial_problems
 
             out += adversarial_problems(self.adversarial, kind or _model_kind(self.model))
+        if self.distill:
+            from core.train.distill import distill_problems
+
+            out += distill_problems(self.distill, self.data, self.mixup_alpha, self.adversarial, self.model)
         return out
 
     def check(self, kind: str | None = None) -> None:

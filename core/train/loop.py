@@ -325,6 +325,10 @@ def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> L
 
         cbs.append(AdversarialTraining(AdversarialConfig.from_dict(config.adversarial), bundle.splits["val"],
                                        bundle.kind, config.seed))
+    if config.distill:
+        from core.train.distill import DistillConfig, Distillation
+
+        cbs.append(Distillation(DistillConfig.from_dict(config.distill), bundle, info.device, config.data_opts))
     loop = Loop(config, model, optimizer, scheduler, unit, train_dl, val_dl, sampler, cbs, info, bundle,
                 start_epoch, start_step)
     loop.notices.extend(notices)
