@@ -60,3 +60,32 @@ def test_ensemble_view_on_the_inspect_page():
     assert set(metrics) == {"Mean of probabilities", "Majority vote", "Best member"}
     assert any("fixes" in md.value and "breaks" in md.value for md in at.markdown)
     assert [d.proto.label for d in at.get("download_button")] == ["Download the ensemble (state_dicts + ensemble.py)"]
+
+
+def test_distillation_option_on_the_train_page(runs_dir):
+    import time
+
+    from core.train.store import ACTIVE, RunStore, list_runs
+
+    teacher = make_run(runs_dir, "cnn", width=4)
+    at = AppTest.from_file(str(ROOT / "pages/4_Train.py"), default_timeout=120).run()
+    _ok(at)
+    at.checkbox(key="train-distill").check().run()
+    _ok(at)
+    assert any("largely gradient masking" in c.value for c in at.caption)
+    assert at.selectbox(key="train-distill-teacher").value == str(teacher)
+    at.number_input(key="train-distill-t").set_value(20.0).run()
+    [n for n in at.number_input if n.label == "Step limit (0 = none)"][0].set_value(2)
+    [n for n in at.number_input if n.label == "Epochs"][0].set_value(1)
+    at.run()
+    assert not [e.value for e in at.error if e.value.startswith("Cannot start")]
+    at.button(key="train-start").click().run()
+    _ok(at)
+    student = next(r for r in list_runs(runs_dir) if str(r.run_dir) != str(teacher))
+    cfg = RunStore.open(student.run_dir).config()
+    assert cfg["distill"] == {"teacher": str(teacher), "temperature": 20.0, "alpha": 0.0}
+    deadline = time.time() + 120
+    while RunStore.open(student.run_dir).info().status in ACTIVE and time.time() < deadline:
+        time.sleep(0.5)
+    assert RunStore.open(student.run_dir).info().status == "finished"
+    assert "distilling from" in " ".join(RunStore.open(student.run_dir).notes().message)
