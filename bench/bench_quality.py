@@ -9,7 +9,9 @@ logistic regression on pixels (images), on pooled pretrained EfficientNet-Lite0 
 mean/std (audio), on TF-IDF of 1-2 grams (text). Also:
 - feature caching: a head-only epoch on cached backbone features vs an epoch through the full network
   (fine-tuning every layer) and vs a frozen backbone recomputed every epoch; target >= 10x;
-- text models on builtin:reviews (3 seeds each), which is how the default text model was chosen.
+- text models on builtin:reviews (3 seeds each), which is how the default text model was chosen;
+- distillation on builtin:digits: a small MLP student trained plainly vs distilled from the default CNN teacher
+  (core.train.distill, T = 4), same epochs and seed: accuracy and size of teacher, plain student, distilled student.
 Targets: the default beats (or, at 100%, ties) the baseline on every built-in set; the pretrained model on photos
 reaches the baseline within 3 minutes on 2 CPU cores. Writes bench/results/bench_quality.{json,md}.
 """
@@ -177,6 +179,32 @@ def text_models(runs_dir: str, seeds=(0, 1, 2)) -> list[dict]:
     return rows
 
 
+# ---- distillation ---------------------------------------------------------------------------------------------------
+def distillation(runs_dir: str, epochs: int = 5, temperature: float = 4.0, alpha: float = 0.1) -> dict:
+    """Teacher (the default CNN), a plain small MLP and the same MLP distilled from the teacher, on the digits."""
+    from core.train.distill import distill_settings
+
+    common = dict(runs_dir=runs_dir, stats_every=0, tensorboard=False, epochs=epochs)
+    student = dict(model_opts={"hidden": [32]}, augment_preset=False)
+    rows = {}
+    for name, config in (("teacher", recommended("cnn", "builtin:digits", **common)),
+                         ("plain student", recommended("mlp", "builtin:digits", **common, **student))):
+        rows[name] = _distill_row(config)
+    taught = recommended("mlp", "builtin:digits", **common, **student,
+                         distill=distill_settings(rows["teacher"]["run_dir"], temperature, alpha))
+    rows["distilled student"] = _distill_row(taught)
+    return {"epochs": epochs, "temperature": temperature, "alpha": alpha, "rows": rows}
+
+
+def _distill_row(config) -> dict:
+    from core.train.evaluate import load_run_model
+
+    result = fit(config)
+    model, _ = load_run_model(result.run_dir)
+    return {"model": config.model, "val_acc": result.history[-1]["val_acc"], "seconds": result.seconds,
+            "params": sum(p.numel() for p in model.parameters()), "run_dir": result.run_dir}
+
+
 # ---- report ---------------------------------------------------------------------------------------------------------
 def _pct(v) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
@@ -208,6 +236,13 @@ def markdown(report: dict) -> str:
                   "| model | val acc mean | min | median time |", "|---|---|---|---|"]
         lines += [f"| {r['model']} | {_pct(r['val_acc_mean'])} | {_pct(r['val_acc_min'])} | "
                   f"{r['seconds_median']:.1f} s |" for r in t]
+    d = report.get("distillation")
+    if d:
+        lines += ["", f"Distillation on builtin:digits ({d['epochs']} epochs each, T = {d['temperature']:g}, "
+                  f"true-label weight {d['alpha']:g}):", "", "| run | model | parameters | val acc | time |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {name} | {r['model']} | {r['params']:,} | {_pct(r['val_acc'])} | {r['seconds']:.0f} s |"
+                  for name, r in d["rows"].items()]
     return "\n".join(lines) + "\n"
 
 
@@ -218,6 +253,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--no-photos", action="store_true", help="skip the generated photo set")
     parser.add_argument("--no-text-models", action="store_true", help="skip the text model comparison")
     parser.add_argument("--no-builtin", action="store_true", help="skip the built-in sets (photos and folders only)")
+    parser.add_argument("--no-distillation", action="store_true", help="skip the distillation rows")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     runs = tempfile.mkdtemp(prefix="bench-quality-runs-")
@@ -239,6 +275,8 @@ def main(argv=None) -> dict:
         report["caching"] = caching_speed(photos)
     if not args.no_text_models:
         report["text_models"] = text_models(runs)
+    if not args.no_distillation:
+        report["distillation"] = distillation(runs)
     report["load_average_at_end"] = os.getloadavg()[0]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench_quality.json").write_text(json.dumps(report, indent=2, default=str))

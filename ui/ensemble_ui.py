@@ -72,7 +72,7 @@ def _result_view(raw: dict, target, key: str) -> None:
     cols = st.columns(3)
     cols[0].metric("Mean of probabilities", f"{result.mean_acc:.1%}", f"{result.mean_acc - best:+.1%} vs best member")
     cols[1].metric("Majority vote", f"{result.vote_acc:.1%}", f"{result.vote_acc - best:+.1%} vs best member")
-    cols[2].metric("Best member", f"{best:.1%}", result.models[result.best], delta_color="off")
+    cols[2].metric(f"Best member ({result.models[result.best]})", f"{best:.1%}")
     st.dataframe(pd.DataFrame({"member": result.members, "model": result.models, "parameters": result.params,
                                "val accuracy": [f"{a:.1%}" for a in result.member_acc]}),
                  hide_index=True, key=f"{key}-members-table")
