@@ -180,7 +180,7 @@ def text_models(runs_dir: str, seeds=(0, 1, 2)) -> list[dict]:
 
 
 # ---- distillation ---------------------------------------------------------------------------------------------------
-def distillation(runs_dir: str, epochs: int = 5, temperature: float = 4.0, alpha: float = 0.1) -> dict:
+def distillation(runs_dir: str, epochs: int = 8, temperature: float = 4.0, alpha: float = 0.5) -> dict:
     """Teacher (the default CNN), a plain small MLP and the same MLP distilled from the teacher, on the digits."""
     from core.train.distill import distill_settings
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import pprint
+import re
 import textwrap
 from pathlib import Path
 
@@ -133,7 +134,7 @@ def _imports(model_imports: list[str], augmented: bool) -> str:
              "from PIL import Image, ImageOps, UnidentifiedImageError",
              "from torch.utils.data import DataLoader, Dataset", *model_imports}
     if augmented:
-        lines |= set(CODE_IMPORTS)
+        lines |= {line.replace("functional as F", "functional as TF") for line in CODE_IMPORTS}
     first = sorted(x for x in lines if x.startswith("import"))
     return "from __future__ import annotations\n\n" + "\n".join(first + sorted(lines - set(first)))
 
@@ -262,8 +263,9 @@ def _augment_code(config, bundle) -> str | None:
 
     pipe = Pipeline.from_dict(config.augment) if config.augment else preset("image", config.data)
     pipe, _ = fit_to_input(pipe, tuple(bundle.input_shape))
+    code = re.sub(r"\bF\.", "TF.", pipe.compose_code("train_transform"))  # F is torch.nn.functional in models
     return ("# drawn from torch's global generator, in the DataLoader, as the lab does (fitted to the image size)\n"
-            + pipe.compose_code("train_transform"))
+            + code)
 
 
 def _optim_code(config) -> str:

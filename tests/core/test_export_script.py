@@ -48,6 +48,12 @@ def test_exported_scripts_reproduce_runs_without_the_lab(tmp_path, runs_dir):
         "mixup": TrainConfig(model="cnn", epochs=4, batch_size=8, optimizer="sgd", scheduler="step", step_size=2,
                              mixup_alpha=0.4, label_smoothing=0.1, early_stop=3, augment_preset=False,
                              **base),
+        # the spatial-transformer CNN (F = torch.nn.functional in the model, torchvision's in the noise step),
+        # per-group learning rates, a pipeline with our own AddGaussianNoise class, one DataLoader worker
+        "stn": TrainConfig(model="stn_cnn", epochs=4, batch_size=8, lr_decay=3.0, num_workers=1,
+                           augment={"kind": "image", "steps": [{"name": "AddGaussianNoise", "params": {}, "p": 0.5},
+                                                               {"name": "RandomErasing", "params": {}, "p": 0.5}]},
+                           **base),
     }
     runs, procs = {}, {}
     for name, config in configs.items():
