@@ -1,7 +1,8 @@
 """``python -m core export RUN_DIR --format state_dict|torchscript|onnx|exported|script --out FILE``: take a model out.
 
 ``--format script`` writes the whole run as one plain PyTorch file that trains it again without the lab
-(core.export.script); ``--out`` defaults to ``<run name>.py`` there.
+(core.export.script); ``--out`` defaults to ``<run name>.py`` there; an ``--out`` ending in ``.ipynb`` writes it as a
+Jupyter notebook, one cell per section.
 
 Writes the run's model (best checkpoint, else last) in the chosen format, loads it back and checks it against the
 lab's model on validation examples; prints what was written and the check. Exit code 0 when the export matches,

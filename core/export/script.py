@@ -57,6 +57,14 @@ def run_script(run_dir: str | Path) -> str:
 
     Raises ``ScriptUnavailable`` (one sentence) when the run is of a kind not covered (``script_blockers``).
     """
+    text = "\n\n\n".join(_sections(run_dir)) + "\n"
+    _check(text)
+    return text
+
+
+def _sections(run_dir: str | Path) -> list[str]:
+    """The file's sections in order: docstring, imports, settings, data, model, augmentation, optimizer, (mixup),
+    loop."""
     from core.data.load import locate
     from core.models import build_for
     from core.train.config import TrainConfig
@@ -73,11 +81,26 @@ def run_script(run_dir: str | Path) -> str:
     return _source(config, bundle, model, Path(path), Path(run_dir).name)
 
 
+def run_notebook(run_dir: str | Path) -> dict:
+    """The same as a Jupyter notebook (nbformat 4 JSON): one code cell per section, the docstring as markdown."""
+    sections = _sections(run_dir)
+    header, code = sections[0], sections[1:]
+    code = [c.replace("Path(sys.argv[1] if len(sys.argv) > 1 else ", "Path(") for c in code]  # no argv in Jupyter
+    code[-1] = code[-1].replace('if __name__ == "__main__":\n    print(json.dumps(main()))',
+                                "result = main()\nprint(json.dumps(result))")
+    _check("\n\n\n".join(code))
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": header.strip('"\n')}]
+    cells += [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": c} for c in code]
+    return {"cells": cells, "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 4}
+
+
 def write_script(run_dir: str | Path, out: str | Path) -> Path:
-    """``run_script`` written to ``out`` (folders made); returns the path."""
+    """``run_script`` written to ``out`` (folders made); a ``.ipynb`` name writes ``run_notebook``; returns the path."""
+    import json
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(run_script(run_dir))
+    out.write_text(json.dumps(run_notebook(run_dir), indent=1) if out.suffix == ".ipynb" else run_script(run_dir))
     return out
 
 
@@ -88,7 +111,7 @@ def _bundle(config):
 
 
 # ---- the file, section by section ---------------------------------------------------------------------------------
-def _source(config, bundle, model, data_path: Path, run_name: str) -> str:
+def _source(config, bundle, model, data_path: Path, run_name: str) -> list[str]:
     from core.inspect.source import model_parts
 
     parts = model_parts(model, also=(("core.models.init", "init_weights"),))
@@ -107,9 +130,8 @@ def _source(config, bundle, model, data_path: Path, run_name: str) -> str:
         _mixup_code() if config.mixup_alpha > 0 else "",
         _loop_code(config),
     ]
-    text = "\n\n\n".join(s.strip("\n") for s in sections if s) + "\n"
-    _check(text)
-    return text
+    sections[4:6] = [sections[4] + "\n" + sections[5]]  # the model's heading with its definitions
+    return [s.strip("\n") for s in sections if s]
 
 
 def _header(config, data_path: Path, run_name: str) -> str:

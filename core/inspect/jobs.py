@@ -158,7 +158,8 @@ def _run_script_export(job) -> None:
     name = Path(job.config["target"]).name
     job.progress(0, 1, "writing the run as a Python script")
     path = write_script(job.config["target"], job.run_dir / EXPORT_FOLDER / f"{name.replace('-', '_')}.py")
+    notebook = write_script(job.config["target"], path.with_suffix(".ipynb"))  # the same, one cell per section
     message = (f"{path.name} trains this run again with torch and torchvision only; run it with python "
                f"{path.name}: its last line is a JSON object with val_acc and the losses")
-    job.write_result({"format": "script", "path": str(path), "files": [str(path)], "examples": 0,
+    job.write_result({"format": "script", "path": str(path), "files": [str(path), str(notebook)], "examples": 0,
                       "max_abs_diff": 0.0, "ok": True, "notes": [], "message": message})

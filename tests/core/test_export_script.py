@@ -62,10 +62,18 @@ def test_exported_scripts_reproduce_runs_without_the_lab(tmp_path, runs_dir):
         runs[name] = result
         script = write_script(result.run_dir, tmp_path / "out" / f"{name}.py")
         procs[name] = _run_script(script, tmp_path / "out")
+    # the notebook version: its code cells, run one after the other in a fresh interpreter
+    notebook = json.loads(write_script(runs["tiny"].run_dir, tmp_path / "out" / "tiny.ipynb").read_text())
+    assert notebook["nbformat"] == 4 and notebook["cells"][0]["cell_type"] == "markdown"
+    cells = [c["source"] for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert len(cells) >= 7
+    (tmp_path / "out" / "tiny_cells.py").write_text("\n\n".join(cells))
+    procs["tiny (notebook)"] = _run_script(tmp_path / "out" / "tiny_cells.py", tmp_path / "out")
     for name, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=600)
         assert proc.returncode == 0, stderr[-2000:]
         out = json.loads(stdout.strip().splitlines()[-1])
+        name = name.split(" ")[0]
         lab = RunStore.open(runs[name].run_dir).steps().loss.tolist()
         assert len(lab) >= 20 and len(out["losses"]) == len(lab), name
         assert out["losses"][:20] == pytest.approx(lab[:20], abs=1e-5, rel=0), name

@@ -30,7 +30,8 @@ def test_export_as_python_on_the_inspect_page():
     run_inline("export", export_job_config(str(run), "script"))
     at = _inspect_export(AppTest.from_file(str(ROOT / "pages/7_Inspect.py"), default_timeout=120).run())
     assert any("trains this run again with torch and torchvision only" in s.value for s in at.success)
-    assert [b.proto.label for b in at.get("download_button")] == [f"Download {run.name.replace('-', '_')}.py"]
+    stem = run.name.replace('-', '_')
+    assert [b.proto.label for b in at.get("download_button")] == [f"Download {stem}.py", f"Download {stem}.ipynb"]
 
 
 def test_export_as_python_refused_for_a_text_run():
