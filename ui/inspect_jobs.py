@@ -136,9 +136,8 @@ def export_view(where: str, target, key: str) -> None:
                 "script": "Export as Python: the whole run (data, model, augmentation, optimizer, schedule, "
                           "seeded loop, evaluation) as one file that trains it again without the lab, with "
                           "the same losses and accuracy on the same data and CPU."}[fmt])
-    if fmt == "script" and export_problems(export_job_config(where, fmt)):
-        st.info("This run cannot be exported as a script: "
-                + "; ".join(export_problems(export_job_config(where, fmt))) + ".")
+    if fmt == "script":
+        script_export_ui(where, key)
         return
     missing = missing_packages(fmt) if fmt in FORMATS else []
     if missing:
@@ -154,6 +153,23 @@ def export_view(where: str, target, key: str) -> None:
         st.caption(note)
     for i, path in enumerate(result["files"]):
         path = Path(path)
+        if path.is_file():
+            st.download_button(f"Download {path.name}", path.read_bytes(), file_name=path.name,
+                               key=f"{key}-dl-{i}", on_click="ignore")
+
+
+def script_export_ui(run_dir: str, key: str, label: str = "Export and check") -> None:
+    """Export as Python: the run as a training script (+ notebook), written by an 'export' job; downloads."""
+    problems = export_problems(export_job_config(str(run_dir), "script"))
+    if problems:
+        st.info("This run cannot be exported as a script: " + "; ".join(problems) + ".")
+        return
+    done = job_ui("export", export_job_config(str(run_dir), "script"), label, key)
+    if done is None:
+        return
+    result = read_result(done)
+    st.success(result["message"] + ".")
+    for i, path in enumerate(map(Path, result["files"])):
         if path.is_file():
             st.download_button(f"Download {path.name}", path.read_bytes(), file_name=path.name,
                                key=f"{key}-dl-{i}", on_click="ignore")

@@ -91,3 +91,19 @@ def test_distillation_option_on_the_train_page(runs_dir):
         time.sleep(0.5)
     assert RunStore.open(student.run_dir).info().status == "finished"
     assert "distilling from" in " ".join(RunStore.open(student.run_dir).notes().message)
+
+
+def test_export_as_python_in_the_train_results():
+    runs = Path(os.environ["DLLAB_RUNS"])
+    run = make_run(runs, "mlp", hidden=[8])
+    at = AppTest.from_file(str(ROOT / "pages/4_Train.py"), default_timeout=120).run()
+    at.radio(key="results-view").set_value("Download").run()
+    _ok(at)
+    assert at.button(key="results-script-start").label == "Export as Python"
+    run_inline("export", export_job_config(str(run), "script"))  # what the button's worker does
+    at.run()
+    _ok(at)
+    assert any("trains this run again" in s.value for s in at.success)
+    stem = run.name.replace("-", "_")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert f"Download {stem}.py" in labels and f"Download {stem}.ipynb" in labels
