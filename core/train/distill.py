@@ -9,10 +9,11 @@ The T^2 keeps the soft term's gradients on the scale of the hard term's as T cha
 At test time the student's logits are used as they are (T = 1).
 
 - Knowledge distillation: a smaller student (e.g. an MLP) from a bigger teacher (a CNN), T about 2-5, alpha 0-0.5.
-- Defensive distillation: the same architecture at a high T (20-100). Its robustness to gradient attacks (FGSM,
-  PGD) is largely *gradient masking*: at T = 1 the student's softmax saturates, so the loss gradients an attack
-  follows vanish numerically; the decision boundaries barely move. Attacks crafted on an undistilled surrogate
-  still transfer (Carlini & Wagner 2016, "Defensive distillation is not robust to adversarial examples").
+- Defensive distillation: the same architecture at a high T (20-100). The robustness to gradient attacks (FGSM,
+  PGD) reported for it is largely *gradient masking*: at T = 1 the student's softmax saturates, so the loss
+  gradients an attack follows vanish numerically; the decision boundaries barely move. Attacks crafted on an
+  undistilled surrogate still transfer (Carlini & Wagner 2016, "Defensive distillation is not robust to
+  adversarial examples"). bench/bench_quality.py measures it on the digits.
 
 In ``TrainConfig.distill``: ``{"teacher": RUN_DIR, "temperature": 4.0, "alpha": 0.0}``.
 """
