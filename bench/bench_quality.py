@@ -12,6 +12,10 @@ mean/std (audio), on TF-IDF of 1-2 grams (text). Also:
 - text models on builtin:reviews (3 seeds each), which is how the default text model was chosen;
 - ``--real-text FILE``: k-fold on real labelled sentences, the lab default vs TF-IDF + LR (and wordllama
   mean-pooled embeddings + LR when the wordllama wheel is installed, or ``--wordllama DIR``).
+- distillation on builtin:digits: a small MLP student trained plainly vs distilled from the default CNN teacher
+  (core.train.distill, T = 4), same epochs and seed: accuracy and size of teacher, plain student, distilled student;
+  and defensive distillation (the CNN at T = 20): white-box FGSM / PGD accuracy at eps 0.1 against the teacher's,
+  and FGSM crafted on the undistilled teacher (a transfer attack).
 Targets: the default beats (or, at 100%, ties) the baseline on every built-in set; the pretrained model on photos
 reaches the baseline within 3 minutes on 2 CPU cores. Writes bench/results/bench_quality.{json,md}.
 """
@@ -217,6 +221,60 @@ def real_text(path: str, runs_dir: str, folds: int = 5, wordllama: str | None = 
                    "tfidf_lr": statistics.mean(out["tfidf_lr"]),
                    "wordllama_lr": statistics.mean(out["wordllama_lr"]) if vectors is not None else None}
     return out
+# ---- distillation ---------------------------------------------------------------------------------------------------
+def distillation(runs_dir: str, epochs: int = 8, temperature: float = 4.0, alpha: float = 0.5) -> dict:
+    """Teacher (the default CNN), a plain small MLP and the same MLP distilled from the teacher, on the digits."""
+    from core.train.distill import distill_settings
+
+    common = dict(runs_dir=runs_dir, stats_every=0, tensorboard=False, epochs=epochs)
+    student = dict(model_opts={"hidden": [32]}, augment_preset=False)
+    rows = {}
+    for name, config in (("teacher", recommended("cnn", "builtin:digits", **common)),
+                         ("plain student", recommended("mlp", "builtin:digits", **common, **student))):
+        rows[name] = _distill_row(config)
+    taught = recommended("mlp", "builtin:digits", **common, **student,
+                         distill=distill_settings(rows["teacher"]["run_dir"], temperature, alpha))
+    rows["distilled student"] = _distill_row(taught)
+    defensive = recommended("cnn", "builtin:digits", **common,
+                            distill=distill_settings(rows["teacher"]["run_dir"], DEFENSIVE_T, 0.0))
+    rows[f"defensive (T = {DEFENSIVE_T:g})"] = _distill_row(defensive)
+    robustness = _robustness(rows["teacher"]["run_dir"], rows[f"defensive (T = {DEFENSIVE_T:g})"]["run_dir"])
+    return {"epochs": epochs, "temperature": temperature, "alpha": alpha, "rows": rows, "robustness": robustness}
+
+
+DEFENSIVE_T, ATTACK_EPS, ATTACK_SAMPLES = 20.0, 0.1, 300
+
+
+def _robustness(teacher_dir: str, defended_dir: str) -> dict:
+    """Accuracy at eps ATTACK_EPS on validation samples: white-box FGSM / PGD on the teacher and on the defensively
+    distilled model, and FGSM crafted on the (undistilled) teacher, evaluated on the distilled model."""
+    from core.attacks import fgsm, pgd
+    from core.attacks.target import load_run_target
+
+    t, d = load_run_target(teacher_dir), load_run_target(defended_dir)
+    val = d.bundle.splits["val"]
+    x = torch.stack([val[i][0] for i in range(min(ATTACK_SAMPLES, len(val)))])
+    y = torch.tensor([val[i][1] for i in range(len(x))])
+
+    def acc(model, inputs):
+        with torch.no_grad():
+            return float((model(inputs).argmax(1) == y).float().mean())
+
+    return {"eps": ATTACK_EPS, "n": len(y),
+            "teacher": {"clean": acc(t.model, x), "fgsm": acc(t.model, fgsm(t.model, x, y, ATTACK_EPS)),
+                        "pgd": acc(t.model, pgd(t.model, x, y, ATTACK_EPS))},
+            "defensive": {"clean": acc(d.model, x), "fgsm": acc(d.model, fgsm(d.model, x, y, ATTACK_EPS)),
+                          "pgd": acc(d.model, pgd(d.model, x, y, ATTACK_EPS)),
+                          "fgsm_from_teacher": acc(d.model, fgsm(t.model, x, y, ATTACK_EPS))}}
+
+
+def _distill_row(config) -> dict:
+    from core.train.evaluate import load_run_model
+
+    result = fit(config)
+    model, _ = load_run_model(result.run_dir)
+    return {"model": config.model, "val_acc": result.history[-1]["val_acc"], "seconds": result.seconds,
+            "params": sum(p.numel() for p in model.parameters()), "run_dir": result.run_dir}
 
 
 # ---- report ---------------------------------------------------------------------------------------------------------
@@ -257,6 +315,22 @@ def markdown(report: dict) -> str:
                   f"lab default ({r['default'][0]['model']}) {_pct(m['default'])}, TF-IDF + LR {_pct(m['tfidf_lr'])}"
                   + (f", wordllama mean-pooled + LR {_pct(m['wordllama_lr'])}" if m["wordllama_lr"] is not None
                      else " (wordllama not installed: no embedding row)") + "."]
+    d = report.get("distillation")
+    if d:
+        lines += ["", f"Distillation on builtin:digits ({d['epochs']} epochs each, T = {d['temperature']:g}, "
+                  f"true-label weight {d['alpha']:g}):", "", "| run | model | parameters | val acc | time |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {name} | {r['model']} | {r['params']:,} | {_pct(r['val_acc'])} | {r['seconds']:.0f} s |"
+                  for name, r in d["rows"].items()]
+        rb = d.get("robustness")
+        if rb:
+            te, de = rb["teacher"], rb["defensive"]
+            lines += ["", f"Accuracy at eps {rb['eps']:g} on {rb['n']} validation digits (clean / FGSM / PGD): teacher "
+                      f"{_pct(te['clean'])} / {_pct(te['fgsm'])} / {_pct(te['pgd'])}; defensively distilled "
+                      f"{_pct(de['clean'])} / {_pct(de['fgsm'])} / {_pct(de['pgd'])}; FGSM crafted on the undistilled "
+                      f"teacher and applied to the distilled model: {_pct(de['fgsm_from_teacher'])} (gradient masking "
+                      "would show as white-box attacks failing on the distilled model while the transferred one "
+                      "still works)."]
     return "\n".join(lines) + "\n"
 
 
@@ -272,6 +346,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--folds", type=int, default=5, help="folds of --real-text (default 5)")
     parser.add_argument("--wordllama", metavar="DIR", help="a folder with wordllama's weights/ and tokenizers/ "
                         "(default: the installed wordllama package)")
+    parser.add_argument("--no-distillation", action="store_true", help="skip the distillation rows")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     runs = tempfile.mkdtemp(prefix="bench-quality-runs-")
@@ -295,6 +370,8 @@ def main(argv=None) -> dict:
         report["text_models"] = text_models(runs)
     if args.real_text:
         report["real_text"] = real_text(args.real_text, runs, args.folds, args.wordllama)
+    if not args.no_distillation:
+        report["distillation"] = distillation(runs)
     report["load_average_at_end"] = os.getloadavg()[0]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench_quality.json").write_text(json.dumps(report, indent=2, default=str))

@@ -19,6 +19,7 @@ COMMANDS = {
     "serve": ("serve", "serve the lab to a room: K Streamlit processes behind one address, each browser kept on one"),
     "profile": ("profile", "profile N training steps of a run: time and memory per layer, top operators, Chrome trace"),
     "enhance": ("enhance", "super-resolution: train an upsampler, evaluate it against bicubic, apply it (train | eval | apply)"),
+    "ensemble": ("ensemble", "combine finished runs on the same data: mean of probabilities, majority vote, agreement"),
 }
 
 

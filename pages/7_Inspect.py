@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.ensemble_ui import ensemble_view
 from ui.inspect_jobs import export_view, visual_view
 from ui.inspect_ui import cam_view, inspect_source_ui, layers_view, load_target_ui, stn_view
 from ui.nav import navigation
@@ -20,7 +21,7 @@ if loaded is None:
     st.stop()
 target, lock, rows = loaded
 
-views = ["Layers", "Where it looks", "Class visualisation", "Export"]
+views = ["Layers", "Where it looks", "Class visualisation", "Export", "Ensemble"]
 if hasattr(target.model, "affine"):
     views.insert(3, "Spatial transformer")
 view = st.radio("View", views, horizontal=True, key="inspect-view")
@@ -33,5 +34,7 @@ elif view == "Class visualisation":
     visual_view(where, target, lock, key="inspect-visual")
 elif view == "Spatial transformer":
     stn_view(target, lock, key="inspect-stn")
+elif view == "Ensemble":
+    ensemble_view(where, target, key="inspect-ensemble")
 else:
     export_view(where, target, key="inspect-export")

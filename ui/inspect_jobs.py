@@ -14,8 +14,8 @@ import streamlit as st
 
 from core.access import visible_runs
 from core.inspect.export import FORMATS, LABELS, missing_packages
-from core.inspect.jobs import (MAX_VISUAL_CLASSES, MAX_VISUAL_STEPS, export_job_config, read_class_visual,
-                               visual_job_config)
+from core.inspect.jobs import (MAX_VISUAL_CLASSES, MAX_VISUAL_STEPS, export_job_config, export_problems,
+                               read_class_visual, visual_job_config)
 from core.jobs import launch, read_result
 from core.train.run_info import ACTIVE
 from core.train.store import RunStore, list_runs
@@ -126,14 +126,21 @@ def export_view(where: str, target, key: str) -> None:
     if where.startswith("imagenet:"):
         st.info("Export is for the lab's own runs: pick a training run above.")
         return
-    fmt = st.radio("Format", list(FORMATS), format_func=LABELS.get, horizontal=True, key=f"{key}-format")
+    labels = {**LABELS, "script": "Python training script"}
+    fmt = st.radio("Format", [*FORMATS, "script"], format_func=labels.get, horizontal=True, key=f"{key}-format")
     st.caption({"state_dict": "A plain state_dict (`model.load_state_dict(torch.load(f, weights_only=True))`) and "
                               "a Python file that defines the architecture without the lab: "
                               "`from <file> import load_model`.",
                 "torchscript": "`torch.jit.load(f)`: runs without Python class definitions (C++ too).",
                 "exported": "`torch.export.load(f).module()`: the graph torch.export captured, batch size dynamic.",
-                "onnx": "`onnxruntime.InferenceSession(f)`: for other runtimes and languages."}[fmt])
-    missing = missing_packages(fmt)
+                "onnx": "`onnxruntime.InferenceSession(f)`: for other runtimes and languages.",
+                "script": "Export as Python: the whole run (data, model, augmentation, optimizer, schedule, "
+                          "seeded loop, evaluation) as one file that trains it again without the lab, with "
+                          "the same losses and accuracy on the same data and CPU."}[fmt])
+    if fmt == "script":
+        script_export_ui(where, key)
+        return
+    missing = missing_packages(fmt) if fmt in FORMATS else []
     if missing:
         st.error(f"{LABELS[fmt]} export needs {', '.join(missing)}, which is not installed here "
                  f"(`pip install {' '.join(missing)}`).")
@@ -148,6 +155,23 @@ def _export_result(done: Path, key: str) -> None:
         st.caption(note)
     for i, path in enumerate(result["files"]):
         path = Path(path)
+        if path.is_file():
+            st.download_button(f"Download {path.name}", path.read_bytes(), file_name=path.name,
+                               key=f"{key}-dl-{i}", on_click="ignore")
+
+
+def script_export_ui(run_dir: str, key: str, label: str = "Export and check") -> None:
+    """Export as Python: the run as a training script (+ notebook), written by an 'export' job; downloads."""
+    problems = export_problems(export_job_config(str(run_dir), "script"))
+    if problems:
+        st.info("This run cannot be exported as a script: " + "; ".join(problems) + ".")
+        return
+    done = job_ui("export", export_job_config(str(run_dir), "script"), label, key)
+    if done is None:
+        return
+    result = read_result(done)
+    st.success(result["message"] + ".")
+    for i, path in enumerate(map(Path, result["files"])):
         if path.is_file():
             st.download_button(f"Download {path.name}", path.read_bytes(), file_name=path.name,
                                key=f"{key}-dl-{i}", on_click="ignore")

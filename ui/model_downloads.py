@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.inspect.export import python_file_for, state_dict_bytes
 from core.inspect.source import model_source
+from ui.inspect_jobs import script_export_ui
 
 
 def model_downloads(run_dir: str | Path, model, key: str) -> None:
@@ -28,3 +29,6 @@ def model_downloads(run_dir: str | Path, model, key: str) -> None:
                            help=f"needs only torch: from {py.stem} import load_model; load_model('{weights}')")
     st.caption("TorchScript, torch.export and ONNX exports, each checked against this model, are on the Inspect "
                "page.")
+    st.markdown("**Export as Python**: the whole run (data, model, augmentation, optimizer, schedule, seeded loop, "
+                "evaluation) as one file that trains it again without the lab, with the same losses and accuracy.")
+    script_export_ui(str(run_dir), f"{key}-script", "Export as Python")

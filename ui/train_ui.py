@@ -16,6 +16,7 @@ from core.settings import load_settings
 from core.train import OPTIMIZERS, SCHEDULERS, TrainConfig, recommended
 from ui.handover import found_model, handover_caption, lr_handover, offer_ui
 from ui.augment_choice_ui import augment_ui, fitted_augment_ui
+from ui.distill_ui import distill_ui
 from ui.page_state import index_of, recall
 from ui.resize_ui import resize_ui
 
@@ -325,9 +326,11 @@ def train_config_ui(data: str, kind: str, key: str = "train", bundle=None) -> Tr
         aug = augment_ui(key, kind, data, choice.model)
         resize = resize_ui(key, kind, getattr(bundle, "input_shape", None), length.epochs)
     aug = fitted_augment_ui(aug, kind, getattr(bundle, "input_shape", None))
+    with st.expander("Distillation (learn from another run)"):
+        distil = distill_ui(key, data)
     with st.expander("Recording and reproducibility"):
         adv = advanced_ui(key)
-    parts = [choice, length, optim, sched, transfer, reg, adversarial, aug, adv, resize]
+    parts = [choice, length, optim, sched, transfer, reg, adversarial, aug, adv, resize, distil]
     config = recommended(choice.model, data, **{k: v for p in parts for k, v in asdict(p).items() if k != "model"})
     feature_cache_caption(config, kind)
     return config

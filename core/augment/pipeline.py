@@ -128,6 +128,11 @@ class Pipeline:
 
     def to_code(self) -> str:
         """Runnable Python: a ``v2.Compose`` using torchvision only, plus our small classes printed in full."""
+        return "\n".join([_CODE_HEADER, self.compose_code(), _CODE_FOOTER])
+
+    def compose_code(self, name: str = "pipeline") -> str:
+        """The part of ``to_code`` after its imports: our small classes in full, then ``name = v2.Compose([...])``
+        (it draws from torch's global generator exactly as ``build()`` does)."""
         if self.kind != "image":
             raise AugmentError("code export is for image pipelines (the others use this package's ops)")
         from core.augment import extra
@@ -136,9 +141,11 @@ class Pipeline:
         used = [ops[s.name].extra["cls"] for s in pipe.steps]
         lines = [f"    {_step_code(ops[s.name], s)}," for s in pipe.steps] or ["    v2.Identity(),"]
         classes = [inspect.getsource(c) + "\n" for c in (extra.AddGaussianNoise, extra.RandomColorSpace) if c in used]
-        return "\n".join([_CODE_HEADER, *classes, "pipeline = v2.Compose([", *lines, "])", _CODE_FOOTER])
+        return "\n".join([*classes, f"{name} = v2.Compose([", *lines, "])"])
 
 
+CODE_IMPORTS = ("import PIL.Image", "import torch", "from torchvision import tv_tensors",
+                "from torchvision.transforms import v2", "from torchvision.transforms.v2 import functional as F")
 _CODE_HEADER = '''"""Augmentation pipeline exported from the deep-learning lab: needs only torch and torchvision.
 
 Use it as a dataset transform on float (C, H, W) tensors in [0, 1] (or uint8 tensors / PIL images).

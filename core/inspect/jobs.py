@@ -117,6 +117,8 @@ def export_problems(config: dict) -> list[str]:
     if target.startswith(IMAGENET_PREFIX):
         out.append("export is for the lab's own runs; the pretrained model's weights come from its own package")
     fmt = config.get("format")
+    if fmt == "script":  # the whole run as a training script (core.export.script)
+        return out + (_script_problems(target) if not out else [])
     if fmt not in FORMATS:
         out.append(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     elif missing_packages(fmt):
@@ -131,6 +133,9 @@ def run_export(job) -> None:
     from core.inspect.target import export_run
 
     cfg = job.config
+    if cfg["format"] == "script":
+        _run_script_export(job)
+        return
     out = job.run_dir / EXPORT_FOLDER / default_filename(Path(cfg["target"]).name, cfg["format"])
     job.progress(0, 1, f"exporting as {cfg['format']}")
     result = export_run(cfg["target"], cfg["format"], out, n_check=cfg["n_check"])
@@ -196,3 +201,22 @@ def read_cam_grid(run_dir: str | Path):
         return None
     saved = torch.load(Path(run_dir) / result["file"], map_location="cpu", weights_only=True)
     return saved["maps"], saved["targets"]
+def _script_problems(target: str) -> list[str]:
+    from core.export import script_blockers
+    from core.train.store import RunStore
+
+    return script_blockers(RunStore.open(target).config())
+
+
+def _run_script_export(job) -> None:
+    """Write the run as a plain training script (core.export.script) into the job's folder."""
+    from core.export import write_script
+
+    name = Path(job.config["target"]).name
+    job.progress(0, 1, "writing the run as a Python script")
+    path = write_script(job.config["target"], job.run_dir / EXPORT_FOLDER / f"{name.replace('-', '_')}.py")
+    notebook = write_script(job.config["target"], path.with_suffix(".ipynb"))  # the same, one cell per section
+    message = (f"{path.name} trains this run again with torch and torchvision only; run it with python "
+               f"{path.name}: its last line is a JSON object with val_acc and the losses")
+    job.write_result({"format": "script", "path": str(path), "files": [str(path), str(notebook)], "examples": 0,
+                      "max_abs_diff": 0.0, "ok": True, "notes": [], "message": message})

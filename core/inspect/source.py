@@ -181,6 +181,33 @@ def _constructor(model: nn.Module):
     return build, {**opts, **(spec(name).no_pretrained if name else {})}
 
 
+@dataclass
+class ModelParts:
+    """What a file needs to rebuild a model without the lab: import lines, copied definitions, the constructor."""
+
+    cls: type  # the model's class (its name is defined in ``body``)
+    options: dict  # keyword options of the constructor (pretrained lookups off)
+    num_classes: int  # the first positional argument
+    imports: list[str]  # import lines of other packages (torch, torchvision, math...)
+    body: list[str]  # stubs and copied definitions, dependencies first
+
+
+def model_parts(model: nn.Module, also: tuple[tuple[str, str], ...] = ()) -> ModelParts:
+    """The pieces of ``model_source``; ``also``: more (module, name) lab definitions to copy (e.g. an init rule)."""
+    cls, opts = _constructor(model)
+    num_classes = int(getattr(model, "num_classes", 0) or 0)
+    if not num_classes:
+        raise ValueError("the model has no num_classes (it was not built by core.models.build)")
+    collector = _Collector()
+    collector.need(cls.__module__, cls.__name__)
+    for module_name, name in also:
+        collector.need(module_name, name)
+    imports = sorted(set(collector.imports.values()) | {"import torch"},
+                     key=lambda line: (line.startswith("from"), line))
+    body = collector.stub_sources() + [collector.sources[name][1] for _, name in collector.order]
+    return ModelParts(cls, opts, num_classes, imports, body)
+
+
 def model_source(model: nn.Module, *, state_dict_file: str = "model.pt", module_name: str = "model",
                  classes: list[str] | None = None) -> str:
     """Python source that defines ``model``'s class and ``build_model()`` / ``load_model(path)``.
@@ -188,12 +215,8 @@ def model_source(model: nn.Module, *, state_dict_file: str = "model.pt", module_
     Needs only torch (and torchvision / torchaudio when the model uses them), never the lab. ``module_name`` is
     what the file will be imported as (its name without .py), for the usage note.
     """
-    cls, opts = _constructor(model)
-    num_classes = int(getattr(model, "num_classes", 0) or 0)
-    if not num_classes:
-        raise ValueError("the model has no num_classes (it was not built by core.models.build)")
-    collector = _Collector()
-    collector.need(cls.__module__, cls.__name__)
+    parts = model_parts(model)
+    cls, opts, num_classes = parts.cls, parts.options, parts.num_classes
     header = textwrap.dedent(f'''\
         """{cls.__name__} as trained in the deep-learning lab, rebuilt without the lab (torch only).
 
@@ -206,9 +229,7 @@ def model_source(model: nn.Module, *, state_dict_file: str = "model.pt", module_
         """
         from __future__ import annotations
         ''')
-    imports = sorted(set(collector.imports.values()) | {"import torch"},
-                     key=lambda line: (line.startswith("from"), line))
-    body = collector.stub_sources() + [collector.sources[name][1] for _, name in collector.order]
+    imports, body = parts.imports, parts.body
     footer = textwrap.dedent(f'''\
         CLASSES = {pprint.pformat(list(classes) if classes is not None else None, width=100, compact=True)}
         OPTIONS = {pprint.pformat(_plain(opts), width=100, compact=True)}

@@ -68,3 +68,4 @@ register("enhance_apply", "core.enhance.jobs:run_apply", "core.enhance.jobs:appl
          "super-resolution of one image")
 register("attack_transfer", "core.attacks.transfer:run", "core.attacks.transfer:problems",
          "transfer attack (black-box table)")
+register("ensemble", "core.export.ensemble:run_job", "core.export.ensemble:job_problems", "ensemble of runs")

@@ -59,6 +59,9 @@ class TrainConfig:
     # start small and get bigger: [[first_epoch, size], ...], e.g. [[0, 64], [2, 128], [4, 224]], ending at the
     # data's image size; [] = every epoch at the data's size (see core.train.resize)
     size_schedule: list = field(default_factory=list)
+    # distillation, None = off: {"teacher": RUN_DIR, "temperature": 4.0, "alpha": 0.0}; the student learns the
+    # teacher's softened probabilities (+ alpha x the true labels); see core.train.distill
+    distill: dict | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of every field."""
@@ -112,6 +115,10 @@ class TrainConfig:
             from core.train.resize import schedule_problems
 
             out += schedule_problems(self.size_schedule, self.epochs, None, kind or _model_kind(self.model))
+        if self.distill:
+            from core.train.distill import distill_problems
+
+            out += distill_problems(self.distill, self.data, self.mixup_alpha, self.adversarial, self.model)
         return out
 
     def check(self, kind: str | None = None) -> None:

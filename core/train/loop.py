@@ -345,6 +345,10 @@ def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> L
         from core.train.resize import ProgressiveResizing
 
         cbs.append(ProgressiveResizing(config.size_schedule, bundle))
+    if config.distill:
+        from core.train.distill import DistillConfig, Distillation
+
+        cbs.append(Distillation(DistillConfig.from_dict(config.distill), bundle, info.device, config.data_opts))
     loop = Loop(config, model, optimizer, scheduler, unit, train_dl, val_dl, sampler, cbs, info, bundle,
                 start_epoch, start_step)
     loop.notices.extend(notices)
