@@ -27,6 +27,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from core.models.modes import eval_mode
+
 FORMATS = {"state_dict": ".pt", "torchscript": ".pt", "exported": ".pt2", "onnx": ".onnx"}  # format -> suffix
 LABELS = {"state_dict": "plain state_dict + Python file", "torchscript": "TorchScript",
           "exported": "torch.export (.pt2)", "onnx": "ONNX"}
@@ -186,14 +188,10 @@ def export_model(model: nn.Module, example: torch.Tensor, fmt: str, out: str | P
         raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(_WRITERS)}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         x = example.detach().cpu()
         with torch.no_grad():
             reference = model.cpu()(x)
         y, files, notes = _WRITERS[fmt](model, x, out, classes)
-    finally:
-        model.train(was)
     diff, ok = _close(reference, y)
     return ExportResult(fmt, str(out), files, int(x.shape[0]), diff, ok, notes)

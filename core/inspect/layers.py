@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from core.inspect.field import GLOBAL, Field, clipped_box, combine, layer_field
+from core.models.modes import eval_mode
 
 
 @dataclass
@@ -293,13 +294,10 @@ def layer_table(model: nn.Module, input_shape: tuple, *, example: torch.Tensor |
     for m in rec.names:
         handles.append(m.register_forward_pre_hook(rec.pre))
         handles.append(m.register_forward_hook(rec.post))
-    was_training = model.training
     try:
-        model.eval()
-        with torch.enable_grad():
+        with eval_mode(model), torch.enable_grad():
             model(x)
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return rec.rows

@@ -13,6 +13,7 @@ from torch import nn
 from core import models
 from core.inspect import classic_cam, default_cam_layer, explain, gap_linear_head, grad_cam, layer_table, overlay
 from core.inspect.cam import colormap
+from tests.hook_spy import HookSpy
 
 
 def _reference_cam(model: nn.Module, x: torch.Tensor, targets: list[int], layer: nn.Module) -> torch.Tensor:
@@ -79,14 +80,18 @@ def test_batched_equals_single_calls_and_predicted_class_by_default(resnet):
     torch.testing.assert_close(ex.maps, singles, rtol=1e-4, atol=1e-6)
 
 
-def test_model_is_left_as_found(resnet):
+def test_model_is_left_as_found(resnet, monkeypatch):
     net = copy.deepcopy(resnet).train()
     for p in net.layer1.parameters():
         p.requires_grad_(False)  # a frozen backbone still gets maps
+    net.layer1.eval()  # ... and its batch norms stay frozen (eval) inside the training model
+    spy = HookSpy(monkeypatch)
     maps = grad_cam(net, torch.rand(2, 3, 64, 64), 1, "layer1")
     assert net.training and maps.shape == (2, 16, 16) and maps.max() > 0
+    assert [m.training for m in net.layer1.modules()] == [False] * len(list(net.layer1.modules()))
+    assert net.layer2.training and net.bn1.training
     assert all(p.grad is None for p in net.parameters())
-    assert not net._forward_hooks and not net.layer1._forward_hooks
+    assert spy.registered > 0 and spy.calls_in(net, torch.rand(1, 3, 64, 64)) == 0  # its hooks are gone
 
 
 def test_classic_cam_is_grad_cam_times_positions_for_gap_linear_heads(resnet):

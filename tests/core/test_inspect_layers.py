@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from core import models
 from core.inspect import layer_table, layer_totals
+from tests.hook_spy import HookSpy
 
 
 def _by_name(rows):
@@ -191,10 +192,14 @@ def test_residual_sum_takes_the_larger_branch_whichever_it_is():
     assert rows["1.act"].receptive_field == (7, 7) and rows["1"].receptive_field == (7, 7)
 
 
-def test_model_mode_is_restored_and_no_gradients_left():
+def test_model_mode_is_restored_and_no_gradients_left(monkeypatch):
     net = models.build("cnn", 3, input_shape=(1, 8, 8)).train()
+    net.features.eval()  # a frozen part of a training model stays frozen
+    spy = HookSpy(monkeypatch)
     layer_table(net, (1, 8, 8))
     assert net.training and all(p.grad is None for p in net.parameters())
+    assert not any(m.training for m in net.features.modules()) and net.classifier.training
+    assert spy.registered > 0 and spy.calls_in(net, torch.zeros(1, 1, 8, 8)) == 0
     net.eval()
     layer_table(net, (1, 8, 8))
     assert not net.training
