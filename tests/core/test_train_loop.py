@@ -214,3 +214,11 @@ def test_best_checkpoint_survives_a_worse_last_epoch(tmp_path, bundle):
     assert (best["epoch"], last["epoch"]) == (0, 1)
     assert best["metrics"]["val_acc"] == 0.9
     assert not all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
+
+
+def test_fit_leaves_the_bundle_transform_as_it_found_it(tmp_path):
+    bundle = synthetic_bundle("image", n=32)
+    mine = torch.nn.Identity()  # a transform the caller had set on its own bundle
+    bundle.splits["train"].transform = mine
+    fit(_config(tmp_path, epochs=1, max_steps=1, augment_preset=True), bundle=bundle)
+    assert bundle.splits["train"].transform is mine
