@@ -11,10 +11,11 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from core.gan.specs import TOYS
+
 LOSSES = ("mse", "bce")  # mse: (D(x) - target)^2 as in the plain GAN; bce: the log-loss of the GAN paper
 ACTIVATIONS = ("sigmoid", "leaky_relu")  # of every hidden layer (LeakyReLU slope 0.2)
 OPTIMIZERS = ("sgd", "adam")  # each network has its own optimizer of this kind
-TOYS = ("toy:1010", "toy:ring")  # the toy sources; anything else is an image source for core.data.load
 
 # ideal values of a balanced game (D cannot tell real from fake: D(x) = D(G(z)) = 0.5) per loss
 IDEAL_LOSS = {"mse": 0.25, "bce": math.log(2)}  # (1 - 0.5)^2 and -ln(0.5)

@@ -25,9 +25,9 @@ from core.gan.checkpoint import load_gan_checkpoint
 from core.gan.config import GanConfig, GanResult
 from core.gan.data import GanData, load_gan_data
 from core.gan.models import build_gan, latent_dim
+from core.gan.specs import SERIES
 from core.train.callbacks import StopTraining, finish_callbacks
 
-SERIES = ("d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake")  # per step: D losses, G loss, D(x), D(G(z))
 EVENTS = ("before_fit", "after_step", "after_epoch", "after_fit")
 
 
@@ -147,12 +147,14 @@ class GanLoop:
                 if self._limit_reached():
                     break
                 means = self._epoch()
-                if self.epoch_step < self.steps_per_epoch:
-                    break  # the step limit ended this epoch part-way: it is not done (a resume finishes it)
-                self.epoch_step = 0
-                self.epochs_done = epoch + 1
+                complete = self.epoch_step >= self.steps_per_epoch  # else the step limit ended it part-way
+                if complete:  # a part epoch is recorded, but not done: a resume finishes it
+                    self.epoch_step = 0
+                    self.epochs_done = epoch + 1
                 self.history.append({"epoch": epoch, **means, **(self.report.scalars() if self.report else {})})
                 self("after_epoch")
+                if not complete:
+                    break
             self.status = "finished"
             if self._limit_reached() and self.config.max_steps:
                 self.stop_reason = f"step limit reached ({self.config.max_steps} steps)"
