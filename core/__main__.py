@@ -15,7 +15,7 @@ COMMANDS = {
     "gan": ("gan", "train a GAN, sample it, walk between seeds (train | sample | interpolate)"),
     "attack": ("attack", "accuracy of a trained run under FGSM / BIM / PGD per epsilon; smallest fooling epsilons"),
     "inspect-model": ("inspect_model", "the layer table of a run's model: shapes, parameters, receptive field"),
-    "export": ("export", "export a run's model (state_dict + Python file, TorchScript, torch.export, ONNX), checked"),
+    "export": ("export", "export a run's model (state_dict + Python file, torch.export, ONNX), checked"),
 }
 
 

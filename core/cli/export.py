@@ -1,4 +1,4 @@
-"""``python -m core export RUN_DIR --format state_dict|torchscript|onnx|exported --out FILE``: take a model out.
+"""``python -m core export RUN_DIR --format state_dict|onnx|exported --out FILE``: take a model out.
 
 Writes the run's model (best checkpoint, else last) in the chosen format, loads it back and checks it against the
 lab's model on validation examples; prints what was written and the check. Exit code 0 when the export matches,
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the ``export`` command."""
     parser.add_argument("run_dir", help="a run directory (runs/<name>)")
     parser.add_argument("--format", required=True, choices=list(FORMATS),
-                        help="state_dict (+ a Python file that rebuilds the model) | torchscript | onnx | "
+                        help="state_dict (+ a Python file that rebuilds the model) | onnx | "
                              "exported (torch.export .pt2)")
     parser.add_argument("--out", required=True, help="the file to write")
     parser.add_argument("--check", type=int, default=8, metavar="N", help="validation examples to check on")
