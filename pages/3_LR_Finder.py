@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.access import visible_runs
 from core.jobs import launch
 from core.train.checks import batch_warning, train_problems
 from core.train.lr_job import lr_job_config, matching_job, read_report
-from core.train.store import list_runs
 from ui.data_ui import data_index_ui
 from ui.jobs import job_ui
 from ui.lr_ui import (live_sweep_ui, lr_config_ui, lr_figure, no_clear_drop_text, pick_lr_ui, suggestions_table,
                       sweep_ui)
 from ui.nav import navigation, page
 from ui.page_state import begin, publish, shareable, url_data_source
+from ui.run_list import my_runs
 from ui.runs import scroll_to
-from ui.session import current_user, is_teacher
+from ui.session import current_user
 from ui.train_ui import data_ui
 
 st.set_page_config(page_title="LR Finder", page_icon="📉", layout="wide")
@@ -58,7 +57,7 @@ if st.button("Run the range test", type="primary", disabled=bool(problems), key=
     except ValueError as err:  # refused (a setting, a full queue): say so, keep the page
         st.error(f"Cannot run: {err}")
 
-sweeps = visible_runs(list_runs(kind="lr_find"), user, teacher=is_teacher())
+sweeps = my_runs("lr_find")
 job = matching_job(job_config, sweeps)
 if job is None:
     st.info("Run the range test to see the loss against the learning rate."

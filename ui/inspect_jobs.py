@@ -10,16 +10,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.access import visible_runs
 from core.inspect.export import FORMATS, LABELS, missing_packages
 from core.inspect.jobs import (MAX_VISUAL_CLASSES, MAX_VISUAL_STEPS, export_job_config, read_class_visual,
                                visual_job_config)
 from core.jobs import launch, read_result
 from core.train.run_info import ACTIVE
-from core.train.store import RunStore, list_runs
+from core.train.store import RunStore
 from ui import inspect_figures as fig
 from ui.jobs import job_ui as follow_job
-from ui.session import current_user, is_teacher
+from ui.run_list import my_runs
+from ui.session import current_user
 
 
 
@@ -33,7 +33,7 @@ def _same(config: dict, run_dir: Path) -> bool:
 
 def latest_job(kind: str, config: dict):
     """The newest visible job of ``kind`` launched with exactly ``config`` (RunInfo), or None."""
-    jobs = visible_runs(list_runs(kind=kind), current_user(), teacher=is_teacher())
+    jobs = my_runs(kind)
     return next((r for r in jobs if _same(config, r.run_dir)), None)
 
 

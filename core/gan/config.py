@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from core.fields import from_fields
 from core.gan.specs import TOYS
 
 LOSSES = ("mse", "bce")  # mse: (D(x) - target)^2 as in the plain GAN; bce: the log-loss of the GAN paper
@@ -81,11 +82,7 @@ class GanConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "GanConfig":
         """Rebuild from ``to_dict()`` output; unknown keys are refused with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown GanConfig field(s): {', '.join(unknown)}")
-        return cls(**d)
+        return from_fields(cls, d)
 
     def replace(self, **changes) -> "GanConfig":
         """A copy with some fields changed."""
