@@ -108,15 +108,23 @@ def batch_section() -> None:
     image_grid(images, captions, per_row=6)
 
 
-def spectrogram_section() -> None:
+def audio_controls_ui(key: str, kind: str, title: str, default: Pipeline):
+    """The left column of an audio section (a clip, the pipeline, a seed) -> (clip, pipeline, seed, right column);
+    clip is None (and the right column says so) until one is picked."""
     left, right = st.columns([2, 3], gap="large")
     with left:
-        clip = audio_source_ui("spec")
-        st.subheader("SpecAugment")
-        pipeline = validated_or_stop(pipeline_editor("spectrogram", "spec", DEFAULT_SPEC))
-        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="spec_seed")
+        clip = audio_source_ui(key)
+        st.subheader(title)
+        pipeline = validated_or_stop(pipeline_editor(kind, key, default))
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key=f"{key}_seed")
     if clip is None:
         right.info("Pick a clip or upload one.")
+    return clip, pipeline, seed, right
+
+
+def spectrogram_section() -> None:
+    clip, pipeline, seed, right = audio_controls_ui("spec", "spectrogram", "SpecAugment", DEFAULT_SPEC)
+    if clip is None:
         return
     settings = MelSettings(sample_rate=clip.sample_rate)
     spec = log_mel(clip.x, settings)
@@ -139,14 +147,8 @@ def spectrogram_section() -> None:
 
 
 def waveform_section() -> None:
-    left, right = st.columns([2, 3], gap="large")
-    with left:
-        clip = audio_source_ui("wave")
-        st.subheader("Waveform pipeline")
-        pipeline = validated_or_stop(pipeline_editor("audio", "wave", DEFAULT_AUDIO))
-        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="wave_seed")
+    clip, pipeline, seed, right = audio_controls_ui("wave", "audio", "Waveform pipeline", DEFAULT_AUDIO)
     if clip is None:
-        right.info("Pick a clip or upload one.")
         return
     pipeline.sample_rate = clip.sample_rate
     wave, rate = clip.x[0].numpy(), clip.sample_rate
