@@ -261,3 +261,33 @@ def spectrogram_image(features: torch.Tensor) -> np.ndarray:
     it; flip the finished overlay vertically to show low frequencies at the bottom)."""
     f = torch.as_tensor(features, dtype=torch.float32).reshape(features.shape[-2:])
     return ((f - f.min()) / (f.max() - f.min()).clamp(min=1e-8)).numpy()
+
+
+def cam_maps(model: nn.Module, x: torch.Tensor, target=None, layer: str | None = None,
+             method: str = "Grad-CAM") -> torch.Tensor:
+    """The maps (B, *spatial) the Inspect page shows: Grad-CAM at ``layer``, or ``method='classic CAM'`` (GAP +
+    linear heads only; ValueError otherwise)."""
+    if method == "classic CAM":
+        return classic_cam(model, x, target)
+    return explain(model, x, target, layer).maps
+
+
+def seen_by_classifier(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """What the classifier looks at: the spatial transformer's output for a model that has one (stn_cnn: its maps
+    are in those coordinates), else ``x`` itself."""
+    if hasattr(model, "transform"):
+        with eval_mode(model), torch.no_grad():
+            return model.transform(x)
+    return x
+
+
+def class_probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """softmax of the model's logits (B, num_classes), in eval mode, without gradients."""
+    with eval_mode(model), torch.no_grad():
+        return torch.softmax(model(x), 1)
+
+
+def stn_views(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A spatial-transformer model's (warped inputs, affine matrices (B, 2, 3)) for ``x``, without gradients."""
+    with eval_mode(model), torch.no_grad():
+        return model.transform(x), model.affine(x)
