@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.access import visible_runs
 from core.jobs import launch
-from core.train.lr_job import lr_view
+from core.train.checks import batch_warning, train_problems
+from core.train.lr_job import lr_job_config, matching_job, read_report
+from core.train.store import list_runs
 from ui.data_ui import data_index_ui
 from ui.jobs import job_ui
 from ui.lr_ui import (live_sweep_ui, lr_config_ui, lr_figure, no_clear_drop_text, pick_lr_ui, suggestions_table,
                       sweep_ui)
 from ui.nav import navigation, page
 from ui.page_state import begin, publish, shareable, url_data_source
-from ui.run_list import my_runs
 from ui.runs import scroll_to
-from ui.session import current_user
+from ui.session import current_user, is_teacher
 from ui.train_ui import data_ui
 
 st.set_page_config(page_title="LR Finder", page_icon="📉", layout="wide")
@@ -42,24 +44,26 @@ with st.expander("Model and optimizer (as on the Train page)", expanded=True):
     config = lr_config_ui(source, bundle.kind, key="lr", bundle=bundle)
 sweep, n_seeds = sweep_ui("lr")
 publish(extra={"data": shareable(source)})
-view = lr_view(config, sweep, n_seeds, len(bundle.splits["train"]), bundle.kind, my_runs("lr_find"))
-for problem in view.problems:
+job_config = lr_job_config(config, sweep, range(config.seed, config.seed + n_seeds))
+problems = sweep.problems() + train_problems(config, bundle.kind)
+for problem in problems:
     st.error(f"Cannot run: {problem}")
-if view.warning:
-    st.warning(f"Check: {view.warning}.")
+if warning := batch_warning(config.batch_size, len(bundle.splits["train"])):
+    st.warning(f"Check: {warning}.")
 
-if st.button("Run the range test", type="primary", disabled=bool(view.problems), key="lr-run"):
+user = current_user()
+if st.button("Run the range test", type="primary", disabled=bool(problems), key="lr-run"):
     try:
-        st.session_state["lr-scroll-to"] = launch("lr_find", view.job_config, owner=current_user()).name
-        st.rerun()  # the page then finds the new job among this session's runs
+        st.session_state["lr-scroll-to"] = launch("lr_find", job_config, owner=user).name
     except ValueError as err:  # refused (a setting, a full queue): say so, keep the page
         st.error(f"Cannot run: {err}")
 
-job = view.job
+sweeps = visible_runs(list_runs(kind="lr_find"), user, teacher=is_teacher())
+job = matching_job(job_config, sweeps)
 if job is None:
     st.info("Run the range test to see the loss against the learning rate."
             + (" (Earlier range tests were for other settings: a result is shown only for the settings it was "
-               "found with.)" if view.earlier else ""))
+               "found with.)" if sweeps else ""))
     st.stop()
 
 described = f"{config.model} on {source}, {config.optimizer}, batch {config.batch_size}"
@@ -67,7 +71,7 @@ st.subheader(f"Result: {described}", anchor="lr-result")
 if st.session_state.pop("lr-scroll-to", None) == job.name:
     scroll_to("lr-result", job.name)  # the sweep just started: its progress in sight, not below the fold
 status = job_ui(job.run_dir, key="lr-job", live=live_sweep_ui)
-report = view.report() if status == "finished" else None
+report = read_report(job.run_dir) if status == "finished" else None
 if report is None:
     st.stop()
 

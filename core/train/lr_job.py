@@ -6,7 +6,7 @@ run store (``RunStore.steps()``: step across all seeds, epoch = seed index, loss
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 MAX_SEEDS = 10  # repeats of one sweep a job may ask for (each is a whole sweep)
 
@@ -82,28 +82,3 @@ def matching_job(config: dict, runs: list):
         except (OSError, ValueError):
             continue  # a run being created or deleted right now
     return None
-
-
-@dataclass
-class LRView:
-    """What the LR Finder page shows for one set of settings, from one call (``lr_view``)."""
-
-    job_config: dict  # what a launch would run (lr_job_config)
-    problems: list[str]  # why it cannot run (the sweep's settings, the training config); empty when it can
-    warning: str | None  # allowed but worth a look (a batch larger than the training set)
-    job: object | None  # the newest of the given jobs launched with exactly these settings (RunInfo), or None
-    earlier: bool  # other range tests exist (for other settings)
-
-    def report(self):
-        """The job's LRFinderReport once it has finished (None before, or without a job)."""
-        return read_report(self.job.run_dir) if self.job is not None else None
-
-
-def lr_view(config, sweep, n_seeds: int, train_size: int | None, kind: str, jobs: list) -> LRView:
-    """The page's one call: the job config of ``config`` x ``sweep`` over ``n_seeds`` seeds (from ``config.seed``),
-    why it cannot run on data of ``kind``, a warning for the batch size, and the matching job among ``jobs``."""
-    from core.train.checks import batch_warning, train_problems
-
-    job_config = lr_job_config(config, sweep, range(config.seed, config.seed + n_seeds))
-    return LRView(job_config, sweep.problems() + train_problems(config, kind),
-                  batch_warning(config.batch_size, train_size), matching_job(job_config, jobs), bool(jobs))
