@@ -12,7 +12,7 @@ from core.attacks.jobs import KIND, read_sweep, sweep_config_for
 from core.attacks.runs import SweepConfig, default_epsilons
 from core.jobs import launch
 from core.models import MODELS
-from core.train.store import ACTIVE, RunStore
+from core.train.store import ACTIVE, RunStore, list_runs
 from ui import attack_figures as af
 from ui.jobs import POLL_SECONDS, queue_line, stop_button
 
@@ -29,10 +29,11 @@ def _user() -> tuple[str | None, bool]:
 
 def sweep_jobs(runs_dir=None) -> dict[str, list]:
     """Attacked run directory -> its attack_sweep jobs (RunInfo), newest first, that this session may see."""
-    from ui.run_list import my_runs
+    from core.access import visible_runs
 
+    user, teacher = _user()
     out: dict[str, list] = {}
-    for info in my_runs(KIND, runs_dir):
+    for info in visible_runs(list_runs(runs_dir, kind=KIND), user, teacher=teacher):
         try:
             attacked = str(Path(RunStore.open(info.run_dir).config()["run_dir"]).resolve())
         except (OSError, KeyError, ValueError):

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.access import visible_runs
 from core.inspect.export import FORMATS, LABELS, missing_packages
 from core.inspect.jobs import (MAX_VISUAL_CLASSES, MAX_VISUAL_STEPS, export_job_config, read_class_visual,
                                visual_job_config)
 from core.jobs import launch, read_result
 from core.train.run_info import ACTIVE
-from core.train.store import RunStore
+from core.train.store import RunStore, list_runs
 from ui import inspect_figures as fig
 from ui.jobs import job_ui as follow_job
-from ui.run_list import my_runs
-from ui.session import current_user
+from ui.session import current_user, is_teacher
 
 
 
@@ -33,7 +33,7 @@ def _same(config: dict, run_dir: Path) -> bool:
 
 def latest_job(kind: str, config: dict):
     """The newest visible job of ``kind`` launched with exactly ``config`` (RunInfo), or None."""
-    jobs = my_runs(kind)
+    jobs = visible_runs(list_runs(kind=kind), current_user(), teacher=is_teacher())
     return next((r for r in jobs if _same(config, r.run_dir)), None)
 
 
@@ -129,6 +129,7 @@ def export_view(where: str, target, key: str) -> None:
     st.caption({"state_dict": "A plain state_dict (`model.load_state_dict(torch.load(f, weights_only=True))`) and "
                               "a Python file that defines the architecture without the lab: "
                               "`from <file> import load_model`.",
+                "torchscript": "`torch.jit.load(f)`: runs without Python class definitions (C++ too).",
                 "exported": "`torch.export.load(f).module()`: the graph torch.export captured, batch size dynamic.",
                 "onnx": "`onnxruntime.InferenceSession(f)`: for other runtimes and languages."}[fmt])
     missing = missing_packages(fmt)

@@ -12,14 +12,16 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from core.inspect import cam_layers, default_cam_layer, explain, gap_linear_head, layer_table, layer_totals
-from core.inspect.cam import MAX_CAM_BATCH, cam_maps, class_probabilities, seen_by_classifier, stn_views
+from core.access import visible_runs
+from core.inspect import (cam_layers, classic_cam, default_cam_layer, explain, gap_linear_head, layer_table,
+                          layer_totals)
+from core.inspect.cam import MAX_CAM_BATCH
 from core.inspect.target import IMAGENET_PREFIX, from_bundle, imagenet_target
 from core.train.evaluate import checkpoint_path, load_run_model
 from core.train.run_info import ACTIVE
-from core.train.store import RunStore
+from core.train.store import RunStore, list_runs
 from ui import inspect_figures as fig
-from ui.run_list import my_runs
+from ui.session import current_user, is_teacher
 
 IMAGENET_CHOICE = f"{IMAGENET_PREFIX}efficientnet_lite0"
 IMAGENET_LABEL = "pretrained ImageNet (EfficientNet-Lite0) on sample photos"
@@ -29,7 +31,7 @@ AXES = {"image": ("row", "column"), "spectrogram": ("mel band", "frame"), "wavef
 # ---- what to inspect -------------------------------------------------------------------------------------------
 def inspect_source_ui(key: str) -> str:
     """Pick a finished training run with a checkpoint (newest first), or the pretrained ImageNet model."""
-    runs = my_runs("train")
+    runs = visible_runs(list_runs(kind="train"), current_user(), teacher=is_teacher())
     runs = [r for r in runs if r.status not in ACTIVE and checkpoint_path(r.run_dir) is not None]
     labels = {str(r.run_dir): f"{r.name}  ({r.model} on {r.data}, {r.status})" for r in runs}
     labels[IMAGENET_CHOICE] = IMAGENET_LABEL
@@ -146,8 +148,18 @@ def field_on_example_ui(target, rows, key: str) -> None:
 
 # ---- Grad-CAM --------------------------------------------------------------------------------------------------
 def _what_the_classifier_sees(target, lock, x: torch.Tensor) -> torch.Tensor:
-    with lock:  # the model may be shared between sessions (a cached pretrained one)
-        return seen_by_classifier(target.model, x)
+    """The spatial transformer's output for stn_cnn (maps are in its coordinates), else the input itself."""
+    if hasattr(target.model, "transform"):
+        with lock, torch.no_grad():
+            return target.model.transform(x)
+    return x
+
+
+def _cams(target, lock, x, cls, layer: str, method: str):
+    with lock:
+        if method == "classic CAM":
+            return classic_cam(target.model, x, cls)
+        return explain(target.model, x, cls, layer)
 
 
 def cam_view(target, lock, rows, key: str) -> None:
@@ -165,8 +177,8 @@ def cam_view(target, lock, rows, key: str) -> None:
     with left:
         index = sample_ui(target, f"{key}-example")
         x, y = target.batch([index])
-        with lock:
-            probs = class_probabilities(target.model, x)[0]
+        with lock, torch.no_grad():
+            probs = torch.softmax(target.model(x), 1)[0]
         pred = int(probs.argmax())
         cls = st.selectbox("Class to explain", [-1, *range(len(target.classes))], key=f"{key}-class",
                            format_func=lambda c: f"predicted: {target.classes[pred]} ({probs[pred]:.0%})" if c < 0
@@ -177,8 +189,8 @@ def cam_view(target, lock, rows, key: str) -> None:
                           key=f"{key}-method", help="classic CAM: only for a global-average-pool + linear head")
         opacity = st.slider("Opacity of the map", 0.0, 1.0, 0.5, 0.05, key=f"{key}-opacity")
     chosen = pred if cls < 0 else cls
-    with lock:
-        cam = cam_maps(target.model, x, chosen, layer, method)[0]
+    result = _cams(target, lock, x, chosen, layer, method)
+    cam = (result if isinstance(result, torch.Tensor) else result.maps)[0]
     caption = (f"{method} for **{target.classes[chosen]}** at `{layer if method == 'Grad-CAM' else head[0]}` "
                f"({' × '.join(map(str, cam.shape))}) · true class: {true_label(target, int(y[0]))}")
     with right:
@@ -213,8 +225,7 @@ def cam_grid_ui(target, lock, layer: str, opacity: float, key: str) -> None:
                                 help="the examples are spread evenly over the validation split; shift moves them"))
     picks = [(shift + i * n_all // n) % n_all for i in range(n)]
     x, y = target.batch(picks)
-    with lock:
-        ex = explain(target.model, x, None, layer)
+    ex = _cams(target, lock, x, None, layer, "Grad-CAM")
     cols = st.columns(4)
     for i in range(n):
         where = cols[i % 4]
@@ -235,8 +246,8 @@ def stn_view(target, lock, key: str) -> None:
     n_all = len(target.samples)
     n = st.slider("Examples", 1, min(MAX_CAM_BATCH, n_all), min(8, n_all), key=f"{key}-n")
     x, _ = target.batch(range(n))
-    with lock:
-        warped, theta = stn_views(target.model, x)
+    with lock, torch.no_grad():
+        warped, theta = target.model.transform(x), target.model.affine(x)
     st.caption("Left: the input. Right: what the localisation net's affine transform made of it, which is what the "
                "classifier sees. At initialisation the transform is the identity; training moves it only when "
                "straightening, zooming or shifting helps the classifier.")

@@ -15,13 +15,12 @@ dropout is off) and every module's training flag is restored afterwards; only th
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from core.models.modes import eval_mode
 
 METHODS = ("fgsm", "bim", "pgd")
 PIXEL_BOUNDS = (0.0, 1.0)  # images: pixel values
@@ -61,7 +60,17 @@ def default_alpha(eps, steps: int):
     return 2.5 * eps / max(1, steps)
 
 
-attack_mode = eval_mode  # eval mode during an attack; every module's own train flag is restored afterwards
+@contextmanager
+def attack_mode(model: nn.Module):
+    """Eval mode for the duration of an attack; every module's own training flag is restored afterwards
+    (so a frozen batch-norm inside a training model stays as it was)."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
