@@ -7,12 +7,17 @@ number of steps; the baseline is a hand-written loop (zero_grad, forward, loss, 
 batch. Medians of ``--repeats`` runs, alternating the two so machine noise hits both alike. One CPU thread by
 default: on a shared machine that is far steadier than competing for cores. On a busy machine the end-to-end ratio
 still wanders by +-10 % from run to run, so the script also times what the sweep adds on its own (snapshot,
-restore, suggestions, per-step LR setting and loss recording): that figure is the noise-free one.
+restore, suggestions, per-step LR setting and loss recording): that figure is the noise-free one. It also counts
+the minor page faults per step of each side: on the CPU, torch's allocator returns large activation buffers to the
+system and faults them back in (hundreds per step, milliseconds of system time in process_time), and the count
+moves with the heap's history, so a ratio away from 1 with the same operator counts on both sides is that, not the
+sweep's work (torch.profiler: the sweep's step runs the same aten operators plus one stack of the loss).
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import resource
 import statistics
 import sys
 import time
@@ -85,18 +90,21 @@ def bench(name: str, model: nn.Module, batch, device, steps: int, repeats: int) 
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     plain_steps(model, batch, optimizer, loss_fn, 10, device)  # warm-up (allocations, Adam state)
-    plain, sweep = [], []
+    plain, sweep, faults = [], [], {"plain": [], "sweep": []}
     for _ in range(repeats):
         # each side gets a fresh copy of the same model and optimizer state: both start from the same numbers and
         # from equally fresh memory (a model that drifts into denormals, or older allocations, favour neither)
-        for times, run in ((plain, plain_steps), (sweep, sweep_steps)):
+        for times, run, side in ((plain, plain_steps, "plain"), (sweep, sweep_steps, "sweep")):
             twin, twin_opt = copy.deepcopy((model, optimizer))
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             times.append(run(twin, batch, twin_opt, loss_fn, steps, device))
+            faults[side].append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps)
     p, s = statistics.median(plain), statistics.median(sweep)
     fixed, per_step = bookkeeping(model, optimizer, steps)
     print(f"{name:<28} plain {p * 1e3:8.3f} ms/step   sweep {s * 1e3:8.3f} ms/step   ratio {s / p:5.3f} "
           f"(of the fastest runs {min(sweep) / min(plain):5.3f})   bookkeeping {fixed * 1e3:.2f} ms/sweep + "
-          f"{per_step * 1e6:.1f} us/step = {(fixed / steps + per_step) / p:.1%} of a plain step")
+          f"{per_step * 1e6:.1f} us/step = {(fixed / steps + per_step) / p:.1%} of a plain step   page faults/step "
+          f"plain {statistics.median(faults['plain']):.0f} sweep {statistics.median(faults['sweep']):.0f}")
     return s / p
 
 

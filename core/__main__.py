@@ -15,7 +15,7 @@ COMMANDS = {
     "gan": ("gan", "train a GAN, sample it, walk between seeds (train | sample | interpolate)"),
     "attack": ("attack", "accuracy of a trained run under an attack method per epsilon; smallest fooling epsilons"),
     "inspect-model": ("inspect_model", "the layer table of a run's model: shapes, parameters, receptive field"),
-    "export": ("export", "export a run's model (state_dict + Python file, TorchScript, torch.export, ONNX), checked"),
+    "export": ("export", "export a run's model (state_dict + Python file, torch.export, ONNX, or the run as a script), checked"),
     "serve": ("serve", "serve the lab to a room: K Streamlit processes behind one address, each browser kept on one"),
     "profile": ("profile", "profile N training steps of a run: time and memory per layer, top operators, Chrome trace"),
     "enhance": ("enhance", "super-resolution: train an upsampler, evaluate it against bicubic, apply it (train | eval | apply)"),

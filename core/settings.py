@@ -51,8 +51,10 @@ class Limits:
 @dataclass
 class Settings:
     runs_dir: Path = Path("runs")  # one folder per run (config.json, metrics.sqlite, checkpoints/, TensorBoard)
-    cache_dir: Path = Path.home() / ".cache" / "dllab"  # built-in datasets are written here on first use
-    data_root: Path = Path.cwd()  # where typed paths are looked up; the only place they may point when served
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "dllab")  # built-in data sets go here
+    data_root: Path = field(default_factory=Path.cwd)  # where typed paths are looked up (default: the working folder
+    #                                                    when the settings are read); the only place they may point
+    #                                                    when served
     served: bool = False  # True when the app is shared: typed paths are confined to data_root, runs to their owners
     user_header: str | None = None  # served behind a proxy that names the user in this header (e.g. X-Forwarded-User)
     teacher_token: str | None = None  # ?teacher=TOKEN in the URL sees every run on a served app; None = no teacher

@@ -20,13 +20,3 @@ def _isolated_runs(tmp_path, monkeypatch):
 def runs_dir(_isolated_runs):
     """This test's runs root (what DLLAB_RUNS names)."""
     return Path(os.environ["DLLAB_RUNS"])
-
-
-@pytest.fixture(autouse=True)
-def _fresh_pages_flag():
-    """Streamlit decides once per process whether the app has a pages/ folder, from the first script an AppTest
-    runs; a page run first makes the home page's st.page_link fail later. Let every AppTest decide afresh."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    PagesManager.uses_pages_directory = None
-    yield

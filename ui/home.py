@@ -5,22 +5,18 @@ import streamlit as st
 
 from core.data import BUILTINS, builtin_ready, ensure_builtin
 from core.settings import load_settings
+from ui.run_list import my_runs, runs_dataframe
 
 
-def home() -> None:
-    """Draw the home page (the default page of ui.nav)."""
-    from ui.nav import PAGES, page, title
-    from ui.run_list import my_runs, runs_dataframe
-
+def home(links: list[tuple], train_page) -> None:
+    """Draw the home page (ui.nav makes it the default page): ``links`` are (st.Page, title, icon, what it is for)
+    of the lab's pages, ``train_page`` the Train page's st.Page (where all runs are)."""
     st.set_page_config(page_title="Deep-learning lab", page_icon="🧪", layout="wide")
     st.title("Deep-learning lab")
     st.caption("Point-and-click PyTorch for learning and teaching. Everything here also works offline on built-in "
                "data.")
-    for file, icon, purpose in PAGES:
-        try:
-            st.page_link(page(file), label=f"**{title(file)}** — {purpose}", icon=icon)
-        except KeyError:
-            continue  # a page not built yet in this checkout
+    for target, name, icon, purpose in links:
+        st.page_link(target, label=f"**{name}** — {purpose}", icon=icon)
     settings = load_settings()
     if not settings.served:
         st.caption("🔒 One person's lab: it listens on this computer only, and whoever opens it may delete any run. "
@@ -33,7 +29,7 @@ def home() -> None:
         runs = my_runs(runs_dir=settings.runs_dir)[:8]
         if runs:
             runs_dataframe(runs, key="home-runs", columns=("run", "status", "best val acc"))
-            st.page_link(page("4_Train.py"), label="All runs, live view and results →")
+            st.page_link(train_page, label="All runs, live view and results →")
         else:
             st.info(f"No runs yet in `{settings.runs_dir}`. Start one on the Train page or with `./lab core train`.")
 

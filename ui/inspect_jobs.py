@@ -131,7 +131,6 @@ def export_view(where: str, target, key: str) -> None:
     st.caption({"state_dict": "A plain state_dict (`model.load_state_dict(torch.load(f, weights_only=True))`) and "
                               "a Python file that defines the architecture without the lab: "
                               "`from <file> import load_model`.",
-                "torchscript": "`torch.jit.load(f)`: runs without Python class definitions (C++ too).",
                 "exported": "`torch.export.load(f).module()`: the graph torch.export captured, batch size dynamic.",
                 "onnx": "`onnxruntime.InferenceSession(f)`: for other runtimes and languages.",
                 "script": "Export as Python: the whole run (data, model, augmentation, optimizer, schedule, "

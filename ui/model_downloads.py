@@ -27,8 +27,7 @@ def model_downloads(run_dir: str | Path, model, key: str) -> None:
         st.download_button("Download the Python file that rebuilds the model", source, file_name=py.name,
                            key=f"{key}-dl-source", on_click="ignore",
                            help=f"needs only torch: from {py.stem} import load_model; load_model('{weights}')")
-    st.caption("TorchScript, torch.export and ONNX exports, each checked against this model, are on the Inspect "
-               "page.")
+    st.caption("torch.export (.pt2) and ONNX exports, each checked against this model, are on the Inspect page.")
     st.markdown("**Export as Python**: the whole run (data, model, augmentation, optimizer, schedule, seeded loop, "
                 "evaluation) as one file that trains it again without the lab, with the same losses and accuracy.")
     script_export_ui(str(run_dir), f"{key}-script", "Export as Python")

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.home import home
+
 ROOT = Path(__file__).resolve().parents[1]
-HOME = ("Home", "🧪")  # the home page's title and icon (ui.home.home)
+HOME = ("Home", "🧪")  # the home page's title and icon (drawn by ui.home.home)
 PAGES = [  # (file under pages/, icon, what it is for)
     ("1_Datasets.py", "🗂️", "Explore a dataset: class balance, samples, image sizes, audio (waveform, mel, playback), "
                            "text statistics."),
@@ -43,14 +45,23 @@ def title(file: str) -> str:
 
 def lab_pages() -> list:
     """The st.Page objects: Home first (the default), then every page of ``PAGES`` present in this checkout."""
-    from ui.home import home
-
-    pages = [st.Page(home, title=HOME[0], icon=HOME[1], default=True)]
+    pages = [st.Page(_home, title=HOME[0], icon=HOME[1], default=True)]
     for file, icon, _ in PAGES:
         path = ROOT / "pages" / file
         if path.is_file():
             pages.append(st.Page(str(path), title=title(file), icon=icon, url_path=Path(file).stem.split("_", 1)[-1]))
     return pages
+
+
+def _home() -> None:
+    """The home page (ui.home) with a link to every page of ``PAGES`` present in this checkout."""
+    present = {p.url_path: p for p in lab_pages()[1:]}
+    links = [(present[_url(f)], title(f), icon, purpose) for f, icon, purpose in PAGES if _url(f) in present]
+    home(links, page("4_Train.py"))
+
+
+def _url(file: str) -> str:
+    return Path(file).stem.split("_", 1)[-1]
 
 
 def navigation():

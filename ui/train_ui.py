@@ -6,7 +6,6 @@ registry entry (``core.train.recommended``); widget keys include the model name 
 """
 from __future__ import annotations
 
-import inspect
 from dataclasses import asdict, dataclass, field
 
 import streamlit as st
@@ -19,10 +18,6 @@ from ui.augment_choice_ui import augment_ui, fitted_augment_ui
 from ui.distill_ui import distill_ui
 from ui.page_state import index_of, recall
 from ui.resize_ui import resize_ui
-
-# constructor arguments filled in from the data, or not meant to be typed by a user
-_NOT_USER_OPTS = {"num_classes", "input_shape", "sample_rate", "num_samples", "vocab_size", "pad_index", "weights",
-                  "rnn"}
 
 
 @dataclass
@@ -116,15 +111,6 @@ def _opt_widget(name: str, default, key: str):
     return float(st.number_input(label, value=float(recall(key, default)), format="%g", key=key))
 
 
-def model_options(name: str) -> dict:
-    """The user-settable constructor options of a registered model and their defaults (ints, floats, bools)."""
-    build = models.spec(name).build
-    params = inspect.signature(build).parameters
-    keywords = getattr(build, "keywords", {}) or {}  # functools.partial fixes some (e.g. rnn="gru")
-    return {p: v.default for p, v in params.items() if p not in _NOT_USER_OPTS and p not in keywords
-            and isinstance(v.default, (bool, int, float))}
-
-
 def model_ui(kind: str, key: str, data: str | None = None, default: str | None = None) -> ModelChoice:
     """Model menu for a data kind (from the registry) with its options in an expander, pre-filled with the
     registry's options for ``data``. Preselected: the LR Finder's model when its LR was found on ``data``, else
@@ -140,7 +126,7 @@ def model_ui(kind: str, key: str, data: str | None = None, default: str | None =
                         index=index_of(names, k, first, "model"),
                         format_func=lambda n: n + (" · the default for this data" if n == default else "")
                         + f"  ({models.spec(n).summary})")
-    options = model_options(name)
+    options = models.user_options(name)
     prefilled = {**options, **{o: v for o, v in _defaults(name, data).model_opts.items() if o in options}}
     changed = {}
     with st.expander("Model options"):

@@ -2,7 +2,7 @@
 page's job, and the smallest-epsilon statistics over a split."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import torch
@@ -12,6 +12,7 @@ from core.attacks.methods import METHODS, eps_problems
 from core.attacks.minimal import EpsDistribution, distribution, minimal_eps
 from core.attacks.sweep import Progress, SweepResult, sweep
 from core.attacks.target import AttackTarget, load_run_target, run_problems
+from core.fields import from_fields
 
 # what "accuracy versus epsilon" sweeps by default: images in pixel units (MNIST-scale up to 0.3), audio in
 # waveform units (a sign perturbation of 0.01 is about 40 dB below a full-scale clip)
@@ -48,10 +49,7 @@ class SweepConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "SweepConfig":
         """Rebuild from ``to_dict()`` output; unknown keys are refused with their names."""
-        unknown = sorted(set(d) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"unknown SweepConfig field(s): {', '.join(unknown)}")
-        return cls(**d)
+        return from_fields(cls, d)
 
     def problems(self) -> list[str]:
         """Why this sweep cannot run (empty when it can): the run, the methods, epsilons, sizes."""

@@ -1,4 +1,4 @@
-"""``python -m core export RUN_DIR --format state_dict|torchscript|onnx|exported|script --out FILE``: take a model out.
+"""``python -m core export RUN_DIR --format state_dict|onnx|exported|script --out FILE``: take a model out.
 
 ``--format script`` writes the whole run as one plain PyTorch file that trains it again without the lab
 (core.export.script); ``--out`` defaults to ``<run name>.py`` there; an ``--out`` ending in ``.ipynb`` writes it as a
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the ``export`` command."""
     parser.add_argument("run_dir", help="a run directory (runs/<name>)")
     parser.add_argument("--format", required=True, choices=[*FORMATS, "script"],
-                        help="state_dict (+ a Python file that rebuilds the model) | torchscript | onnx | "
+                        help="state_dict (+ a Python file that rebuilds the model) | onnx | "
                              "exported (torch.export .pt2) | script (the run as a plain PyTorch training script)")
     parser.add_argument("--out", help="the file to write (script: default <run name>.py)")
     parser.add_argument("--check", type=int, default=8, metavar="N", help="validation examples to check on")

@@ -11,7 +11,6 @@ the process group and rank 0 writes the run and prints.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -65,13 +64,13 @@ def config_from_args(args: argparse.Namespace):
 
     Raises ``ValueError`` for an unknown model name.
     """
+    from core.fields import unknown_fields
     from core.train import TrainConfig, recommended
 
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {field: getattr(args, opt) for opt, field in _FIELDS.items() if getattr(args, opt) is not None}
     if "model" not in values:
         values["model"] = default_model_for(args.data)
-    unknown = sorted(set(values) - known)
+    unknown = unknown_fields(TrainConfig, values)
     if unknown:
         raise SystemExit(f"this version of TrainConfig has no field(s) {', '.join(unknown)}")
     if getattr(args, "adversarial_eps", None) is not None:

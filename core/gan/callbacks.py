@@ -10,7 +10,7 @@ from core.gan.checkpoint import save_gan
 from core.gan.collapse import JUDGE_SAMPLES, SAMPLES, judge_verdict, measure_images, measure_pattern, measure_points
 from core.gan.latent import generate, zs_from_seeds
 from core.gan.snapshots import PREVIEW, save_seeds, write_report, write_snapshot
-from core.gan.train import SERIES
+from core.gan.specs import SERIES
 from core.train.callbacks import StopTraining
 
 MEASURE_SEED = 1_000_003  # the collapse meter always measures the same z (so readings are comparable over time)

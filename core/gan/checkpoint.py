@@ -20,13 +20,17 @@ LAST = "last.pt"
 
 def gan_state(loop) -> dict:
     """Everything worth saving about a GAN loop's state, as weights_only-loadable values."""
-    return {
+    state = {
         "generator": loop.g.state_dict(), "discriminator": loop.d.state_dict(),
         "g_optimizer": loop.g_opt.state_dict(), "d_optimizer": loop.d_opt.state_dict(),
         "config": loop.config.to_dict(), "kind": loop.data.kind, "sample_shape": list(loop.data.sample_shape),
         "latent_dim": int(loop.latent_dim), "classes": list(loop.data.classes), "step": int(loop.step),
         "epoch": int(loop.epochs_done), "rng": {"data": loop.data_gen.get_state(), "z": loop.z_gen.get_state()},
     }
+    if loop.epoch_step:  # mid-epoch: where in which order, so a resume takes the next batch of the same order
+        state.update(epoch_step=int(loop.epoch_step), epoch_sums=loop.epoch_sums.detach().cpu())
+        state["rng"]["data_epoch"] = loop.epoch_rng
+    return state
 
 
 def save_gan(loop, directory: str | os.PathLike) -> Path:

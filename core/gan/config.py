@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from core.fields import from_fields
+from core.gan.specs import TOYS
 
 LOSSES = ("mse", "bce")  # mse: (D(x) - target)^2 as in the plain GAN; bce: the log-loss of the GAN paper
 ACTIVATIONS = ("sigmoid", "leaky_relu")  # of every hidden layer (LeakyReLU slope 0.2)
 OPTIMIZERS = ("sgd", "adam")  # each network has its own optimizer of this kind
-TOYS = ("toy:1010", "toy:ring")  # the toy sources; anything else is an image source for core.data.load
 
 # ideal values of a balanced game (D cannot tell real from fake: D(x) = D(G(z)) = 0.5) per loss
 IDEAL_LOSS = {"mse": 0.25, "bce": math.log(2)}  # (1 - 0.5)^2 and -ln(0.5)
@@ -80,11 +82,7 @@ class GanConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "GanConfig":
         """Rebuild from ``to_dict()`` output; unknown keys are refused with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown GanConfig field(s): {', '.join(unknown)}")
-        return cls(**d)
+        return from_fields(cls, d)
 
     def replace(self, **changes) -> "GanConfig":
         """A copy with some fields changed."""

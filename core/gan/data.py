@@ -19,13 +19,12 @@ from typing import Callable
 
 import torch
 
-from core.gan.config import TOYS
+from core.gan.specs import IMAGE_SIZES, TOYS
 
 PATTERN = (1.0, 0.0, 1.0, 0.0)  # toy:1010
 # toy:ring: 8 Gaussians on the unit circle (the data at the scale of a freshly initialised generator's output;
 # at radius 2 the improved GAN collapsed onto 2-5 modes in bench runs, at radius 1 it covers 7-8)
 RING_MODES, RING_RADIUS, RING_STD = 8, 1.0, 0.05
-IMAGE_SIZES = (8, 16, 28, 32, 64)  # square sizes the DCGANs are registered for; images snap to one of them
 MAX_PIXEL_MB = 512  # real images are kept in memory as uint8; a larger set is subsampled (with a notice)
 
 

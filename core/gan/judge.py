@@ -20,7 +20,7 @@ def judge_problems(config) -> list[str]:
     """Why ``config.judge`` cannot judge this run (empty when there is no judge or it can)."""
     if not config.judge:
         return []
-    from core.train.checkpoint import find_checkpoint
+    from core.train.checkpoint import run_checkpoint
     from core.train.store import CONFIG_NAME, RunStore
 
     run_dir = Path(config.judge)
@@ -33,13 +33,8 @@ def judge_problems(config) -> list[str]:
     if data != config.data:
         return [f"the judge {run_dir.name} was trained on {data}, not on {config.data}: its classes "
                 "would mean nothing here"]
-    try:
-        find_checkpoint(run_dir, "best.pt")
-    except FileNotFoundError:
-        try:
-            find_checkpoint(run_dir, "last.pt")
-        except FileNotFoundError:
-            return [f"the judge {run_dir.name} has no checkpoint yet (it has not finished an epoch)"]
+    if run_checkpoint(run_dir) is None:
+        return [f"the judge {run_dir.name} has no checkpoint yet (it has not finished an epoch)"]
     return []
 
 
@@ -66,13 +61,9 @@ class Judge(nn.Module):
     @classmethod
     def load(cls, run_dir: str | Path) -> "Judge":
         """The classifier of a lab run (best checkpoint, else last), rebuilt from the checkpoint alone."""
-        from core.train.checkpoint import BEST, LAST, find_checkpoint, load_model
+        from core.train.checkpoint import LAST, load_model, run_checkpoint
 
-        try:
-            name = BEST if find_checkpoint(run_dir, BEST) else LAST
-        except FileNotFoundError:
-            name = LAST
-        model, ckpt = load_model(run_dir, name)
+        model, ckpt = load_model(run_checkpoint(run_dir) or run_dir, LAST)  # no checkpoint: load_model says so
         shape = tuple(ckpt.get("model_opts", {}).get("input_shape") or ())
         if len(shape) != 3:
             raise ValueError(f"the judge {Path(run_dir).name} is not an image classifier")

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from core.models.modes import eval_mode
+
 PARALLEL_DOT = 0.9995  # cosine above which slerp falls back to lerp (the arc is a straight line to float precision)
 METHODS = ("slerp", "lerp")
 
@@ -170,9 +172,5 @@ class SeedBook:
 def generate(generator_net: torch.nn.Module, z: torch.Tensor, batch: int = 256) -> torch.Tensor:
     """The generator's output for each z (N, latent), in eval mode, on the network's device; returned on the CPU."""
     device = next(generator_net.parameters()).device
-    was_training = generator_net.training
-    generator_net.eval()
-    try:
+    with eval_mode(generator_net):
         return torch.cat([generator_net(chunk.to(device)).cpu() for chunk in z.split(batch)])
-    finally:
-        generator_net.train(was_training)

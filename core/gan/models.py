@@ -24,8 +24,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from core.gan.config import GanConfig
-from core.gan.data import IMAGE_SIZES
+from core.gan.specs import IMAGE_SIZES
 
 LEAKY_SLOPE = 0.2  # LeakyReLU negative slope (the DCGAN value)
 DCGAN_STD = 0.02  # DCGAN init: N(0, 0.02) weights, N(1, 0.02) batch-norm scales
@@ -240,12 +239,12 @@ def spec(name: str) -> GanModelSpec:
         raise KeyError(f"unknown GAN model {name!r}; known: {', '.join(MODELS)}") from None
 
 
-def latent_dim(config: GanConfig, kind: str) -> int:
+def latent_dim(config, kind: str) -> int:
     """The size of z: the config's, else the default for the data kind."""
     return int(config.latent_dim or LATENT[kind])
 
 
-def build_gan(config: GanConfig, kind: str, sample_shape: tuple, generator: torch.Generator | None = None):
+def build_gan(config, kind: str, sample_shape: tuple, generator: torch.Generator | None = None):
     """(generator network, discriminator network) for ``config`` on data of ``kind`` / ``sample_shape``, with
     their weights initialised from ``generator`` (a fixed seed when None)."""
     s = spec(config.model)
@@ -261,7 +260,7 @@ def build_gan(config: GanConfig, kind: str, sample_shape: tuple, generator: torc
     return g, d
 
 
-def model_problems(config: GanConfig, probe=None) -> list[str]:
+def model_problems(config, probe=None) -> list[str]:
     """Why ``config.model`` cannot be trained on the probed data (empty list when it can)."""
     try:
         s = spec(config.model)

@@ -25,9 +25,9 @@ from core.gan.checkpoint import load_gan_checkpoint
 from core.gan.config import GanConfig, GanResult
 from core.gan.data import GanData, load_gan_data
 from core.gan.models import build_gan, latent_dim
+from core.gan.specs import SERIES
 from core.train.callbacks import StopTraining, finish_callbacks
 
-SERIES = ("d_loss_real", "d_loss_fake", "g_loss", "d_real", "d_fake")  # per step: D losses, G loss, D(x), D(G(z))
 EVENTS = ("before_fit", "after_step", "after_epoch", "after_fit")
 
 
@@ -68,6 +68,10 @@ class GanLoop:
         total = config.epochs * self.steps_per_epoch
         self.total_steps = min(total, config.max_steps) if config.max_steps else total
         self.step = self.epochs_done = self.start_epoch = 0
+        # the epoch in progress: batches done in it, the data order's random state at its start and its sums so far
+        # (saved in checkpoints, so a run stopped mid-epoch resumes at the next batch of the same order)
+        self.epoch_step, self.epoch_rng = 0, None
+        self.epoch_sums = torch.zeros(len(SERIES), device=device)
         self.history, self.notices = [], list(data.notices)
         self.status, self.error, self.stop_reason = "running", None, None
         self.report = None  # the latest CollapseReport (set by the collapse meter)
@@ -143,9 +147,14 @@ class GanLoop:
                 if self._limit_reached():
                     break
                 means = self._epoch()
-                self.epochs_done = epoch + 1
+                complete = self.epoch_step >= self.steps_per_epoch  # else the step limit ended it part-way
+                if complete:  # a part epoch is recorded, but not done: a resume finishes it
+                    self.epoch_step = 0
+                    self.epochs_done = epoch + 1
                 self.history.append({"epoch": epoch, **means, **(self.report.scalars() if self.report else {})})
                 self("after_epoch")
+                if not complete:
+                    break
             self.status = "finished"
             if self._limit_reached() and self.config.max_steps:
                 self.stop_reason = f"step limit reached ({self.config.max_steps} steps)"
@@ -162,23 +171,26 @@ class GanLoop:
         return bool(self.config.max_steps) and self.step >= self.config.max_steps
 
     def _epoch(self) -> dict[str, float]:
-        """One pass over the real data in shuffled batches; returns the epoch's mean of each series."""
+        """One pass over the real data in shuffled batches, from batch ``epoch_step`` on (0, or where a resumed run
+        stopped); returns the epoch's mean of each series."""
         self.g.train()
         self.d.train()
         bs, k = self.config.batch_size, self.config.d_steps
+        if self.epoch_step == 0:
+            self.epoch_rng = self.data_gen.get_state()
+            self.epoch_sums = torch.zeros(len(SERIES), device=self.device)
         order = torch.randperm(len(self.data), generator=self.data_gen)
         batches = order[: self.steps_per_epoch * k * bs].view(self.steps_per_epoch, k, bs)  # (steps, k, B)
-        total, taken = torch.zeros(len(SERIES), device=self.device), 0
-        for index in batches:
+        for index in batches[self.epoch_step:]:
             if self._limit_reached():
                 break
             reals = [self.data.batch(i).to(self.device, non_blocking=True) for i in index]
             self.stats = self.train_step(reals)
-            total += self.stats
-            taken += 1
+            self.epoch_sums += self.stats
+            self.epoch_step += 1
             self.step += 1
             self("after_step")
-        means = (total / max(taken, 1)).tolist()
+        means = (self.epoch_sums / max(self.epoch_step, 1)).tolist()
         self._check_finite(means)
         return dict(zip(SERIES, means))
 
@@ -206,6 +218,10 @@ def _resume(loop: GanLoop, where: str) -> None:
     loop.z_gen.set_state(ckpt["rng"]["z"].cpu())
     loop.step, loop.epochs_done = int(ckpt["step"]), int(ckpt["epoch"])
     loop.start_epoch = loop.epochs_done
+    if int(ckpt.get("epoch_step", 0)) > 0:  # stopped mid-epoch: the same order again, from the next batch
+        loop.epoch_step = int(ckpt["epoch_step"])
+        loop.data_gen.set_state(ckpt["rng"]["data_epoch"].cpu())
+        loop.epoch_sums = ckpt["epoch_sums"].to(loop.device)
     loop.notices.append(f"resumed from {where} after {loop.step} steps ({loop.epochs_done} epochs)")
 
 

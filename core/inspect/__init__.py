@@ -6,7 +6,7 @@
   global-average-pool + linear heads; ``overlay(image, cam)`` for display.
 - ``class_visual(model, target, steps, ...)``: backquery by gradient ascent; ``invert_mlp``: the exact inverse of a
   sigmoid MLP.
-- ``export_model`` / ``export_run``: state_dict + Python file, TorchScript, torch.export, ONNX, each checked.
+- ``export_model`` / ``export_run``: state_dict + Python file, torch.export (.pt2), ONNX, each checked.
 - ``load_run(run_dir)``: a run's model with its validation examples (``InspectTarget``).
 """
 from core.inspect.cam import (Explanation, cam_layers, classic_cam, default_cam_layer, explain, gap_linear_head,

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.inspect.layers import LayerRow, layer_table
+from core.models.modes import eval_mode
 
 MAX_CAM_BATCH = 16  # examples the page maps in one preview (one forward + backward pass of this many)
 
@@ -110,16 +111,6 @@ def _captured(module: nn.Module):
         handle.remove()
 
 
-@contextmanager
-def _eval(model: nn.Module):
-    was = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was)
-
-
 def _targets(target, logits: torch.Tensor) -> torch.Tensor:
     if target is None:
         return logits.argmax(1)
@@ -151,7 +142,7 @@ def explain(model: nn.Module, x: torch.Tensor, target=None, layer: str | nn.Modu
     if layer is None:
         layer = default_cam_layer(model, None, rows=layer_table(model, (), example=x[:1]))
     name, module = _module(model, layer)
-    with _eval(model):
+    with eval_mode(model):
         logits, a = _forward_with(model, module, x, name)
         targets = _targets(target, logits)
         score = logits.gather(1, targets[:, None]).sum()  # samples are independent in eval mode: one backward
@@ -208,7 +199,7 @@ def classic_cam(model: nn.Module, x: torch.Tensor, target=None, *, head=None) ->
     store = {}
     handle = pool.register_forward_hook(lambda _m, args, _out: store.__setitem__("a", args[0]))
     try:
-        with _eval(model), torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             logits = model(x)
     finally:
         handle.remove()
@@ -270,3 +261,33 @@ def spectrogram_image(features: torch.Tensor) -> np.ndarray:
     it; flip the finished overlay vertically to show low frequencies at the bottom)."""
     f = torch.as_tensor(features, dtype=torch.float32).reshape(features.shape[-2:])
     return ((f - f.min()) / (f.max() - f.min()).clamp(min=1e-8)).numpy()
+
+
+def cam_maps(model: nn.Module, x: torch.Tensor, target=None, layer: str | None = None,
+             method: str = "Grad-CAM") -> torch.Tensor:
+    """The maps (B, *spatial) the Inspect page shows: Grad-CAM at ``layer``, or ``method='classic CAM'`` (GAP +
+    linear heads only; ValueError otherwise)."""
+    if method == "classic CAM":
+        return classic_cam(model, x, target)
+    return explain(model, x, target, layer).maps
+
+
+def seen_by_classifier(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """What the classifier looks at: the spatial transformer's output for a model that has one (stn_cnn: its maps
+    are in those coordinates), else ``x`` itself."""
+    if hasattr(model, "transform"):
+        with eval_mode(model), torch.no_grad():
+            return model.transform(x)
+    return x
+
+
+def class_probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """softmax of the model's logits (B, num_classes), in eval mode, without gradients."""
+    with eval_mode(model), torch.no_grad():
+        return torch.softmax(model(x), 1)
+
+
+def stn_views(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A spatial-transformer model's (warped inputs, affine matrices (B, 2, 3)) for ``x``, without gradients."""
+    with eval_mode(model), torch.no_grad():
+        return model.transform(x), model.affine(x)

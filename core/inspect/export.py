@@ -1,5 +1,4 @@
-"""Take a model out of the lab: a plain state_dict + a Python file that rebuilds it, TorchScript, torch.export
-(.pt2) or ONNX. Every export is loaded back and checked against the lab's model on a batch of real inputs.
+"""Take a model out of the lab: a plain state_dict + a Python file that rebuilds it, torch.export (.pt2) or ONNX. Every export is loaded back and checked against the lab's model on a batch of real inputs.
 
 >>> result = export_run("runs/20260101-120000-cnn-digits", "onnx", "digits.onnx")   # doctest: +SKIP
 >>> result.ok, result.message()                                                     # doctest: +SKIP
@@ -9,9 +8,10 @@ Formats:
     state_dict   ``torch.save(model.state_dict())``: load it with
                  ``model.load_state_dict(torch.load(f, weights_only=True))``; with it a self-contained .py file
                  (``load_model(path)``) that defines the architecture without the lab.
-    torchscript  ``torch.jit.script`` (``torch.jit.trace`` on the batch when scripting fails; the result says so).
     exported     ``torch.export.export`` saved with ``torch.export.save`` (.pt2), batch size left dynamic.
     onnx         ``torch.onnx.export(dynamo=True)``, checked with onnxruntime; needs onnx, onnxscript, onnxruntime.
+
+No TorchScript: it is deprecated since torch 2.11 (``torch.jit`` warns from 2.15); torch.export is its successor.
 """
 from __future__ import annotations
 
@@ -27,9 +27,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-FORMATS = {"state_dict": ".pt", "torchscript": ".pt", "exported": ".pt2", "onnx": ".onnx"}  # format -> suffix
-LABELS = {"state_dict": "plain state_dict + Python file", "torchscript": "TorchScript",
-          "exported": "torch.export (.pt2)", "onnx": "ONNX"}
+from core.models.modes import eval_mode
+
+FORMATS = {"state_dict": ".pt", "exported": ".pt2", "onnx": ".onnx"}  # format -> suffix
+LABELS = {"state_dict": "plain state_dict + Python file", "exported": "torch.export (.pt2)", "onnx": "ONNX"}
 ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 ATOL, RTOL = 1e-4, 1e-4  # float32 outputs may differ by rounding (fused / reordered operations)
 
@@ -42,13 +43,13 @@ class ExportUnavailable(RuntimeError):
 class ExportResult:
     """What was written and how well the exported model agrees with the lab's model."""
 
-    format: str  # state_dict | torchscript | exported | onnx
+    format: str  # state_dict | exported | onnx
     path: str  # the model file
     files: list[str]  # every file written (the state_dict export adds its .py file)
     examples: int  # inputs in the check batch
     max_abs_diff: float  # largest |exported - lab| over the batch's logits
     ok: bool  # every logit within ATOL + RTOL * |lab logit|
-    notes: list[str] = field(default_factory=list)  # how it was made (e.g. traced instead of scripted)
+    notes: list[str] = field(default_factory=list)  # how it was made, when worth saying
 
     def message(self) -> str:
         """One line for the page and the CLI."""
@@ -68,9 +69,8 @@ def missing_packages(fmt: str) -> list[str]:
 
 
 def default_filename(stem: str, fmt: str) -> str:
-    """e.g. ('digits-cnn', 'onnx') -> 'digits-cnn.onnx'; TorchScript gets '-torchscript.pt' to tell it apart."""
-    suffix = "-torchscript.pt" if fmt == "torchscript" else FORMATS[fmt]
-    return f"{stem}{suffix}"
+    """e.g. ('digits-cnn', 'onnx') -> 'digits-cnn.onnx'."""
+    return f"{stem}{FORMATS[fmt]}"
 
 
 def python_file_for(path: Path) -> Path:
@@ -94,7 +94,7 @@ def _close(reference: torch.Tensor, out: torch.Tensor) -> tuple[float, bool]:
     return float(diff.max()) if diff.numel() else 0.0, bool((diff <= ATOL + RTOL * reference.abs()).all())
 
 
-# ---- the four writers: each writes, loads back, and returns (outputs on x, files, notes) ------------------------
+# ---- the three writers: each writes, loads back, and returns (outputs on x, files, notes) ------------------------
 def _state_dict(model: nn.Module, x: torch.Tensor, out: Path, classes):
     from core.inspect.source import model_source
 
@@ -113,22 +113,6 @@ def _state_dict(model: nn.Module, x: torch.Tensor, out: Path, classes):
     return y, [str(out), str(py)], []
 
 
-def _torchscript(model: nn.Module, x: torch.Tensor, out: Path, _classes):
-    notes = []
-    try:
-        scripted = torch.jit.script(model)
-    except Exception as err:  # noqa: BLE001 - scripting fails on some Python; tracing is the documented other way
-        notes.append(f"torch.jit.script failed ({type(err).__name__}); traced on the check batch instead, so "
-                     "data-dependent branches are fixed to the ones this batch took")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            scripted = torch.jit.trace(model, (x,))
-    torch.jit.save(scripted, str(out))
-    with torch.no_grad():
-        y = torch.jit.load(str(out), map_location="cpu")(x)
-    return y, [str(out)], notes
-
-
 def _dynamic(x: torch.Tensor) -> tuple[dict, ...]:
     """Batch (and, for token ids, length) left dynamic."""
     dims = {0: torch.export.Dim.AUTO}
@@ -145,7 +129,7 @@ def _captured(model: nn.Module, x: torch.Tensor, what: str):
                "capture." if not x.dtype.is_floating_point else "")
         raise ExportUnavailable(f"torch.export could not capture this model, so {what} is not available for it "
                                 f"({type(err).__name__}: {str(err).splitlines()[0][:200]}).{why} The state_dict "
-                                "and TorchScript exports work for every lab model.") from err
+                                "export works for every lab model.") from err
 
 
 def _exported(model: nn.Module, x: torch.Tensor, out: Path, _classes):
@@ -172,7 +156,7 @@ def _onnx(model: nn.Module, x: torch.Tensor, out: Path, _classes):
     return torch.from_numpy(y), [str(out)], []
 
 
-_WRITERS = {"state_dict": _state_dict, "torchscript": _torchscript, "exported": _exported, "onnx": _onnx}
+_WRITERS = {"state_dict": _state_dict, "exported": _exported, "onnx": _onnx}
 
 
 def export_model(model: nn.Module, example: torch.Tensor, fmt: str, out: str | Path, *,
@@ -186,14 +170,10 @@ def export_model(model: nn.Module, example: torch.Tensor, fmt: str, out: str | P
         raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(_WRITERS)}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         x = example.detach().cpu()
         with torch.no_grad():
             reference = model.cpu()(x)
         y, files, notes = _WRITERS[fmt](model, x, out, classes)
-    finally:
-        model.train(was)
     diff, ok = _close(reference, y)
     return ExportResult(fmt, str(out), files, int(x.shape[0]), diff, ok, notes)

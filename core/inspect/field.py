@@ -9,6 +9,10 @@ The standard recurrence (per spatial dimension), for a layer with kernel k, stri
 The input starts at r = 1, j = 1, start = 0.5 (pixel i spans [i, i + 1], so its centre is i + 0.5). Unit ``i`` of a
 layer is centred at ``start + i * j`` and sees ``[centre - r / 2, centre + r / 2]`` (clipped to the input).
 
+``padding="same"`` pads ``(k - 1) * d // 2`` before the first pixel (the odd one goes after the last, as torch does).
+An upsampling by f divides the jump by f; its units read the input at i / f, rounded to whole units, so the field
+grows by its taps (bilinear: two units) and by that rounding (see ``_upsample``): a covering box, not an exact one.
+
 A :class:`Field` is ``GLOBAL`` once a layer mixes every position (global pooling, a linear layer on flattened
 features, attention, a recurrent layer), and ``None`` when it cannot be known (a layer with no rule here that
 changes the spatial size).
@@ -70,9 +74,10 @@ def _step(field: Field, k, s, p, d) -> Field:
 
 
 def _conv_padding(m: nn.Module, dims: int):
-    """Numeric padding of a convolution ('same' -> half the dilated kernel, 'valid' -> 0)."""
+    """Numeric padding before the first pixel of a convolution ('valid' -> 0; 'same' -> torch's left padding: half
+    the dilated kernel's extra pixels rounded down, the odd one going after the last pixel)."""
     if m.padding == "same":
-        return tuple((d * (k - 1)) / 2 for k, d in zip(_tuple(m.kernel_size, dims), _tuple(m.dilation, dims)))
+        return tuple((d * (k - 1)) // 2 for k, d in zip(_tuple(m.kernel_size, dims), _tuple(m.dilation, dims)))
     if m.padding == "valid":
         return (0,) * dims
     return m.padding
@@ -102,6 +107,27 @@ def _adaptive(field: Field, in_size: tuple, out_size: tuple) -> Field | str:
     k = tuple(max(math.ceil((i + 1) * n / o) - (i * n) // o for i in range(o)) for n, o in zip(in_size, out_size))
     s = tuple(n / o for n, o in zip(in_size, out_size))
     return _step(field, k, s, 0, 1)
+
+
+_TAPS = {"nearest": 1, "nearest-exact": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}
+
+
+def _upsample(field: Field, m: nn.Upsample, in_size: tuple, out_size: tuple) -> Field:
+    """Upsampling by f = out / in: output unit i reads the input near x(i) = (i + 0.5) / f - 0.5 (i * (in - 1) /
+    (out - 1) with ``align_corners``), taking ``_TAPS`` neighbours (nearest: 1, linear: 2, cubic: 4). The field is
+    the taps' fields, widened by the rounding of x(i) to whole input units (the taps are whole units, x(i) is not)."""
+    taps = _TAPS.get(m.mode, 2)
+    size, jump, start = [], [], []
+    for r, j, st, i, o in zip(field.size, field.jump, field.start, in_size, out_size):
+        if m.align_corners and o > 1:  # x(i) lands anywhere between two units: the taps are up to half a unit off
+            step, first, rounding = (i - 1) / (o - 1), 0.0, 1.0
+        else:  # x(i) moves in steps of i / o < 1 unit, so the taps lag it by up to 1 - step
+            step, first = i / o, 0.5 * i / o - 0.5
+            rounding = max(1 - step, 0.0)
+        size.append(r + (taps - 1) * j + rounding * j)
+        jump.append(j * step)
+        start.append(st + first * j)
+    return Field(tuple(size), tuple(jump), tuple(start))
 
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -140,8 +166,7 @@ def layer_field(m: nn.Module, field, in_shape: tuple | None, out_shape: tuple | 
     if isinstance(m, _ADAPTIVE) and spatial_in is not None and spatial_out is not None:
         return _adaptive(field, spatial_in, spatial_out)
     if isinstance(m, nn.Upsample) and spatial_in is not None and spatial_out is not None:
-        jump = tuple(j * i / o for j, i, o in zip(field.jump, spatial_in, spatial_out))
-        return Field(field.size, jump, field.start)
+        return _upsample(field, m, spatial_in, spatial_out)
     if in_shape is not None and out_shape is not None and in_shape[2:] != out_shape[2:]:
         return None  # no rule for this layer and it changes the spatial size: unknown from here on
     return field  # element-wise / per-position layers (norms, activations, dropout) keep the field
@@ -157,5 +182,5 @@ def clipped_box(field: Field, unit: tuple[int, ...], input_size: tuple[int, ...]
     """Per dimension, the input pixels ``[first, last]`` (inclusive) that unit ``unit`` can see."""
     out = []
     for (lo, hi), n in zip(unit_box(field, unit), input_size):
-        out.append((max(0, math.ceil(lo - 1e-9)), min(n - 1, math.floor(hi + 1e-9) - 1)))
+        out.append((max(0, math.ceil(lo - 1e-3)), min(n - 1, math.floor(hi + 1e-3) - 1)))  # rows keep 4 decimals
     return tuple(out)

@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from core.inspect.field import GLOBAL, Field, clipped_box, combine, layer_field
+from core.models.modes import eval_mode
+from core.train.hooks import first_tensor
 
 
 @dataclass
@@ -128,19 +130,6 @@ def _mult_adds(m: nn.Module, inputs: tuple, out_shape: tuple) -> int:
 
 
 # ---- recording one forward pass --------------------------------------------------------------------------------
-def _first_tensor(value):
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, nn.utils.rnn.PackedSequence):
-        return value.data
-    if isinstance(value, (tuple, list)):
-        for v in value:
-            t = _first_tensor(v)
-            if t is not None:
-                return t
-    return None
-
-
 def _all_tensors(value) -> list[torch.Tensor]:
     if isinstance(value, torch.Tensor):
         return [value]
@@ -152,7 +141,7 @@ def _all_tensors(value) -> list[torch.Tensor]:
 
 
 def _shape(value) -> tuple:
-    t = _first_tensor(value)
+    t = first_tensor(value)
     return tuple(t.shape) if t is not None else ()
 
 
@@ -208,7 +197,7 @@ class _Recorder:
         name = self.names.get(module)
         if name is None:
             return
-        x = _first_tensor(args)
+        x = first_tensor(args)
         call = self.calls.get(module, 0)
         self.calls[module] = call + 1
         depth = len(self.stack)
@@ -229,7 +218,7 @@ class _Recorder:
         nested = self.inside.pop()
         row = self.rows[index]
         row.output_shape = _shape(output)
-        out = _first_tensor(output)
+        out = first_tensor(output)
         if nested:  # a block: its totals are the calls inside it; its field is the one of its output tensor
             row.leaf = False
             inner = [self.rows[i] for i in nested if self.rows[i].depth == row.depth + 1]
@@ -293,13 +282,10 @@ def layer_table(model: nn.Module, input_shape: tuple, *, example: torch.Tensor |
     for m in rec.names:
         handles.append(m.register_forward_pre_hook(rec.pre))
         handles.append(m.register_forward_hook(rec.post))
-    was_training = model.training
     try:
-        model.eval()
-        with torch.enable_grad():
+        with eval_mode(model), torch.enable_grad():
             model(x)
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return rec.rows

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
+from core.models.modes import eval_mode
+
 
 @dataclass
 class ClassVisual:
@@ -154,9 +156,7 @@ def invert_mlp(model: nn.Module, target: int, input_shape: tuple, margin: float 
             h = lo + (h - h.min()) / (h.max() - h.min()).clamp(min=1e-12) * (hi - lo)
         value = torch.log(h / (1 - h))  # the inverse of the sigmoid: pre-activation of the layer before
     image = value.float().reshape(input_shape)
-    was = model.training
-    with torch.no_grad():
-        logits = model.eval()(image[None])[0]
-    model.train(was)
+    with eval_mode(model), torch.no_grad():
+        logits = model(image[None])[0]
     exact = clipped == 0 and bool(torch.allclose(logits.double(), wanted, atol=1e-3))
     return MLPInverse(image, int(target), wanted.float(), logits, clipped, exact)

@@ -18,7 +18,8 @@ from core.models.efficientnet import EfficientNetLite0, EfficientNetLite0Transfe
 from core.models.image import MLP, ResNet18Transfer, SmallCNN
 from core.models.pretrained import WeightsPlan, weights_plan
 from core.models.registry import (MODELS, ModelSpec, build, build_for, bundle_opts, default_model, group_parameters,
-                                  layer_groups, names, rebuild, register, spec, typical_side, unwrap)
+                                  layer_groups, names, rebuild, register, spec, typical_side, unwrap,
+                                  user_options)
 from core.models.stn import STNCNN
 from core.models.text import BagOfNgrams, PooledRNN, RNNClassifier, TextCNN
 

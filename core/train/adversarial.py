@@ -13,12 +13,13 @@ a model trained on FGSM can learn to resist FGSM alone ("catastrophic overfittin
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch.utils.data import DataLoader, Subset
 
 from core.attacks.methods import PIXEL_BOUNDS, WAVE_BOUNDS, fgsm, pgd
+from core.fields import from_fields
 from core.models import unwrap
 from core.train.callbacks import Callback
 
@@ -40,11 +41,7 @@ class AdversarialConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "AdversarialConfig":
         """From ``TrainConfig.adversarial``; unknown keys are refused with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown adversarial setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**d)
+        return from_fields(cls, d, "adversarial setting", list_known=True)
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict of every field."""

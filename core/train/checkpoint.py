@@ -76,6 +76,15 @@ def find_checkpoint(where: str | os.PathLike, name: str = LAST) -> Path:
     return path
 
 
+def run_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The one rule for "a run's model": its best checkpoint, else its last one, else None (none saved yet)."""
+    for name in (BEST, LAST):
+        path = Path(run_dir) / "checkpoints" / name
+        if path.is_file():
+            return path
+    return None
+
+
 def load_checkpoint(where: str | os.PathLike, name: str = LAST, map_location="cpu") -> dict:
     """Load a checkpoint (a file, or a run directory's ``checkpoints/NAME``) with ``weights_only=True``."""
     return torch.load(find_checkpoint(where, name), map_location=map_location, weights_only=True)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from core.fields import from_fields
 
 OPTIMIZERS = ("adam", "adamw", "sgd")  # sgd always with momentum (TrainConfig.momentum)
 SCHEDULERS = ("none", "step", "cosine", "one-cycle")
@@ -70,11 +72,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         """Rebuild from ``to_dict()`` output; unknown keys are refused with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s): {', '.join(unknown)}")
-        return cls(**d)
+        return from_fields(cls, d)
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with some fields changed."""

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-CHECKPOINTS = ("best.pt", "last.pt")  # preferred order when loading a run's model
+from core.train.checkpoint import run_checkpoint
+
 
 
 @dataclass
@@ -90,13 +91,7 @@ def evaluate(model: nn.Module, bundle, split: str = "val", **kw) -> Evaluation:
     return Evaluation(classes=list(bundle.classes), targets=targets, probs=probs)
 
 
-def checkpoint_path(run_dir: str | Path) -> Path | None:
-    """The run's best checkpoint, else its last one, else None."""
-    for name in CHECKPOINTS:
-        path = Path(run_dir) / "checkpoints" / name
-        if path.is_file():
-            return path
-    return None
+checkpoint_path = run_checkpoint  # the run's best checkpoint, else its last one, else None
 
 
 def _state_dict(obj: dict) -> dict:

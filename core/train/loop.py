@@ -266,7 +266,7 @@ def fit(config: TrainConfig, callbacks=(), *, run=None, bundle=None) -> RunResul
     info = setup(config.device)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     run = _open_run(config, run, info)
-    train_split = None
+    train_split, transform_before = None, None
     try:
         _seed(config.seed, config.deterministic)
         if bundle is None:
@@ -274,6 +274,7 @@ def fit(config: TrainConfig, callbacks=(), *, run=None, bundle=None) -> RunResul
             bundle = load(config.data, **config.data_opts)
         check(config, bundle.kind)  # what the launch form refused, refused here too
         train_split = bundle.splits["train"]
+        transform_before = getattr(train_split, "transform", None)
         return _train(config, bundle, run, info, callbacks, start)
     except KeyboardInterrupt:
         if run is not None:
@@ -285,7 +286,7 @@ def fit(config: TrainConfig, callbacks=(), *, run=None, bundle=None) -> RunResul
         raise
     finally:
         if train_split is not None:
-            train_split.transform = None  # the bundle may be reused (a page's cache): leave it as it came
+            train_split.transform = transform_before  # the bundle may be reused (a page's cache): as it came
         torch.use_deterministic_algorithms(deterministic_before)
         teardown(info)
 

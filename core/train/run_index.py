@@ -18,7 +18,7 @@ import sqlite3
 from pathlib import Path
 
 from core.train.run_info import ACTIVE, STALE_AFTER, RunInfo, derive_status, info_from_row, pid_state
-from core.train.run_reader import DB_NAME
+from core.train.run_reader import DB_NAME, RunReader
 
 INDEX_NAME = "index.sqlite"
 
@@ -127,13 +127,13 @@ def list_runs(runs_dir: str | os.PathLike | None = None, stale_after: float = ST
                 continue
         if kind is None or (row.get("kind") or "train") == kind:
             infos.append(info_from_row(runs_dir / name, row, stale_after))
-    return sorted(infos, key=lambda i: i.name, reverse=True)  # names start with the creation time
+    return sorted(infos, key=lambda i: (i.created or i.started or 0.0, i.name), reverse=True)  # newest first
 
 
 def _reindex(run_dir: Path, index: RunIndex) -> dict | None:
     """Read a run's summary from its own database into the index; None when it cannot be read (not a run)."""
     try:
-        row = _store(run_dir).summary_row()
+        row = RunReader(run_dir).summary_row()
     except (sqlite3.Error, TypeError, FileNotFoundError):
         return None  # half-created or foreign database: not a run we can show
     if row.get("status") in ACTIVE and pid_state(row.get("pid"), row.get("host")) == "dead":
@@ -146,14 +146,8 @@ def delete_run(run_dir: str | os.PathLike) -> None:
     """Delete a run directory and its index row. An active (queued or running) run is refused with ValueError:
     stop it first. Whether this user may delete it is core.access.can_delete's question, asked by the caller."""
     run_dir = Path(run_dir)
-    info = _store(run_dir).info()
+    info = RunReader(run_dir).info()
     if info.status in ACTIVE:
         raise ValueError(f"{info.name} is {info.status}; stop it before deleting it")
     shutil.rmtree(run_dir)
     RunIndex(run_dir.parent).delete(run_dir.name)
-
-
-def _store(run_dir: Path):
-    from core.train.store import RunStore  # the store mirrors into the index; the index reads runs through it
-
-    return RunStore(run_dir)

@@ -25,6 +25,13 @@ class RunReader:
     run_dir: Path
     db_path: Path
 
+    def __init__(self, run_dir):
+        """Read the run directory ``run_dir`` (FileNotFoundError when it has no database)."""
+        self.run_dir = Path(run_dir)
+        self.db_path = self.run_dir / DB_NAME
+        if not self.db_path.is_file():
+            raise FileNotFoundError(f"{self.run_dir} is not a run directory (no {DB_NAME})")
+
     def _read(self, sql: str, params: tuple = ()) -> pd.DataFrame:
         con = _connect(self.db_path)
         try:

@@ -191,16 +191,11 @@ class RunStore(RunReader):
         self._maybe_flush()
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        """Record the metrics of one finished epoch (e.g. train_loss, val_loss, val_acc) and commit at once."""
+        """Record the metrics of one finished epoch (e.g. train_loss, val_loss, val_acc) and commit at once, in one
+        transaction with the steps still buffered: a reader sees all of the epoch or none of it."""
         now = time.time()
         rows = [(int(epoch), str(k), _num(v), now) for k, v in metrics.items()]
-        with self._lock:
-            con = self._db()
-            con.executemany("INSERT INTO epochs VALUES (?, ?, ?, ?)", rows)
-            done, best = con.execute("SELECT COUNT(DISTINCT epoch), MAX(CASE WHEN name = 'val_acc' THEN value END) "
-                                     "FROM epochs").fetchone()
-        self._index.update(self.run_dir.name, epochs_done=done, best_val_acc=best)
-        self.flush()
+        self.flush(epochs=rows)
 
     def set_progress(self, done: int, total: int, text: str = "") -> None:
         """Progress of a job that is not an epoch loop (an LR sweep, an attack sweep): ``done`` of ``total`` units
@@ -275,15 +270,15 @@ class RunStore(RunReader):
             self._stop_cache = bool(row and row[0])
         return self._stop_cache
 
-    def flush(self) -> None:
-        """Commit buffered step and activation rows now (one transaction)."""
+    def flush(self, epochs: list[tuple] = ()) -> None:
+        """Commit buffered step and activation rows now, with ``epochs`` rows if given (one transaction)."""
         with self._lock:
             steps, self._steps = self._steps, []
             acts, self._acts = self._acts, []
             scalars, self._scalars = self._scalars, []
             grads, self._grads = self._grads, []
             self._last_flush = time.monotonic()
-            if not steps and not acts and not scalars and not grads:
+            if not steps and not acts and not scalars and not grads and not epochs:
                 return
             steps = _plain_steps(steps)
             acts = [(s, layer, *(_num(v) for v in vals)) for s, layer, *vals in acts]
@@ -297,12 +292,18 @@ class RunStore(RunReader):
                 con.executemany("INSERT INTO scalars VALUES (?, ?, ?, ?)", scalars)
                 con.executemany("INSERT INTO grads VALUES (?, ?, ?, ?, ?)",
                                 [(s, layer, *(_num(v) for v in vals)) for s, layer, *vals in grads])
+                con.executemany("INSERT INTO epochs VALUES (?, ?, ?, ?)", epochs)
                 con.execute("UPDATE meta SET heartbeat = ? WHERE id = 0", (now,))
+                if epochs:
+                    done, best = con.execute("SELECT COUNT(DISTINCT epoch), MAX(CASE WHEN name = 'val_acc' THEN "
+                                             "value END) FROM epochs").fetchone()
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         last = {"last_step": steps[-1][0], "last_loss": steps[-1][2]} if steps else {}
+        if epochs:
+            last.update(epochs_done=done, best_val_acc=best)
         self._index.update(self.run_dir.name, heartbeat=now, **last)
 
     def close(self) -> None:

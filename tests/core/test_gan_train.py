@@ -131,6 +131,21 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
         fit(GanConfig(data="toy:1010", runs_dir=str(tmp_path), resume_from=half.run_dir))
 
 
+@pytest.mark.parametrize("stop_at", [6, 7])
+def test_resume_after_a_stop_in_mid_epoch_takes_the_next_batch_of_the_same_order(tmp_path, stop_at):
+    whole = fit(GanConfig(**RING, epochs=4, runs_dir=str(tmp_path)))
+    half = fit(GanConfig(**RING, epochs=4, max_steps=stop_at, runs_dir=str(tmp_path)))  # 4 steps per epoch
+    assert half.steps == stop_at and half.epochs_done == 1  # the second epoch is not done
+    rest = fit(GanConfig(**RING, epochs=4, runs_dir=str(tmp_path), resume_from=half.run_dir))
+    assert rest.steps == 16 and rest.epochs_done == 4
+    a = torch.load(f"{whole.run_dir}/checkpoints/last.pt", weights_only=True)
+    b = torch.load(f"{rest.run_dir}/checkpoints/last.pt", weights_only=True)
+    for part in ("generator", "discriminator"):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), (part, k)
+    assert rest.history[-1] == pytest.approx(whole.history[-1])
+
+
 def test_a_nan_loss_fails_the_run_with_advice(tmp_path):
     data = load_gan_data("toy:ring", samples=128)
     data.values[5] = float("nan")

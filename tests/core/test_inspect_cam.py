@@ -12,7 +12,8 @@ from torch import nn
 
 from core import models
 from core.inspect import classic_cam, default_cam_layer, explain, gap_linear_head, grad_cam, layer_table, overlay
-from core.inspect.cam import colormap
+from core.inspect.cam import cam_maps, class_probabilities, colormap, seen_by_classifier, stn_views
+from tests.hook_spy import HookSpy
 
 
 def _reference_cam(model: nn.Module, x: torch.Tensor, targets: list[int], layer: nn.Module) -> torch.Tensor:
@@ -79,14 +80,18 @@ def test_batched_equals_single_calls_and_predicted_class_by_default(resnet):
     torch.testing.assert_close(ex.maps, singles, rtol=1e-4, atol=1e-6)
 
 
-def test_model_is_left_as_found(resnet):
+def test_model_is_left_as_found(resnet, monkeypatch):
     net = copy.deepcopy(resnet).train()
     for p in net.layer1.parameters():
         p.requires_grad_(False)  # a frozen backbone still gets maps
+    net.layer1.eval()  # ... and its batch norms stay frozen (eval) inside the training model
+    spy = HookSpy(monkeypatch)
     maps = grad_cam(net, torch.rand(2, 3, 64, 64), 1, "layer1")
     assert net.training and maps.shape == (2, 16, 16) and maps.max() > 0
+    assert [m.training for m in net.layer1.modules()] == [False] * len(list(net.layer1.modules()))
+    assert net.layer2.training and net.bn1.training
     assert all(p.grad is None for p in net.parameters())
-    assert not net._forward_hooks and not net.layer1._forward_hooks
+    assert spy.registered > 0 and spy.calls_in(net, torch.rand(1, 3, 64, 64)) == 0  # its hooks are gone
 
 
 def test_classic_cam_is_grad_cam_times_positions_for_gap_linear_heads(resnet):
@@ -150,3 +155,28 @@ def test_overlay_blends_the_resized_map_over_the_image():
 def test_jet_colormap_ends():
     assert np.allclose(colormap(0.0), [0, 0, 0.5]) and np.allclose(colormap(1.0), [0.5, 0, 0])
     assert np.allclose(colormap(0.5), [0.5, 1, 0.5])
+
+
+def test_cam_maps_switch_and_what_the_classifier_sees(resnet):
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(cam_maps(resnet, x, 1, "layer3"), grad_cam(resnet, x, 1, "layer3"))
+    torch.testing.assert_close(cam_maps(resnet, x, 1, method="classic CAM"), classic_cam(resnet, x, 1))
+    assert seen_by_classifier(resnet, x) is x  # no spatial transformer: the input itself
+    stn = models.build("stn_cnn", 3, input_shape=(1, 16, 16)).train()
+    small = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        torch.testing.assert_close(seen_by_classifier(stn, small), stn.eval().transform(small))
+    assert not stn.training  # (eval above); seen_by_classifier leaves a model's mode as it found it
+    stn.train()
+    seen_by_classifier(stn, small)
+    assert stn.training
+
+
+def test_probabilities_and_stn_views_are_the_models_own():
+    stn = models.build("stn_cnn", 3, input_shape=(1, 16, 16)).eval()
+    x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        torch.testing.assert_close(class_probabilities(stn, x), torch.softmax(stn(x), 1))
+        warped, theta = stn_views(stn, x)
+        torch.testing.assert_close(warped, stn.transform(x))
+        assert theta.shape == (2, 2, 3)

@@ -50,9 +50,9 @@ def test_export_state_dict_from_the_command_line(digits_run, tmp_path, capsys):
 
 
 def test_export_json_and_refusal(digits_run, tmp_path, capsys, monkeypatch):
-    assert main(["export", str(digits_run), "--format", "torchscript", "--out", str(tmp_path / "t.pt"), "--json"]) == 0
+    assert main(["export", str(digits_run), "--format", "exported", "--out", str(tmp_path / "t.pt2"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] and report["format"] == "torchscript" and report["examples"] == 8
+    assert report["ok"] and report["format"] == "exported" and report["examples"] == 8
     from core.inspect import export
 
     real = export.importlib.util.find_spec

@@ -1,11 +1,13 @@
-"""Exports round-trip: plain state_dict + generated Python file (also run without the lab), TorchScript,
-torch.export, ONNX (onnxruntime); clear refusals; the check notices a mismatch."""
+"""Exports round-trip: plain state_dict + generated Python file (also run without the lab), torch.export, ONNX
+(onnxruntime), with no deprecation warning on this torch; no TorchScript; clear refusals; the check notices a
+mismatch."""
 from __future__ import annotations
 
 import ast
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -67,49 +69,38 @@ def test_every_registered_model_exports_as_state_dict(name, tmp_path):
     assert result.ok and result.max_abs_diff == 0.0
 
 
-def test_text_model_state_dict_and_torchscript(tmp_path):
+def test_text_model_state_dict(tmp_path):
     net = models.build("gru", 2, vocab_size=40)
     ids = torch.tensor([[3, 4, 5, 0], [6, 7, 8, 9], [2, 0, 0, 0]])
-    assert export_model(net, ids, "state_dict", tmp_path / "gru.pt").ok
-    ts = export_model(net, ids, "torchscript", tmp_path / "gru-ts.pt")
-    assert ts.ok and ts.notes == []  # scripted, not traced
-    loaded = torch.jit.load(str(tmp_path / "gru-ts.pt"))
-    longer = torch.tensor([[3, 4, 5, 6, 7, 8, 0, 0]])
-    torch.testing.assert_close(loaded(longer), net.eval()(longer))  # any length: scripted keeps the logic
+    result = export_model(net, ids, "state_dict", tmp_path / "gru.pt")
+    assert result.ok and result.max_abs_diff == 0.0
 
 
-def test_torchscript_and_torch_export_round_trip(tmp_path):
+def test_torch_export_round_trip_without_deprecation_warnings(tmp_path):
     net = _cnn()
-    for fmt, name in (("torchscript", "m-ts.pt"), ("exported", "m.pt2")):
-        result = export_model(net, X, fmt, tmp_path / name)
-        assert result.ok, result.message()
-        assert "matches" in result.message()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        warnings.simplefilter("error", FutureWarning)
+        result = export_model(net, X, "exported", tmp_path / "m.pt2")
+    assert result.ok and "matches" in result.message()
     program = torch.export.load(str(tmp_path / "m.pt2")).module()
     torch.testing.assert_close(program(X[:2]), net(X[:2]))  # batch size left dynamic
+    torch.testing.assert_close(program(X), net(X))
 
 
-class _Unscriptable(torch.nn.Module):
-    """A forward TorchScript cannot compile (a lambda); tracing can follow it."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear = torch.nn.Linear(256, 3)
-
-    def forward(self, x):
-        flatten = lambda t: t.flatten(1)  # noqa: E731
-        return self.linear(flatten(x))
-
-
-def test_torchscript_says_when_it_traced_instead(tmp_path):
-    result = export_model(_Unscriptable(), X, "torchscript", tmp_path / "u.pt")
-    assert result.ok and len(result.notes) == 1 and "traced on the check batch" in result.notes[0]
+def test_torchscript_is_gone(tmp_path):
+    assert "torchscript" not in export_mod.FORMATS and "torchscript" not in export_mod.LABELS
+    with pytest.raises(ValueError, match="unknown export format"):
+        export_model(_cnn(), X, "torchscript", tmp_path / "m.pt")
 
 
 def test_onnx_round_trip_with_onnxruntime(tmp_path):
     import onnxruntime
 
     net = _cnn()
-    result = export_model(net, X, "onnx", tmp_path / "m.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        result = export_model(net, X, "onnx", tmp_path / "m.onnx")
     assert result.ok and result.max_abs_diff < 1e-4
     assert result.files == [str(tmp_path / "m.onnx")] and not (tmp_path / "m.onnx.data").exists()  # one file
     session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
@@ -134,14 +125,14 @@ def test_text_models_cannot_be_captured_by_torch_export(tmp_path):
 
 
 def test_the_check_reports_a_mismatch(tmp_path, monkeypatch):
-    writer = export_mod._WRITERS["torchscript"]
+    writer = export_mod._WRITERS["exported"]
 
     def off_by_a_bit(model, x, out, classes):
         y, files, notes = writer(model, x, out, classes)
         return y + 1e-2, files, notes
 
-    monkeypatch.setitem(export_mod._WRITERS, "torchscript", off_by_a_bit)
-    result = export_model(_cnn(), X, "torchscript", tmp_path / "m.pt")
+    monkeypatch.setitem(export_mod._WRITERS, "exported", off_by_a_bit)
+    result = export_model(_cnn(), X, "exported", tmp_path / "m.pt2")
     assert not result.ok and result.max_abs_diff == pytest.approx(1e-2, rel=1e-3)
     assert "DOES NOT match" in result.message()
 
@@ -150,5 +141,5 @@ def test_unknown_format_and_mode_restored(tmp_path):
     net = _cnn().train()
     with pytest.raises(ValueError, match="unknown export format"):
         export_model(net, X, "pickle", tmp_path / "m")
-    export_model(net, X, "torchscript", tmp_path / "m.pt")
+    export_model(net, X, "exported", tmp_path / "m.pt2")
     assert net.training

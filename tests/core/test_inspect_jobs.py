@@ -26,10 +26,10 @@ def test_class_visual_job(digits_run, tmp_path):
 
 
 def test_export_job(digits_run, tmp_path):
-    job = run_inline("export", export_job_config(str(digits_run), "torchscript"), runs_dir=tmp_path / "jobs")
+    job = run_inline("export", export_job_config(str(digits_run), "exported"), runs_dir=tmp_path / "jobs")
     result = read_result(job)
     assert result["ok"] and "matches" in result["message"]
-    assert torch.jit.load(result["path"]) is not None and result["path"].startswith(str(job))
+    assert torch.export.load(result["path"]).module() is not None and result["path"].startswith(str(job))
 
 
 def test_refused_configs(digits_run, tmp_path):

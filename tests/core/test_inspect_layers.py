@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from core import models
 from core.inspect import layer_table, layer_totals
+from tests.hook_spy import HookSpy
 
 
 def _by_name(rows):
@@ -78,8 +79,20 @@ def _same_padded_net():
     return nn.Sequential(Conv2dSame(1, 1, 3, stride=2), Conv2dSame(1, 1, 5), Conv2dSame(1, 1, 3, stride=2))
 
 
-@pytest.mark.parametrize("make", [_padded_net, _same_padded_net])
-@pytest.mark.parametrize("unit", [(0, 0), (1, 2), (3, 3)])
+def _even_same_net():
+    """padding='same' with even kernels: torch pads (k - 1) // 2 before the first pixel and the rest after."""
+    return nn.Sequential(nn.Conv2d(1, 1, 4, padding="same", bias=False), nn.Conv2d(1, 1, 2, padding="same", bias=False),
+                         nn.Conv2d(1, 1, (4, 6), padding="same", dilation=(1, 2), bias=False))
+
+
+def _upsampling_net(factor, mode):
+    """A decoder-like stack: the upsampling spreads each unit over ``factor`` outputs (and mixes two for bilinear)."""
+    return lambda: nn.Sequential(nn.Conv2d(1, 1, 3, stride=2, padding=1, bias=False),
+                                 nn.Upsample(scale_factor=factor, mode=mode), nn.Conv2d(1, 1, 3, padding=1, bias=False))
+
+
+@pytest.mark.parametrize("make", [_padded_net, _same_padded_net, _even_same_net], ids=["padded", "tf-same", "even-same"])
+@pytest.mark.parametrize("unit", [(0, 0), (1, 2), (3, 3), (7, 10)])
 def test_field_box_matches_the_gradient_footprint(make, unit):
     """The box drawn on the page (field, jump and start) is the set of pixels the unit really depends on.
 
@@ -91,6 +104,23 @@ def test_field_box_matches_the_gradient_footprint(make, unit):
     size = 48
     last = layer_table(net, (1, size, size))[-1]
     assert last.box(unit, (size, size)) == _footprint(net, size, unit)
+
+
+@pytest.mark.parametrize("factor,mode", [(2, "nearest"), (3, "nearest"), (2, "bilinear")])
+@pytest.mark.parametrize("unit", [(0, 0), (1, 2), (3, 3), (7, 10), (20, 13)])
+def test_upsampled_field_box_covers_the_gradient_footprint(factor, mode, unit):
+    """After an upsampling the units no longer sit on an even grid of input pixels (unit i reads unit i / f, rounded):
+    a box of fixed size and jump cannot be exact. It covers every pixel the unit depends on, and overshoots by less
+    than the grid step before the upsampling (2 pixels here) on each side."""
+    net = _upsampling_net(factor, mode)()
+    for m in net:
+        if isinstance(m, nn.Conv2d):
+            nn.init.constant_(m.weight, 1.0)
+    size = 32
+    box, true = layer_table(net, (1, size, size))[-1].box(unit, (size, size)), _footprint(net, size, unit)
+    for (lo, hi), (tlo, thi) in zip(box, true):
+        assert lo <= tlo and hi >= thi, (box, true)
+        assert tlo - lo < 2 and hi - thi < 2, (box, true)
 
 
 class _Tied(nn.Module):
@@ -191,10 +221,14 @@ def test_residual_sum_takes_the_larger_branch_whichever_it_is():
     assert rows["1.act"].receptive_field == (7, 7) and rows["1"].receptive_field == (7, 7)
 
 
-def test_model_mode_is_restored_and_no_gradients_left():
+def test_model_mode_is_restored_and_no_gradients_left(monkeypatch):
     net = models.build("cnn", 3, input_shape=(1, 8, 8)).train()
+    net.features.eval()  # a frozen part of a training model stays frozen
+    spy = HookSpy(monkeypatch)
     layer_table(net, (1, 8, 8))
     assert net.training and all(p.grad is None for p in net.parameters())
+    assert not any(m.training for m in net.features.modules()) and net.classifier.training
+    assert spy.registered > 0 and spy.calls_in(net, torch.zeros(1, 1, 8, 8)) == 0
     net.eval()
     layer_table(net, (1, 8, 8))
     assert not net.training

@@ -94,6 +94,13 @@ def test_exact_inverse_of_a_narrowing_sigmoid_mlp():
         torch.testing.assert_close(net.head.weight @ h + net.head.bias, inv.wanted, atol=1e-4, rtol=0)
 
 
+def test_inverse_restores_every_submodule_mode():
+    net = _well_conditioned(_sigmoid_mlp((32, 16))).train()
+    net.body.eval()  # a part set to eval inside a training model
+    invert_mlp(net, 0, (1, 8, 8), margin=1.0)
+    assert net.training and net.head.training and not any(m.training for m in net.body.modules())
+
+
 def test_inverse_says_when_it_is_not_exact():
     wide = invert_mlp(_sigmoid_mlp((256,)), 1, (1, 8, 8), margin=0.5)  # 64 inputs cannot set 256 hidden units
     assert wide.clipped == 0 and not wide.exact

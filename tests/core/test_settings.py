@@ -57,3 +57,13 @@ def test_an_explicit_device_is_taken_as_given(monkeypatch):
     assert pick_device("cpu") == torch.device("cpu")
     assert pick_device("cuda:1") == torch.device("cuda", 1)
     assert describe_device(torch.device("cpu")) == f"cpu ({torch.get_num_threads()} threads)"
+
+
+def test_default_data_root_and_cache_follow_the_process_not_the_import(tmp_path, monkeypatch):
+    monkeypatch.delenv("DLLAB_DATA_ROOT", raising=False)
+    monkeypatch.delenv("DLLAB_CACHE", raising=False)
+    monkeypatch.setenv("DLLAB_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert load_settings().data_root == tmp_path
+    assert Settings().cache_dir == tmp_path / "home" / ".cache" / "dllab"

@@ -11,6 +11,7 @@ from core.train.callbacks import Callback, StopTraining
 from core.train.checkpoint import load_checkpoint, load_model
 from core.train.store import RunStore
 from core.train.synthetic import synthetic_bundle
+from tests.hook_spy import HookSpy
 
 TINY = dict(model="cnn", model_opts={"width": 8}, epochs=2, batch_size=16, tensorboard=False, augment_preset=False,
             scheduler="none", lr=3e-3)
@@ -57,7 +58,8 @@ def test_event_order(tmp_path, bundle):
     assert rec.events == ["before_fit", "before_epoch", *batch, "after_grads", *batch, "after_epoch", "after_fit"]
 
 
-def test_stop_exception_still_cleans_up(tmp_path, bundle):
+def test_stop_exception_still_cleans_up(tmp_path, bundle, monkeypatch):
+    spy = HookSpy(monkeypatch)
     class StopAtStep3(Callback):
         def before_fit(self, loop):
             self.model = loop.model
@@ -70,7 +72,7 @@ def test_stop_exception_still_cleans_up(tmp_path, bundle):
     result = fit(_config(tmp_path, stats_every=1), [cb, rec], bundle=bundle)
     assert result.status == "stopped" and result.stop_reason == "enough" and result.steps == 3
     assert rec.events[-1] == "after_fit"
-    assert all(not m._forward_hooks for m in cb.model.modules())  # activation hooks removed
+    assert spy.registered > 0 and spy.calls_in(cb.model, bundle.splits['train'][0][0][None]) == 0  # hooks removed
     assert RunStore.open(result.run_dir).info().status == "stopped"
 
 
@@ -106,7 +108,8 @@ def test_max_steps_limits_a_tiny_run(tmp_path, bundle):
     assert result.epochs_done == 2  # the partial epoch is validated and checkpointed too
 
 
-def test_crash_marks_the_run_failed_and_reraises(tmp_path, bundle):
+def test_crash_marks_the_run_failed_and_reraises(tmp_path, bundle, monkeypatch):
+    spy = HookSpy(monkeypatch)
     class Boom(Callback):
         def before_fit(self, loop):
             self.model = loop.model
@@ -123,7 +126,7 @@ def test_crash_marks_the_run_failed_and_reraises(tmp_path, bundle):
     with pytest.raises(RuntimeError, match="disk on fire"):  # the original error, not the cleanup's
         fit(config, [boom, BrokenCleanup()], run=run, bundle=bundle)
     assert run.info().status == "failed" and "disk on fire" in run.info().error
-    assert all(not m._forward_hooks for m in boom.model.modules())  # cleanup ran anyway
+    assert spy.registered > 0 and spy.calls_in(boom.model, bundle.splits['train'][0][0][None]) == 0  # cleanup ran
 
 
 def test_impossible_config_is_refused(tmp_path):
@@ -212,3 +215,11 @@ def test_best_checkpoint_survives_a_worse_last_epoch(tmp_path, bundle):
     assert (best["epoch"], last["epoch"]) == (0, 1)
     assert best["metrics"]["val_acc"] == 0.9
     assert not all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
+
+
+def test_fit_leaves_the_bundle_transform_as_it_found_it(tmp_path):
+    bundle = synthetic_bundle("image", n=32)
+    mine = torch.nn.Identity()  # a transform the caller had set on its own bundle
+    bundle.splits["train"].transform = mine
+    fit(_config(tmp_path, epochs=1, max_steps=1, augment_preset=True), bundle=bundle)
+    assert bundle.splits["train"].transform is mine

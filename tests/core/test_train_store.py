@@ -182,3 +182,35 @@ def test_list_runs_skips_non_runs_and_sorts_newest_first(tmp_path):
     assert [r.run_dir for r in runs] == [b.run_dir, a.run_dir]
     assert runs[0].to_dict()["run_dir"] == str(b.run_dir)
     assert list_runs(tmp_path / "missing") == []
+
+
+def test_list_runs_orders_by_creation_time_not_by_name(tmp_path):
+    old = RunStore.create(tmp_path, CONFIG)
+    old.close()
+    renamed = old.run_dir.rename(tmp_path / "zzz-copied-from-elsewhere")  # the oldest, though its name sorts first
+    a = RunStore.create(tmp_path, {**CONFIG, "model": "zz"})
+    b = RunStore.create(tmp_path, {**CONFIG, "model": "aa"})  # the newest; in the same second it sorts below a by name
+    assert [r.run_dir for r in list_runs(tmp_path)] == [b.run_dir, a.run_dir, renamed]
+
+
+def test_an_epoch_is_one_transaction_with_the_buffered_steps(tmp_path, monkeypatch):
+    statements = []
+
+    def traced(db):
+        con = sqlite3.connect(db, timeout=10.0, check_same_thread=False, isolation_level=None)
+        con.set_trace_callback(statements.append)
+        return con
+
+    monkeypatch.setattr(store_mod, "_connect", traced)
+    run = RunStore.create(tmp_path, CONFIG, flush_every=60)
+    run.log_step(0, 0, loss=1.0, lr=0.1)
+    statements.clear()
+    run.log_epoch(0, {"train_loss": 1.0, "val_loss": 1.2, "val_acc": 0.5})
+    writes = [i for i, s in enumerate(statements) if s.startswith(("INSERT", "UPDATE"))]
+    begins = [i for i, s in enumerate(statements) if s.startswith("BEGIN")]
+    commits = [i for i, s in enumerate(statements) if s.startswith("COMMIT")]
+    assert sum(s.startswith("INSERT INTO epochs") for s in statements) == 3
+    assert any(s.startswith("INSERT INTO steps") for s in statements)
+    assert len(begins) == 1 and len(commits) == 1 and begins[0] < min(writes) and max(writes) < commits[0]
+    assert run.info().epochs_done == 1 and run.info().best_val_acc == pytest.approx(0.5)
+    assert list_runs(tmp_path)[0].epochs_done == 1  # the runs index got it too

@@ -85,3 +85,26 @@ def test_load_a_saved_pipeline(app_url, page, settle, shoot, tmp_path):
     size = page.locator(GRID).first.evaluate("i => [i.naturalWidth, i.naturalHeight]")
     assert size == [96, 96]
     shoot(page, "augment_loaded")
+
+
+def test_the_draws_stay_in_view_while_the_third_step_is_tuned(app_url, page, settle, shoot):
+    """Issue 19 item 13: at 1400x1000 the image controls scroll in their own box, so the draws stay on screen beside
+    the third step's sliders while one of them moves."""
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(app_url + "/Augment")
+    settle(page)
+    page.get_by_text("8 draws").first.wait_for()
+    page.wait_for_function(f"() => document.querySelectorAll('{GRID}').length >= 12")
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="brightness").get_by_role("slider")
+    slider.scroll_into_view_if_needed()
+    before = _grid_sources(page)
+    slider.focus()
+    settle(page, lambda: [slider.press("ArrowRight") for _ in range(10)])
+    page.wait_for_function(
+        "before => { const now = [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+        ".map(e => e.getAttribute('src')); return now.length && now.join() !== before.join(); }", arg=before)
+    _wait_for_media(page)
+    box, first_draw = slider.bounding_box(), page.locator(GRID).first.bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= 1000  # the slider being moved is on screen ...
+    assert 0 <= first_draw["y"] and first_draw["y"] + first_draw["height"] <= 1000  # ... and so is the first draw
+    shoot(page, "augment_tuning_in_view")
