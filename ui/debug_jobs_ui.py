@@ -12,6 +12,7 @@ from core.debug.jobs import (DEFAULT_STEPS, latest_job, memory_job_config, memor
                              profile_problems, read_memory, read_profile)
 from core.debug.profile import MAX_STEPS
 from core.jobs import launch
+from core.train.store import ACTIVE
 from ui import debug_figures as df
 from ui.debug_ui import device_panel
 from ui.jobs import watch

@@ -7,11 +7,12 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.attacks.methods import METHODS
 from core.attacks.transfer import KIND, TransferResult, by_data, config_for, read_transfer
 from core.jobs import launch
 from core.train.store import list_runs
 from ui import attack_figures as af
-from ui.jobs import job_ui
+from ui.jobs import bind_job, bound_job, launch_ui, watch
 
 READING = ("Each cell is the target's accuracy (column) on validation samples the surrogate (row) attacked with "
            "its own gradient; the target's gradient is never used. The framed diagonal is the ordinary white-box "
@@ -46,8 +47,8 @@ def _launch_ui(groups: dict, runs: dict, key: str) -> None:
                              key=f"{key}-targets")
     d1, d2, d3, d4 = st.columns(4)
     eps = d1.number_input("Epsilon (pixel units)", 0.0, 1.0, 0.1, 0.01, format="%.3f", key=f"{key}-eps")
-    methods = d2.multiselect("Attacks", ["fgsm", "bim", "pgd"], ["fgsm", "pgd"], format_func=af.METHOD_NAMES.get,
-                             key=f"{key}-methods")
+    methods = d2.multiselect("Attacks", list(METHODS), [m for m in ("fgsm", "pgd") if m in METHODS],
+                             format_func=lambda m: METHODS[m].label, key=f"{key}-methods")
     limit = d3.number_input("Samples", 10, 5000, 500, 10, key=f"{key}-limit",
                             help="a random subset of the validation split, the same one for every run (seed 0)")
     steps = d4.number_input("BIM / PGD steps", 1, 100, 10, key=f"{key}-steps")
@@ -58,10 +59,9 @@ def _launch_ui(groups: dict, runs: dict, key: str) -> None:
         st.error(f"Cannot make the table: {problem}")
     if st.button("Make the transfer table", type="primary", disabled=bool(problems), key=f"{key}-start",
                  help="runs in a worker process; you can leave the page and come back"):
-        try:
-            launch(KIND, config.to_dict(), owner=_user()[0])
-        except ValueError as err:  # e.g. this server's queue is full
-            st.error(f"Cannot make the table: {err}")
+        started = launch_ui(lambda: launch(KIND, config.to_dict(), owner=_user()[0]), "Cannot make the table")
+        if started is not None:
+            bind_job(f"{key}-bound", started.name)
 
 
 def _user() -> tuple[str | None, bool]:
@@ -71,16 +71,24 @@ def _user() -> tuple[str | None, bool]:
 
 
 def _results_ui(key: str) -> None:
-    from core.access import visible_runs
+    from core.access import is_own, visible_runs
 
     user, teacher = _user()
-    jobs = visible_runs(list_runs(kind=KIND), user, teacher=teacher)
-    if not jobs:
+
+    jobs = [r for r in visible_runs(list_runs(kind=KIND), user, teacher=teacher) if teacher or is_own(r, user)]
+    bound = bound_job(f"{key}-bound", jobs)  # this session's own table (by run id), never a classmate's
+    if bound is None:
         return
-    chosen = st.selectbox("Transfer table", jobs, key=f"{key}-job", format_func=lambda i: f"{i.name} ({i.status})")
-    if job_ui(chosen.run_dir, f"{key}-poll") != "finished":
-        return
-    result = read_transfer(chosen.run_dir)
+    chosen = st.selectbox("Transfer table", jobs, index=jobs.index(bound), key=f"{key}-job",
+                          format_func=lambda i: i.name)  # no status here: it would go stale while the job runs
+    bind_job(f"{key}-bound", chosen.name)
+    watch(chosen.run_dir, f"{key}-poll", lambda store, info: _table(store.run_dir, key)
+          if info.status == "finished" else None)
+
+
+def _table(run_dir, key: str) -> None:
+    """The finished transfer table: one heatmap per attack, the white-box diagonal framed."""
+    result = read_transfer(run_dir)
     if result is None:
         st.warning("This job finished without a table.")
         return
