@@ -28,3 +28,31 @@ def test_adversarial_opens_on_the_newest_run_it_can_attack(monkeypatch, tmp_path
     _no_errors(at)
     assert at.selectbox(key="adv-run").value == good.name
     assert not [e.value for e in at.error if "Cannot attack" in e.value]
+
+
+def _stopped_ring_run(runs_dir: Path, at_step: int) -> Path:
+    """A toy:ring run planned for 2,000 steps and stopped at ``at_step``, as by the Stop button."""
+    from core.gan import GanConfig, fit
+    from core.train.callbacks import StopTraining
+
+    class StopAt:
+        order = 99
+
+        def after_step(self, loop):
+            if loop.step == at_step:
+                raise StopTraining("stopped on request", status="stopped")
+
+    cfg = GanConfig(data="toy:ring", model_opts={"hidden": [16]}, batch_size=32, samples=128, epochs=500,
+                    snapshot_every=4, runs_dir=str(runs_dir))
+    return Path(fit(cfg, [StopAt()]).run_dir)
+
+
+def test_gan_collapse_meter_says_too_early_to_tell_early_in_a_run(monkeypatch, tmp_path):
+    _stopped_ring_run(tmp_path, 12)
+    monkeypatch.setenv("DLLAB_RUNS", str(tmp_path))
+    at = AppTest.from_file(_page("5_GAN.py"), default_timeout=120).run()
+    _no_errors(at)
+    early = [i.value for i in at.info if i.value.startswith("Too early to tell")]
+    assert early and "step 12" in early[0], [i.value for i in at.info]
+    assert not [e.value for e in at.error if "collapse" in e.value.lower()]
+    assert any("Watch the chart" in m.value for m in at.markdown)
