@@ -101,6 +101,16 @@ def _curves(store: RunStore, steps: pd.DataFrame, key: str) -> None:
     c2.plotly_chart(tf.accuracy_figure(_one_based(epochs)), key=f"{key}-acc", width="stretch")
     c2.dataframe(_one_based(epochs), hide_index=True, key=f"{key}-epochs",
                  column_config={"lr": st.column_config.NumberColumn(format="%.2e")})  # not 0.0000002
+    _overfitting(store, epochs)
+
+
+def _overfitting(store: RunStore, epochs: pd.DataFrame) -> None:
+    """The run's overfitting (core.train.overfit), in sight under the curves, with what to try."""
+    from core.train.overfit import overfitting
+
+    found = overfitting(epochs.to_dict("records"), int(store.config().get("early_stop") or 0))
+    if found is not None:
+        st.warning(found.message + "\n\n" + "\n".join(f"- {tip}" for tip in found.advice), icon="📈")
 
 
 def _activations(store: RunStore, key: str) -> None:

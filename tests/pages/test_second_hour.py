@@ -56,3 +56,20 @@ def test_gan_collapse_meter_says_too_early_to_tell_early_in_a_run(monkeypatch, t
     assert early and "step 12" in early[0], [i.value for i in at.info]
     assert not [e.value for e in at.error if "collapse" in e.value.lower()]
     assert any("Watch the chart" in m.value for m in at.markdown)
+
+
+def test_train_page_flags_overfitting_with_what_to_try(monkeypatch, tmp_path):
+    from tests.train_page_helpers import PAGE, inject_finished_run
+    from core.train.store import RunStore
+
+    run_dir = inject_finished_run(tmp_path, epochs=1)
+    store = RunStore.open(run_dir)  # ten epochs of the text run: validation loss rising from epoch 4
+    for e, v in enumerate([0.9, 0.6, 0.5, 0.45, 0.47, 0.49, 0.5, 0.51, 0.52, 0.52]):
+        store.log_epoch(e, {"train_loss": 1.0 / (e + 1), "val_loss": v, "train_acc": 0.6 + 0.04 * e,
+                            "val_acc": 0.798})
+    store.close()
+    monkeypatch.setenv("DLLAB_RUNS", str(tmp_path))
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    _no_errors(at)
+    flagged = [w.value for w in at.warning if w.value.startswith("Overfitting")]
+    assert flagged and "risen since epoch 4 (0.45 → 0.52)" in flagged[0] and "early stopping" in flagged[0]
