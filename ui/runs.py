@@ -238,19 +238,17 @@ def _predict(model, bundle, key: str) -> None:
     st.plotly_chart(tf.probabilities_figure(probs, list(bundle.classes)), key=f"{key}-probs")
 
 
-def _summary(model, freeze_epochs: int) -> None:
-    from core.train.evaluate import model_summary
+def _summary(model, run_dir) -> None:
+    from core.train.evaluate import model_summary, run_freezing
 
     rows = model_summary(model)
     total = sum(r.params for r in rows)
-    frozen = sum(r.params for r in rows if r.frozen_while_freezing)
-    text = f"**{total:,}** parameters, all trained at the end of the run."
-    if freeze_epochs:
-        text += (f" During the first {freeze_epochs} epoch(s) the backbone (**{frozen:,}**) was frozen and only the "
-                 f"head (**{total - frozen:,}**) trained.")
-    st.markdown(text)
+    store = RunStore.open(run_dir)
+    freezing = run_freezing(model, store.config(), store.info().epochs_done)  # what the run did, from its config
+    trained = total - freezing.never_trained
+    st.markdown(f"**{total:,}** parameters, **{trained:,}** of them trained by the run: {freezing.text()}.")
     table = pd.DataFrame([r.__dict__ for r in rows])
-    if not freeze_epochs:
+    if not freezing.backbone:
         table = table.drop(columns="frozen_while_freezing")
     st.dataframe(table, hide_index=True)
 
@@ -304,7 +302,7 @@ def results_view(run_dir: str | Path, key: str = "results") -> None:
     elif view == "Predict":
         _predict(model, bundle, key)
     elif view == "Model":
-        _summary(model, int(RunStore.open(run_dir).config().get("freeze_epochs") or 0))
+        _summary(model, run_dir)
     else:
         _download(model, path, Path(run_dir), key)
 

@@ -73,3 +73,50 @@ def test_train_page_flags_overfitting_with_what_to_try(monkeypatch, tmp_path):
     _no_errors(at)
     flagged = [w.value for w in at.warning if w.value.startswith("Overfitting")]
     assert flagged and "risen since epoch 4 (0.45 → 0.52)" in flagged[0] and "early stopping" in flagged[0]
+
+
+def _frozen_run(runs_dir: Path, freeze_epochs: int, epochs: int = 4, train_bn: bool = False) -> Path:
+    """A resnet18 transfer run on the digits as the trainer leaves it, its backbone frozen ``freeze_epochs``."""
+    import torch
+
+    from core import data, models
+    from core.train.store import RunStore
+
+    bundle = data.load("builtin:digits")
+    run = RunStore.create(runs_dir, {"data": "builtin:digits", "model": "resnet18", "epochs": epochs,
+                                     "freeze_epochs": freeze_epochs, "train_bn": train_bn,
+                                     "model_opts": {"weights": "none"}, "data_opts": {}})
+    run.set_status("running")
+    for e in range(epochs):
+        run.log_epoch(e, {"train_loss": 1.0 / (e + 1), "val_loss": 1.2 / (e + 1), "val_acc": 0.5})
+    model = models.build_for(bundle, "resnet18", weights="none")
+    torch.save({"model": model.state_dict()}, run.checkpoint_dir / "best.pt")
+    run.set_status("finished")
+    run.close()
+    return run.run_dir
+
+
+def test_inspect_shows_what_the_run_froze_not_a_fresh_model(monkeypatch, tmp_path):
+    from core.train.optim import set_frozen
+    from core.inspect import load_run
+
+    run = _frozen_run(tmp_path, freeze_epochs=4)
+    expected = set_frozen(load_run(run).model, True, train_bn=False)  # what the trainer's Freezer froze
+    monkeypatch.setenv("DLLAB_RUNS", str(tmp_path))
+    at = AppTest.from_file(_page("7_Inspect.py"), default_timeout=120).run()
+    _no_errors(at)
+    frozen = next(m for m in at.metric if m.label.startswith("Frozen"))
+    assert expected > 1_000_000 and frozen.value == f"{expected:,}"
+    assert any("stayed frozen for all 4 epoch(s)" in c.value for c in at.caption)
+
+
+def test_train_model_summary_says_the_backbone_never_trained(monkeypatch, tmp_path):
+    from tests.train_page_helpers import PAGE
+
+    _frozen_run(tmp_path, freeze_epochs=4)
+    monkeypatch.setenv("DLLAB_RUNS", str(tmp_path))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.radio(key="results-view").set_value("Model").run()
+    _no_errors(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "stayed frozen for all 4 epoch(s)" in text and "all trained at the end" not in text
