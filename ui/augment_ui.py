@@ -194,9 +194,11 @@ def image_source_ui(key: str) -> Sample | None:
     bundle = dataset_ui(f"{key}_data", "image")
     if bundle is None:
         return None
+    from core.train.data import training_example
+
     split = bundle.splits["train"]
     i = st.number_input("Sample index", 0, len(split) - 1, 0, key=f"{key}_index")
-    x, y = split[int(i)]
+    x, y = training_example(bundle, int(i))  # at the size the default model trains at (core.train.data)
     return Sample(x, bundle.classes[y], source=bundle.source)
 
 

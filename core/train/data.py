@@ -163,3 +163,33 @@ def make_loaders(config, train: Dataset, val: Dataset, collate_fn, device: torch
     val_dl = DataLoader(val, batch_size=config.batch_size * 2, shuffle=False, sampler=val_sampler,
                         collate_fn=collate_fn, num_workers=config.num_workers, pin_memory=pin)
     return train_dl, val_dl, sampler
+
+
+def input_shape_for(bundle, model: str | None = None) -> tuple:
+    """The shape of one example as ``model`` trains on ``bundle`` (by default the bundle's default model): the one
+    rule the Datasets page shows, the Augment page previews at and the Train form fits a pipeline to.
+
+    An image model whose settings load the data at its own size (EfficientNet-Lite0: ``data_opts`` image_size 224)
+    trains at that size, whatever size the data set was loaded at for browsing; every other model at the bundle's
+    ``input_shape``."""
+    from core.models import default_model
+    from core.train.config import recommended
+
+    shape = tuple(bundle.input_shape)
+    if bundle.kind != "image" or len(shape) != 3:
+        return shape
+    size = (recommended(model or default_model(bundle), bundle.source).data_opts or {}).get("image_size")
+    return (shape[0], int(size), int(size)) if size else shape
+
+
+def training_example(bundle, index: int, model: str | None = None, split: str = "train"):
+    """``(x, y)``: example ``index`` of ``split`` as ``model`` trains on it (``input_shape_for``): a folder's image
+    decoded again from its file at the training size when that differs from the size the bundle was loaded at."""
+    from core.data.images import ImageDataset, decode
+
+    ds = bundle.splits[split]
+    x, y = ds[index]
+    shape = input_shape_for(bundle, model)
+    if isinstance(ds, ImageDataset) and tuple(x.shape) != shape:
+        x = decode(ds.paths[index], shape[-1], shape[0]).float() / 255.0
+    return x, y

@@ -120,3 +120,46 @@ def test_train_model_summary_says_the_backbone_never_trained(monkeypatch, tmp_pa
     _no_errors(at)
     text = " ".join(m.value for m in at.markdown)
     assert "stayed frozen for all 4 epoch(s)" in text and "all trained at the end" not in text
+
+
+def _photos(root: Path, name: str = "photos", size=(120, 90)) -> str:
+    """Two classes of six colour photos (larger than 64 px): the default model is the pretrained photo model."""
+    from PIL import Image
+
+    for c, colour in (("ant", (200, 40, 40)), ("bee", (240, 200, 30))):
+        (root / name / c).mkdir(parents=True)
+        for i in range(6):
+            img = Image.new("RGB", size, colour)
+            img.paste((i * 40, 90, 200), (10 + 5 * i, 10, 60 + 5 * i, 60))
+            img.save(root / name / c / f"{i}.png")
+    return name
+
+
+def test_datasets_shows_the_size_the_default_photo_model_trains_at(monkeypatch, tmp_path):
+    from core import data
+    from core.models import default_model
+    from core.train import recommended
+
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path))
+    name = _photos(tmp_path)
+    bundle = data.load(str(tmp_path / name))
+    model = default_model(bundle)
+    side = recommended(model, bundle.source).data_opts["image_size"]  # what Train loads the data at
+    assert model == "efficientnet_lite0" and bundle.input_shape[-1] != side
+    at = AppTest.from_file(_page("1_Datasets.py"), default_timeout=90).run()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    at.text_input(key="datasets_path").input(name).run()
+    _no_errors(at)
+    assert next(m for m in at.metric if m.label == "Input shape").value == f"3 × {side} × {side}"
+    assert any(f"Training resizes every image to {side}×{side}" in c.value for c in at.caption)
+
+
+def test_augment_previews_a_dataset_image_at_the_training_size(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path))
+    name = _photos(tmp_path)
+    at = AppTest.from_file(_page("2_Augment.py"), default_timeout=90).run()
+    at.radio(key="img_src").set_value("Dataset sample").run()
+    at.radio(key="img_data_mode").set_value("Path").run()
+    at.text_input(key="img_data_path").input(name).run()
+    _no_errors(at)
+    assert any("(224x224)" in m.value for m in at.markdown), [m.value for m in at.markdown][:8]
