@@ -128,12 +128,16 @@ def pipeline_files_ui(pipeline: Pipeline, key: str, source: str | None = None) -
         valid = None
     save.download_button("Save JSON", json.dumps((valid or pipeline).to_dict(), indent=2), f"{key}_pipeline.json",
                          "application/json", key=f"{key}_save", disabled=valid is None)
+    from ui.augment_choice_ui import handover_promise
+
     if use.button("Use in training", key=f"{key}_use", disabled=valid is None, type="primary",
-                  help="the Train page applies exactly this pipeline to the training split"):
+                  help="hand this pipeline to the Train page: used for the data it was built on, offered for other "
+                       "data"):
         st.session_state["augment_for_training"] = valid.to_dict()
         st.session_state["augment_for_training_from"] = source
     if valid is not None and st.session_state.get("augment_for_training") == valid.to_dict():
-        use.success("The Train page will use this pipeline", icon="✅")
+        built_on = st.session_state.get("augment_for_training_from")  # what Train will do, by Train's own rule
+        (use.success if built_on else use.info)(handover_promise(built_on), icon="✅" if built_on else "ℹ️")
     upload = load.file_uploader("Load a saved pipeline (JSON)", type=["json"], key=f"{key}_load")
     if upload is not None and st.session_state.get(f"{key}_loaded") != upload.file_id:
         try:

@@ -163,3 +163,34 @@ def test_augment_previews_a_dataset_image_at_the_training_size(monkeypatch, tmp_
     at.text_input(key="img_data_path").input(name).run()
     _no_errors(at)
     assert any("(224x224)" in m.value for m in at.markdown), [m.value for m in at.markdown][:8]
+
+
+def _train_augmentation(state: dict, source: str) -> tuple[str, str]:
+    """The Train form's Augmentation choice and its in-sight caption, with the Augment page's hand-over."""
+    from tests.train_page_helpers import PAGE
+
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    for k in ("augment_for_training", "augment_for_training_from"):
+        at.session_state[k] = state[k]
+    at.session_state["data_source"] = source
+    at.run()
+    _no_errors(at)
+    radio = next(r for r in at.radio if r.label == "Augmentation")
+    return radio.value, " ".join(c.value for c in at.caption if c.value.startswith("Augmentation:"))
+
+
+def test_augment_says_what_train_will_do_with_the_pipeline_and_train_does_it():
+    at = AppTest.from_file(_page("2_Augment.py"), default_timeout=90).run()
+    at.button(key="img_use").click().run()  # built on the sample photo the section opens with
+    _no_errors(at)
+    said = " ".join(m.value for m in [*at.success, *at.info] if "Train" in m.value)
+    assert "will use this pipeline" not in said and "does not pick it for you" in said
+    choice, caption = _train_augmentation(at.session_state, "builtin:digits")
+    assert choice != "from the Augment page" and "from the Augment page" not in caption
+
+    at.radio(key="img_src").set_value("Dataset sample").run()  # the built-in digits
+    at.button(key="img_use").click().run()
+    said = " ".join(m.value for m in at.success)
+    assert "will use this pipeline when it trains on builtin:digits" in said
+    choice, caption = _train_augmentation(at.session_state, "builtin:digits")
+    assert choice == "from the Augment page" and caption.startswith("Augmentation: from the Augment page")
