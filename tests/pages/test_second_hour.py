@@ -194,3 +194,22 @@ def test_augment_says_what_train_will_do_with_the_pipeline_and_train_does_it():
     assert "will use this pipeline when it trains on builtin:digits" in said
     choice, caption = _train_augmentation(at.session_state, "builtin:digits")
     assert choice == "from the Augment page" and caption.startswith("Augmentation: from the Augment page")
+
+
+def test_class_visualisation_that_does_not_reach_a_class_says_so_and_what_to_try(monkeypatch, tmp_path):
+    from core.inspect.jobs import read_class_visual, visual_job_config
+    from core.jobs import run_inline
+
+    run = trained_run(tmp_path, steps=3)  # barely trained: a short ascent cannot reach every class
+    monkeypatch.setenv("DLLAB_RUNS", str(tmp_path))
+    job = run_inline("class_visual", visual_job_config(str(run), [0, 1, 2, 3], steps=8), runs_dir=tmp_path)
+    vis, result = read_class_visual(job)
+    missed = [name for name, p in zip(result["class_names"], vis.end_probs) if p < 0.5]
+    assert missed  # the situation of the issue: p well under 50% for a class
+    at = AppTest.from_file(_page("7_Inspect.py"), default_timeout=120).run()
+    at.radio(key="inspect-view").set_value("Class visualisation").run()
+    at.slider(key="inspect-visual-steps").set_value(8).run()
+    _no_errors(at)
+    note = next(w.value for w in at.warning if w.value.startswith("Not reached"))
+    assert f"Not reached for {len(missed)} of 4" in note and all(f"{name}: p = " in note for name in missed)
+    assert "Try more ascent steps (now 8, up to 500)" in note
