@@ -68,4 +68,4 @@ if current.status in ("stopped", "interrupted", "failed"):
 st.subheader("Latent space")
 if current.status in ACTIVE:
     st.caption("The run is still training: this shows its latest checkpoint.")
-latent_explorer(current.run_dir, key="gan-lat")
+latent_explorer(current.run_dir, key="gan-lat", active=current.status in ACTIVE)  # follows new checkpoints
