@@ -65,6 +65,8 @@ def _upload_ui(key: str) -> str | None:
     if upload is None:
         return None
     done = st.session_state.get(f"{key}_unpacked")
+    st.caption("An upload lasts for this browser session: a reload or a shared link starts without it (upload "
+               "it again, or put the folder under the data root and type its path).")
     if done and done[0] == upload.file_id:  # unpacked on an earlier rerun: skip hashing the bytes again
         return done[1]
     try:

@@ -76,3 +76,26 @@ def test_gan_latent_section_appears_when_the_running_job_saves_its_first_checkpo
     finally:
         running.set_status("stopped")
         running.close()
+
+
+def test_a_typed_data_path_survives_a_reload(lab, page, settle, tmp_path):
+    from PIL import Image
+
+    url, _, _ = lab
+    folder = tmp_path / "my-shapes"  # outside the data root: this lab is not served
+    for c in ("dot", "bar"):
+        (folder / c).mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (16, 16), 40 * i + (100 if c == "dot" else 0)).save(folder / c / f"{i}.png")
+    page.goto(url + "/LR_Finder")
+    settle(page)
+    settle(page, lambda: page.get_by_text("Path", exact=True).click())
+    box = page.get_by_label("Folder or file", exact=True).and_(page.get_by_test_id("stTextInputField"))
+    box.fill(str(folder))
+    settle(page, lambda: box.press("Enter"))
+    page.wait_for_function("p => location.search.includes(encodeURIComponent(p)) || location.search.includes(p)",
+                           arg=str(folder), timeout=30_000)
+    page.reload()
+    settle(page)
+    assert page.get_by_test_id("stTextInputField").first.input_value() == str(folder)
+    _shot(page, "item2_typed_path_after_reload")

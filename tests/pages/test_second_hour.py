@@ -213,3 +213,23 @@ def test_class_visualisation_that_does_not_reach_a_class_says_so_and_what_to_try
     note = next(w.value for w in at.warning if w.value.startswith("Not reached"))
     assert f"Not reached for {len(missed)} of 4" in note and all(f"{name}: p = " in note for name in missed)
     assert "Try more ascent steps (now 8, up to 500)" in note
+
+
+def test_a_typed_path_outside_the_data_root_survives_a_reload(monkeypatch, tmp_path):
+    """Not served (one person's lab): the typed folder goes into the address bar, and a reload (a new session
+    opened on that address) starts the picker on it."""
+    root = tmp_path / "root"
+    root.mkdir()
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(root))
+    folder = str(tmp_path / "elsewhere" / _photos(tmp_path / "elsewhere"))
+    at = AppTest.from_file(_page("3_LR_Finder.py"), default_timeout=90).run()
+    at.radio(key="lr-data_mode").set_value("Path").run()
+    at.text_input(key="lr-data_path").input(folder).run()
+    _no_errors(at)
+    assert at.query_params["data"] in (folder, [folder])
+    again = AppTest.from_file(_page("4_Train.py"), default_timeout=90)
+    again.query_params["data"] = folder  # F5 on that address (here: the same link opened on Train)
+    again.run()
+    _no_errors(again)
+    assert again.radio(key="train-data_mode").value == "Path"
+    assert again.text_input(key="train-data_path").value == folder
