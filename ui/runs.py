@@ -23,6 +23,8 @@ def progress(info: RunInfo, steps: pd.DataFrame | None = None) -> tuple[float, s
     """Share of the whole run done (0..1) and a one-line description: steps of the whole run, the epoch (counted
     from 1), seconds per step and the time left (from the recorded ``steps`` and their times, when given)."""
     done = info.last_step + 1  # steps taken
+    if done == 0 and info.progress_total and info.progress_text:  # a phase before the first step (feature caching)
+        return min(1.0, (info.progress_done or 0) / info.progress_total), info.progress_text
     if not info.total_steps:  # no plan announced: count epochs
         frac = info.epochs_done / info.epochs if info.epochs else 0.0
         return min(1.0, frac), f"epoch {info.epochs_done}/{info.epochs} done, step {done}"

@@ -81,18 +81,20 @@ def feature_cache_plan(config, kind: str) -> list[str] | None:
 
 
 def prepare_splits(config, bundle, model, generator: torch.Generator | None = None,
-                   device: torch.device | str = "cpu", with_val: bool = True) -> tuple[Dataset, Dataset, list[str]]:
+                   device: torch.device | str = "cpu", with_val: bool = True,
+                   progress=None) -> tuple[Dataset, Dataset, list[str]]:
     """Train and val datasets ready for the model and notices. ``generator``: where the augmentation draws come
     from (see ``augmentation``). Features are cached for spectrogram models, and for a transfer model whose
     backbone stays frozen (``backbone_cache_blockers``): it then runs once per image on ``device`` (the val split
-    too unless ``with_val`` is False), and the head trains on the cached features."""
+    too unless ``with_val`` is False), and the head trains on the cached features; ``progress(done, total, text)``
+    follows that phase (images through the backbone, with the time left: ``core.train.pace.caching_text``)."""
     train, val = bundle.splits["train"], bundle.splits["val"]
     spectrogram = spec(config.model).input_features == "logmel"
     shape = getattr(bundle, "input_shape", None)
     transform, target, notices = augmentation(config, bundle.kind, spectrogram, generator, shape)
     train.transform = transform if target == "sample" else None
     if not spectrogram and not backbone_cache_blockers(config, model, transform is not None):
-        train, val, note = _cache_backbone(config, model, train, val if with_val else None, device)
+        train, val, note = _cache_backbone(config, model, train, val if with_val else None, device, progress)
         return train, val, [note]
     if spectrogram:
         frontend = unwrap(model).frontend
@@ -112,18 +114,32 @@ def prepare_splits(config, bundle, model, generator: torch.Generator | None = No
     return train, val, notices
 
 
-def _cache_backbone(config, model, train: Dataset, val: Dataset | None, device) -> tuple[Dataset, Dataset, str]:
+def _cache_backbone(config, model, train: Dataset, val: Dataset | None, device,
+                    progress=None) -> tuple[Dataset, Dataset, str]:
     """The splits as cached backbone features, and the note that says so (with the time saved, estimated)."""
+    from core.train.pace import caching_text
+
     start = time.perf_counter()
+    total = len(train) + (len(val) if val is not None else 0)
+
+    def follow(before: int):
+        if progress is None:
+            return None
+        return lambda done, _: progress(before + done, total,
+                                        caching_text(before + done, total, time.perf_counter() - start))
+
     frontend = BackboneFeatures(unwrap(model))
-    train = CachedFeatures(train, frontend).fill(config.batch_size * 2, device)
+    if progress is not None:
+        progress(0, total, caching_text(0, total, 0.0))
+    train = CachedFeatures(train, frontend).fill(config.batch_size * 2, device, follow(0))
     if val is not None:
-        val = CachedFeatures(val, frontend).fill(config.batch_size * 2, device)
+        val = CachedFeatures(val, frontend).fill(config.batch_size * 2, device, follow(len(train)))
     seconds, n_val = time.perf_counter() - start, len(val) if val is not None else 0
     later = max(config.epochs - 1, 0)  # every later epoch would have run the frozen backbone over both splits again
     note = (f"features cached: {len(train) + n_val} images ({len(train)} train, {n_val} val) went through the "
-            f"frozen backbone once, in {seconds:.1f} s; the head trains on them, so the {later} later epoch(s) skip "
-            f"the backbone (about {seconds * later:.0f} s saved)")
+            f"frozen backbone once, in {seconds:.1f} s; the head trains on them"
+            + (f", so the {later} later epoch(s) skip the backbone (about {seconds * later:.0f} s saved)"
+               if later else ""))
     return train, val, note
 
 

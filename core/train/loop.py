@@ -306,7 +306,8 @@ def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> L
     # initial weights from the seed's own generator: the LR finder starts from the same model (find_lr_for)
     model = build_for(bundle, config.model, torch.Generator().manual_seed(config.seed), **config.model_opts)
     notices = [model.notice] if getattr(model, "notice", None) else []
-    train, val, more = prepare_splits(config, bundle, model, device=info.device)
+    train, val, more = prepare_splits(config, bundle, model, device=info.device,
+                                      progress=run.set_progress if run is not None else None)  # caching phase
     notices += more
     train_dl, val_dl, sampler = make_loaders(config, train, val, bundle.collate_fn, info.device, info.world,
                                              info.rank)

@@ -233,3 +233,24 @@ def test_a_typed_path_outside_the_data_root_survives_a_reload(monkeypatch, tmp_p
     _no_errors(again)
     assert again.radio(key="train-data_mode").value == "Path"
     assert again.text_input(key="train-data_path").value == folder
+
+
+def test_train_live_view_shows_the_caching_phase_with_its_progress(monkeypatch, tmp_path):
+    from core.train.store import RunStore
+    from tests.train_page_helpers import PAGE
+
+    run = RunStore.create(tmp_path, {"data": "builtin:digits", "model": "resnet18", "epochs": 10,
+                                     "model_opts": {}, "data_opts": {}})
+    run.set_status("running")  # the store's heartbeat keeps it running while open
+    run.set_progress(120, 480, "caching features: 120 of 480 images through the frozen backbone · about 30 s left")
+    run.flush()
+    try:
+        monkeypatch.setenv("DLLAB_RUNS", str(tmp_path))
+        at = AppTest.from_file(PAGE, default_timeout=90).run()
+        _no_errors(at)
+        bars = [p for p in at.get("progress")]
+        texts = [b.proto.text for b in bars]
+        assert any(t.startswith("caching features: 120 of 480") and "30 s left" in t for t in texts), texts
+        assert any(b.proto.value == 25 for b in bars)  # 120 of 480
+    finally:
+        run.close()
