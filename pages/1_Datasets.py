@@ -38,7 +38,7 @@ cols[0].metric("Kind", bundle.kind)
 cols[1].metric("Classes", len(bundle.classes))
 cols[2].metric("Samples", summary["total"])
 shape, model = input_shape_for(bundle), default_model(bundle)  # the size the default model trains at
-cols[3].metric("Input shape", " × ".join(map(str, shape)) or "varies", help=f"as {model}, the default model, takes it")
+cols[3].metric("Input shape", "×".join(map(str, shape)) or "varies", help=f"as {model}, the default model, takes it")
 cols[4].metric("Skipped files", len(bundle.skipped))
 for message in balance_warnings(summary):
     st.warning(message)

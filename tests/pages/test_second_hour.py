@@ -150,7 +150,7 @@ def test_datasets_shows_the_size_the_default_photo_model_trains_at(monkeypatch, 
     at.radio(key="datasets_mode").set_value("Path").run()
     at.text_input(key="datasets_path").input(name).run()
     _no_errors(at)
-    assert next(m for m in at.metric if m.label == "Input shape").value == f"3 × {side} × {side}"
+    assert next(m for m in at.metric if m.label == "Input shape").value == f"3×{side}×{side}"
     assert any(f"Training resizes every image to {side}×{side}" in c.value for c in at.caption)
 
 
