@@ -57,7 +57,8 @@ def new_run_ui() -> str | None:
 
 
 if "train-toast" in st.session_state:  # shown after the rerun that follows a start
-    st.toast(st.session_state.pop("train-toast"), icon="🚀")
+    toast = st.session_state.pop("train-toast")
+    st.toast(toast, icon="🗑️" if toast.startswith("Deleted") else "🚀")  # not a rocket for a deletion
 with st.expander("New run", expanded=st.session_state.get("train-form-open", True)):
     source = new_run_ui()
 
