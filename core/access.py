@@ -56,9 +56,9 @@ ACTIVE_STATUSES = ("queued", "running")  # a run still going: worth opening, its
 
 
 def usable(info) -> bool:
-    """A run worth opening a page on: still going, or it saved a checkpoint (a model to look at, attack, resume).
-    A run that failed or was stopped before its first checkpoint is not."""
-    if getattr(info, "status", None) in ACTIVE_STATUSES:
+    """A run worth opening a page on: still going, finished, or it saved a checkpoint (a model to look at, attack,
+    resume). A run that failed or was stopped before its first checkpoint is not."""
+    if getattr(info, "status", None) in (*ACTIVE_STATUSES, "finished"):
         return True
     folder = Path(info.run_dir) / "checkpoints"
     return folder.is_dir() and any(folder.glob("*.pt"))
