@@ -17,6 +17,9 @@ def home() -> None:
     st.title("Deep-learning lab")
     st.caption("Point-and-click PyTorch for learning and teaching. Everything here also works offline on built-in "
                "data.")
+    st.info("**Start here:** open **Datasets** on `builtin:digits` to see the data, then **Train** with the "
+            "defaults (a run takes seconds), then look inside it on **Inspect** or attack it on **Adversarial**.",
+            icon="👋")
     for file, icon, purpose in PAGES:
         try:
             st.page_link(page(file), label=f"**{title(file)}** — {purpose}", icon=icon)
