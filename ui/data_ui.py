@@ -292,6 +292,11 @@ def clip_ui(bundle, key: str) -> None:
     view = mel_view(wave, bundle.sample_rate)
     st.audio(wav_bytes(wave.numpy(), bundle.sample_rate), format="audio/wav")
     st.caption(f"Mono at {bundle.sample_rate} Hz, as the model gets it (before cropping/padding).")
+    from core.data.summary import upsampled_note
+
+    note = upsampled_note(bundle.stats or {})
+    if note:
+        st.caption(f"ℹ️ {note}")
     st.plotly_chart(figs.waveform(wave.numpy(), bundle.sample_rate), key=f"{key}_wave")
     mel_col, log_col = st.columns(2)
     mel_col.plotly_chart(figs.spectrogram(view.mel, view.hop_seconds, view.mel_hz, "Mel spectrogram", "power"),

@@ -254,3 +254,24 @@ def test_train_live_view_shows_the_caching_phase_with_its_progress(monkeypatch, 
         assert any(b.proto.value == 25 for b in bars)  # 120 of 480
     finally:
         run.close()
+
+
+def test_clips_recorded_at_8_khz_say_why_the_upper_mel_bands_are_empty(monkeypatch, tmp_path):
+    import wave
+
+    import numpy as np
+
+    for c, f in (("low", 300.0), ("high", 1500.0)):
+        (tmp_path / "tones" / c).mkdir(parents=True)
+        for i in range(5):
+            t = np.arange(6000) / 8000
+            pcm = (0.5 * np.sin(2 * np.pi * f * (1 + 0.01 * i) * t) * 32767).astype("<i2")
+            with wave.open(str(tmp_path / "tones" / c / f"{i}.wav"), "wb") as w:
+                w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(pcm.tobytes())
+    monkeypatch.setenv("DLLAB_DATA_ROOT", str(tmp_path))
+    at = AppTest.from_file(_page("1_Datasets.py"), default_timeout=90).run()
+    at.radio(key="datasets_mode").set_value("Path").run()
+    at.text_input(key="datasets_path").input("tones").run()
+    _no_errors(at)
+    assert any("All 10 clips were recorded at 8000 Hz and resampled to 16000 Hz" in c.value
+               and "above 4000 Hz stay empty" in c.value for c in at.caption), [c.value for c in at.caption]
