@@ -32,6 +32,20 @@ def shared_source(source: str, settings: Settings | None = None) -> bool:
     return path.is_relative_to(root) and not path.is_relative_to(uploads_dir(settings))
 
 
+def source_label(source: str | None, settings: Settings | None = None) -> str | None:
+    """``source`` as a page shows it: an upload's unpacked folder (the server's own path) becomes "upload: NAME"
+    (the folder or file inside the upload), every other source stays as it is."""
+    if not source or source.startswith(SHARED_PREFIXES):
+        return source
+    settings = settings or load_settings()
+    path, uploads = Path(source).expanduser(), uploads_dir(settings)
+    try:
+        inside = path.resolve().relative_to(uploads).parts[1:]  # past the upload's hash folder
+    except ValueError:
+        return source
+    return "upload: " + ("/".join(inside) if inside else "(its top folder)")
+
+
 def can_view(info, user: str | None, settings: Settings | None = None, *, teacher: bool = False) -> bool:
     """May ``user`` list and open the run ``info`` (a RunInfo): its charts, results, downloads, predictions, resume."""
     settings = settings or load_settings()

@@ -139,3 +139,13 @@ def test_first_to_show_opens_on_the_newest_usable_run_never_on_someone_elses_fai
     assert first_to_show([r for r in only_failed if r.owner == "bob"], "carol", settings=served) is None
     not_served = Settings(runs_dir=runs, cache_dir=served.cache_dir, data_root=served.data_root, served=False)
     assert first_to_show(only_failed, None, settings=not_served).name == only_failed[0].name
+
+
+def test_an_upload_is_shown_by_its_own_name_not_the_servers_path(served):
+    from core.access import source_label
+
+    upload = served.cache_dir / "uploads" / "abc123" / "pets"
+    assert source_label(str(upload), served) == "upload: pets"
+    assert source_label(str(served.cache_dir / "uploads" / "abc123"), served) == "upload: (its top folder)"
+    assert source_label("builtin:digits", served) == "builtin:digits"
+    assert source_label(str(served.data_root / "photos"), served) == str(served.data_root / "photos")

@@ -275,3 +275,21 @@ def test_clips_recorded_at_8_khz_say_why_the_upper_mel_bands_are_empty(monkeypat
     _no_errors(at)
     assert any("All 10 clips were recorded at 8000 Hz and resampled to 16000 Hz" in c.value
                and "above 4000 Hz stay empty" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def test_the_runs_table_names_an_upload_not_the_servers_upload_path(monkeypatch, tmp_path):
+    from tests.train_page_helpers import PAGE
+    from core.train.store import RunStore
+
+    cache = tmp_path / "cache"
+    upload = cache / "uploads" / "0123456789abcdef" / "pets"
+    upload.mkdir(parents=True)
+    monkeypatch.setenv("DLLAB_CACHE", str(cache))
+    monkeypatch.setenv("DLLAB_RUNS", str(tmp_path / "runs"))
+    run = RunStore.create(tmp_path / "runs", {"data": str(upload), "model": "cnn", "epochs": 1})
+    run.set_status("finished")
+    run.close()
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    _no_errors(at)
+    table = next(d.value for d in at.dataframe if "data" in d.value.columns and "run" in d.value.columns)
+    assert list(table["data"]) == ["upload: pets"] and str(cache) not in table.to_string()
