@@ -54,6 +54,20 @@ def shared_source(source: str, settings: Settings | None = None) -> bool:
     return path.is_relative_to(root) and not path.is_relative_to(uploads_dir(settings))
 
 
+def source_label(source: str | None, settings: Settings | None = None) -> str | None:
+    """``source`` as a page shows it: an upload's unpacked folder (the server's own path) becomes "upload: NAME"
+    (the folder or file inside the upload), every other source stays as it is."""
+    if not source or source.startswith(SHARED_PREFIXES):
+        return source
+    settings = settings or load_settings()
+    path, uploads = Path(source).expanduser(), uploads_dir(settings)
+    try:
+        inside = path.resolve().relative_to(uploads).parts[1:]  # past the upload's hash folder
+    except ValueError:
+        return source
+    return "upload: " + ("/".join(inside) if inside else "(its top folder)")
+
+
 def can_view(info, user: str | None, settings: Settings | None = None, *, teacher: bool = False) -> bool:
     """May ``user`` list and open the run ``info`` (a RunInfo): its charts, results, downloads, predictions, resume."""
     settings = settings or load_settings()
@@ -87,10 +101,32 @@ def visible_runs(runs: list, user: str | None, settings: Settings | None = None,
     return [r for r in runs if can_view(r, user, settings, teacher=teacher)]
 
 
-def first_to_show(runs: list, user: str | None):
-    """The run a page opens with: ``user``'s own most recent run, else the most recent of ``runs`` (newest first);
-    None when there are none. In a room where everybody trains on the same built-in set, a student coming back to
-    the page finds their own run, not the one a neighbour started a second later."""
-    own = [r for r in runs if user is not None and r.owner == user]
-    return (own or runs or [None])[0]
+ACTIVE_STATUSES = ("queued", "running")  # a run still going: worth opening, its model is on its way
 
+
+def usable(info) -> bool:
+    """A run worth opening a page on: still going, finished, or it saved a checkpoint (a model to look at, attack,
+    resume). A run that failed or was stopped before its first checkpoint is not."""
+    if getattr(info, "status", None) in (*ACTIVE_STATUSES, "finished"):
+        return True
+    folder = Path(info.run_dir) / "checkpoints"
+    return folder.is_dir() and any(folder.glob("*.pt"))
+
+
+def first_to_show(runs: list, user: str | None, ok=usable, settings: Settings | None = None):
+    """The run a page opens with (``runs`` newest first; None when there is none to open on):
+
+    1. ``user``'s own most recent usable run (``ok``: by default ``usable``), else
+    2. the most recent usable run of anybody, else
+    3. ``user``'s own most recent run (their failed run explains itself to them), else
+    4. not served: the most recent run; served: None, never somebody else's failed run.
+
+    In a room where everybody trains on the same built-in set, a student coming back to the page finds their own
+    run, not the one a neighbour started a second later; a newcomer is not greeted by a run that cannot be used."""
+    own = [r for r in runs if user is not None and r.owner == user]
+    for group in ([r for r in own if ok(r)], [r for r in runs if ok(r)], own):
+        if group:
+            return group[0]
+    if runs and not (settings or load_settings()).served:
+        return runs[0]
+    return None

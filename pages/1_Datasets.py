@@ -2,6 +2,8 @@
 import streamlit as st
 
 from core.data.summary import balance_warnings, size_warnings
+from core.models import default_model
+from core.train.data import input_shape_for
 from ui import data_figures as figs
 from ui.data_ui import (audio_grid, clip_ui, data_source_ui, image_grid, load_bundle_ui, skipped_table, source_kind,
                         text_samples)
@@ -35,7 +37,8 @@ cols = st.columns(5)
 cols[0].metric("Kind", bundle.kind)
 cols[1].metric("Classes", len(bundle.classes))
 cols[2].metric("Samples", summary["total"])
-cols[3].metric("Input shape", " × ".join(map(str, bundle.input_shape)) or "varies")
+shape, model = input_shape_for(bundle), default_model(bundle)  # the size the default model trains at
+cols[3].metric("Input shape", "×".join(map(str, shape)) or "varies", help=f"as {model}, the default model, takes it")
 cols[4].metric("Skipped files", len(bundle.skipped))
 for message in balance_warnings(summary):
     st.warning(message)
@@ -63,8 +66,8 @@ else:
 # --- kind-specific checks -------------------------------------------------------------------------------------
 if bundle.kind == "image":
     st.subheader("Image sizes")
-    st.caption(f"Originals, from the file headers. Training resizes every image to "
-               f"{summary['image_size']}×{summary['image_size']} with {summary['channels']} channel(s).")
+    st.caption(f"Originals, from the file headers. Training resizes every image to {shape[-1]}×{shape[-1]} with "
+               f"{shape[0]} channel(s): the size {model}, the default model for this data, takes.")
     st.plotly_chart(figs.image_sizes(summary), key="sizes")
     st.dataframe(figs.size_table(summary), hide_index=True)
     for message in size_warnings(summary):

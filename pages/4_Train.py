@@ -61,7 +61,8 @@ def new_run_ui() -> str | None:
 
 
 if "train-toast" in st.session_state:  # shown after the rerun that follows a start
-    st.toast(st.session_state.pop("train-toast"), icon="🚀")
+    toast = st.session_state.pop("train-toast")
+    st.toast(toast, icon="🗑️" if toast.startswith("Deleted") else "🚀")  # not a rocket for a deletion
 with st.expander("New run", expanded=st.session_state.get("train-form-open", True)):
     source = new_run_ui()
 
@@ -75,12 +76,14 @@ def runs_ui_section() -> None:
     by_name = {r.name: r for r in runs}
     if st.session_state.get("train-next-view") in by_name:  # a run just started (set before the picker exists)
         st.session_state["train-view"] = st.session_state["train-scroll-to"] = st.session_state.pop("train-next-view")
-    first = first_to_show(runs, current_user()).name  # this student's latest run, else the latest
+    first = getattr(first_to_show(runs, current_user()), "name", None)  # this student's latest usable run, ...
     shown = recall("train-view", first, "run")  # back on the page, or a link naming a run (?run=)
     if st.session_state.get("train-view") not in by_name:
         st.session_state["train-view"] = shown if shown in by_name else first
     name = st.selectbox("Run", list(by_name), key="train-view", help="the live view below follows this run",
                         format_func=lambda n: f"{n}  ({by_name[n].model} on {by_name[n].data})")
+    if name is None:  # served, and only other people's failed runs to see: open on none of them
+        return runs_browser(key="runs")
     current = by_name[name]
 
     st.subheader("Progress", anchor="live-view")

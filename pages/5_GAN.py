@@ -50,9 +50,11 @@ by_name = {r.name: r for r in runs}
 if st.session_state.get("gan-next-view") in by_name:  # a run just started (set before the picker exists)
     st.session_state["gan-view"] = st.session_state.pop("gan-next-view")
 if st.session_state.get("gan-view") not in by_name:
-    st.session_state["gan-view"] = first_to_show(runs, current_user()).name  # this student's latest, else the latest
+    st.session_state["gan-view"] = getattr(first_to_show(runs, current_user()), "name", None)  # latest usable
 name = st.selectbox("GAN run", list(by_name), key="gan-view",
                     format_func=lambda n: f"{n}  ({by_name[n].model} on {by_name[n].data}, {by_name[n].status})")
+if name is None:  # served, and only other people's failed runs to see
+    st.stop()
 current = by_name[name]
 
 st.subheader("Training")
@@ -66,4 +68,4 @@ if status in ("stopped", "interrupted", "failed"):
 st.subheader("Latent space")
 if status in ACTIVE:
     st.caption("The run is still training: this shows its latest checkpoint.")
-latent_explorer(current.run_dir, key="gan-lat")
+latent_explorer(current.run_dir, key="gan-lat", active=current.status in ACTIVE)  # follows new checkpoints

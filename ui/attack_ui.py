@@ -93,9 +93,18 @@ def _run_target_ui(key: str) -> AttackTarget | None:
                 "it here, or attack the pretrained ImageNet model.")
         return None
     by_name = {r.name: r for r in runs}
-    name = st.selectbox("Model to attack", list(by_name), key=f"{key}-run",
+    if st.session_state.get(f"{key}-run") not in by_name:  # open on the newest run that can be attacked
+        from core.access import first_to_show
+        from ui.session import current_user
+
+        first = first_to_show(runs, current_user(), ok=lambda r: not run_problems(r.run_dir))
+        st.session_state[f"{key}-run"] = first.name if first is not None else None
+    name = st.selectbox("Model to attack", list(by_name), key=f"{key}-run", placeholder="Choose a run",
                         format_func=lambda n: f"{n}  ({by_name[n].model} on {by_name[n].data}, {by_name[n].status})",
                         help="a run trained in the lab: its best checkpoint (else its last)")
+    if name is None:
+        st.info("None of the runs you can see can be attacked yet; choose one above to see why, or train one.")
+        return None
     problems = run_problems(by_name[name].run_dir)
     if problems:
         for p in problems:

@@ -35,6 +35,22 @@ def _preset_caption(kind: str, source: str | None) -> str:
     return "Preset: " + ", ".join(step.name for step in pipeline.steps)
 
 
+def preselected_for(built_on: str | None, source: str | None) -> bool:
+    """The Train form chooses the Augment page's pipeline itself only for the data it was built on (issue 13);
+    for other data (or one built on a sample photo or an upload) it offers it. ``handover_promise`` says so."""
+    return built_on is not None and built_on == source
+
+
+def handover_promise(built_on: str | None) -> str:
+    """What the Augment page tells the user the Train page will do with the pipeline just handed over."""
+    if built_on is None:
+        return ("Handed to the Train page. It was built on a sample photo or an upload, so Train offers it (choose "
+                "'from the Augment page' under Augmentation) but does not pick it for you: build it on a Dataset "
+                "sample to have Train use it for that data.")
+    return (f"The Train page will use this pipeline when it trains on {built_on} (sizes fitted to the model's input); "
+            "for other data it offers it without choosing it.")
+
+
 def augment_ui(key: str, kind: str, source: str | None = None, model: str | None = None) -> AugmentChoice:
     """Augmentation: the pipeline exported by the Augment page (when it suits the data), the preset, or none
     (preselected when the model's defaults train without augmentation, e.g. on cached backbone features).
@@ -44,7 +60,7 @@ def augment_ui(key: str, kind: str, source: str | None = None, model: str | None
     built_on = st.session_state.get("augment_for_training_from")
     fits = _pipeline_fits(handed, kind)
     choices = AUGMENT_CHOICES if fits else AUGMENT_CHOICES[1:]
-    own = fits and built_on is not None and built_on == source  # built on this very data
+    own = fits and preselected_for(built_on, source)  # built on this very data
     preset_on = recommended(model, source or "builtin:digits").augment_preset if model else True
     k = f"{key}-aug-{source}-{model}-{len(choices)}"
     first = choices[0] if own else "preset" if preset_on else "none"

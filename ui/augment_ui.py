@@ -128,12 +128,16 @@ def pipeline_files_ui(pipeline: Pipeline, key: str, source: str | None = None) -
         valid = None
     save.download_button("Save JSON", json.dumps((valid or pipeline).to_dict(), indent=2), f"{key}_pipeline.json",
                          "application/json", key=f"{key}_save", disabled=valid is None)
+    from ui.augment_choice_ui import handover_promise
+
     if use.button("Use in training", key=f"{key}_use", disabled=valid is None, type="primary",
-                  help="the Train page applies exactly this pipeline to the training split"):
+                  help="hand this pipeline to the Train page: used for the data it was built on, offered for other "
+                       "data"):
         st.session_state["augment_for_training"] = valid.to_dict()
         st.session_state["augment_for_training_from"] = source
     if valid is not None and st.session_state.get("augment_for_training") == valid.to_dict():
-        use.success("The Train page will use this pipeline", icon="✅")
+        built_on = st.session_state.get("augment_for_training_from")  # what Train will do, by Train's own rule
+        (use.success if built_on else use.info)(handover_promise(built_on), icon="✅" if built_on else "ℹ️")
     upload = load.file_uploader("Load a saved pipeline (JSON)", type=["json"], key=f"{key}_load")
     if upload is not None and st.session_state.get(f"{key}_loaded") != upload.file_id:
         try:
@@ -194,9 +198,11 @@ def image_source_ui(key: str) -> Sample | None:
     bundle = dataset_ui(f"{key}_data", "image")
     if bundle is None:
         return None
+    from core.train.data import training_example
+
     split = bundle.splits["train"]
     i = st.number_input("Sample index", 0, len(split) - 1, 0, key=f"{key}_index")
-    x, y = split[int(i)]
+    x, y = training_example(bundle, int(i))  # at the size the default model trains at (core.train.data)
     return Sample(x, bundle.classes[y], source=bundle.source)
 
 

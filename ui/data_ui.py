@@ -65,6 +65,8 @@ def _upload_ui(key: str) -> str | None:
     if upload is None:
         return None
     done = st.session_state.get(f"{key}_unpacked")
+    st.caption("An upload lasts for this browser session: a reload or a shared link starts without it (upload "
+               "it again, or put the folder under the data root and type its path).")
     if done and done[0] == upload.file_id:  # unpacked on an earlier rerun: skip hashing the bytes again
         return done[1]
     try:
@@ -290,6 +292,11 @@ def clip_ui(bundle, key: str) -> None:
     view = mel_view(wave, bundle.sample_rate)
     st.audio(wav_bytes(wave.numpy(), bundle.sample_rate), format="audio/wav")
     st.caption(f"Mono at {bundle.sample_rate} Hz, as the model gets it (before cropping/padding).")
+    from core.data.summary import upsampled_note
+
+    note = upsampled_note(bundle.stats or {})
+    if note:
+        st.caption(f"ℹ️ {note}")
     st.plotly_chart(figs.waveform(wave.numpy(), bundle.sample_rate), key=f"{key}_wave")
     mel_col, log_col = st.columns(2)
     mel_col.plotly_chart(figs.spectrogram(view.mel, view.hop_seconds, view.mel_hz, "Mel spectrogram", "power"),

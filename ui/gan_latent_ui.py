@@ -151,11 +151,35 @@ def _seed_files(info, key: str, seeds: list[int]) -> None:
                + "; they are in the A / B / C menus.")
 
 
-def latent_explorer(run_dir: str | Path, key: str = "lat") -> None:
-    """Gallery, A -> B walk, arithmetic and seed files of a GAN run's latest checkpoint."""
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _follow(ckpt: Path, shown: float | None) -> None:
+    """While the run trains: re-read the checkpoint's time every poll and rerun the page when a new one is saved,
+    so this section follows the run like its live view (it sits outside the live view's fragment)."""
+    from ui.jobs import POLL_SECONDS
+
+    @st.fragment(run_every=POLL_SECONDS)
+    def _poll() -> None:
+        if _mtime(ckpt) != shown:
+            st.rerun(scope="app")
+
+    _poll()
+
+
+def latent_explorer(run_dir: str | Path, key: str = "lat", active: bool = False) -> None:
+    """Gallery, A -> B walk, arithmetic and seed files of a GAN run's latest checkpoint; with ``active`` (the run
+    still training) the section redraws by itself when the run saves a new checkpoint."""
     ckpt = Path(run_dir) / "checkpoints" / LAST
+    if active:
+        _follow(ckpt, _mtime(ckpt))
     if not ckpt.is_file():
-        st.info("No checkpoint yet: the latent space can be explored once the run has saved its networks.")
+        st.info("No checkpoint yet: the latent space can be explored once the run has saved its networks"
+                + (" (this section appears by itself when it has)." if active else "."))
         return
     try:
         g, info = cached_generator(str(run_dir), ckpt.stat().st_mtime)

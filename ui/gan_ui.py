@@ -216,7 +216,7 @@ def collapse_meter(run_dir: Path, series: pd.DataFrame, key: str) -> None:
     label, column, total = _meter_label(report)
     c[0].plotly_chart(gf.meter_figure(report.score, report.level, label), key=f"{key}-meter", width="stretch")
     with c[1]:
-        {"ok": st.success, "warning": st.warning, "error": st.error}[report.level](report.verdict)
+        {"ok": st.success, "warning": st.warning, "error": st.error, "early": st.info}[report.level](report.verdict)
         for tip in report.advice:
             st.markdown(f"- {tip}")
         if report.frechet_distance is not None:

@@ -15,6 +15,9 @@ def home(links: list[tuple], train_page) -> None:
     st.title("Deep-learning lab")
     st.caption("Point-and-click PyTorch for learning and teaching. Everything here also works offline on built-in "
                "data.")
+    st.info("**Start here:** open **Datasets** on `builtin:digits` to see the data, then **Train** with the "
+            "defaults (a run takes seconds), then look inside it on **Inspect** or attack it on **Adversarial**.",
+            icon="👋")
     for target, name, icon, purpose in links:
         st.page_link(target, label=f"**{name}** — {purpose}", icon=icon)
     settings = load_settings()

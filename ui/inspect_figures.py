@@ -34,6 +34,9 @@ def _powers_of_two(top: float) -> list[int]:
     return [2 ** i for i in range(0, max(1, int(np.ceil(np.log2(max(top, 1))))) + 1)]
 
 
+MAX_FIELD_TICKS = 40  # x labels of the receptive-field chart: more overlap at the page's width
+
+
 def field_growth_figure(rows) -> go.Figure:
     """Receptive field and jump after each layer (in call order), log scale; where it becomes global is marked."""
     leaves = [r for r in rows if r.leaf and (r.receptive_field is not None or r.global_field)]
@@ -56,8 +59,9 @@ def field_growth_figure(rows) -> go.Figure:
                            xanchor="right", yanchor="bottom", font=dict(color="grey"))
     fig.update_layout(title="Receptive field growth, layer by layer", legend=dict(orientation="h", y=1.12, x=1,
                       xanchor="right"), margin=dict(l=50, r=20, t=60, b=140), height=440)
+    step = max(1, -(-len(names) // MAX_FIELD_TICKS))  # EfficientNet has ~150 layers: label every step-th one
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=names, tickangle=-50,
-                     tickfont=dict(size=10))
+                     tickfont=dict(size=10), tickvals=names[::step])
     return fig
 
 

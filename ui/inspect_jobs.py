@@ -93,6 +93,11 @@ def _visual_result(done: Path, key: str) -> None:
         cols[i % len(cols)].image(image, width="stretch",
                                   caption=f"{name}: p = {vis.end_probs[i]:.0%} (logit {vis.start_logits[i]:.2f} → "
                                           f"{vis.end_logits[i]:.2f})")
+    from core.inspect.visual import not_reached_note
+
+    note = not_reached_note(vis, result["class_names"], int(result.get("steps") or steps), MAX_VISUAL_STEPS)
+    if note:
+        st.warning(note, icon="🎯")
     st.plotly_chart(fig.logit_bars(result["class_names"], vis.start_logits, vis.end_logits), key=f"{key}-bars")
 
 

@@ -16,8 +16,8 @@ from core.access import visible_runs
 from core.inspect import (cam_layers, classic_cam, default_cam_layer, explain, gap_linear_head, layer_table,
                           layer_totals)
 from core.inspect.cam import MAX_CAM_BATCH
-from core.inspect.target import IMAGENET_PREFIX, from_bundle, imagenet_target
-from core.train.evaluate import checkpoint_path, load_run_model
+from core.inspect.target import IMAGENET_PREFIX, imagenet_target, load_run
+from core.train.evaluate import checkpoint_path
 from core.train.run_info import ACTIVE
 from core.train.store import RunStore, list_runs
 from ui import inspect_figures as fig
@@ -45,8 +45,7 @@ def _loaded(where: str, version: float, _bundle=None):
     if where.startswith(IMAGENET_PREFIX):
         target = imagenet_target(where[len(IMAGENET_PREFIX):])
     else:
-        model, bundle = load_run_model(where, _bundle)
-        target = from_bundle(model, bundle, name=RunStore.open(where).config()["model"], source=where)
+        target = load_run(where, _bundle)  # with what the run trained (its Freezing)
     rows = layer_table(target.model, target.input_shape, example=target.batch([0])[0])
     return target, threading.Lock(), rows
 
@@ -96,13 +95,16 @@ def layers_view(target, rows, key: str) -> None:
     totals = layer_totals(target.model, rows)
     cols = st.columns(5)
     cols[0].metric("Parameters", f"{totals.params:,}")
-    cols[1].metric("Trainable", f"{totals.trainable:,}")
-    cols[2].metric("Frozen", f"{totals.frozen:,}")
+    freezing = target.freezing  # what the run trained (its config), not the rebuilt model's requires_grad
+    never = freezing.never_trained if freezing is not None else totals.frozen
+    cols[1].metric("Trained by the run" if freezing is not None else "Trainable", f"{totals.params - never:,}")
+    cols[2].metric("Frozen for the whole run" if freezing is not None else "Frozen", f"{never:,}")
     cols[3].metric("Multiply-adds / example", f"{totals.mult_adds:,}")
     cols[4].metric("Size of the weights", f"{totals.param_megabytes:.2f} MB")
     shape = f"{len(target.samples[0][0])} token ids (the first validation example)" \
         if target.input_kind == "tokens" else f"{tuple(target.input_shape)} ({target.input_kind})"
-    st.caption(f"Input: {shape}. A parameter shared by two layers is counted once; click a column header to sort.")
+    st.caption(f"Input: {shape}. A parameter shared by two layers is counted once; click a column header to sort."
+               + (f" In this run {freezing.text()}." if freezing is not None else ""))
     depth = st.radio("Rows", list(DEPTHS), horizontal=True, key=f"{key}-depth")
     st.dataframe(fig.layer_frame(rows, DEPTHS[depth]), hide_index=True, key=f"{key}-table", width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="localized")
@@ -133,8 +135,8 @@ def field_on_example_ui(target, rows, key: str) -> None:
         name = st.selectbox("Layer", names, index=len(names) - 1, key=f"{key}-rf-layer")
         row = layers[name]
         index = sample_ui(target, f"{key}-rf-example")
-        unit = tuple(st.slider(f"Unit: {axis}", 0, n - 1, n // 2, key=f"{key}-rf-{axis}")
-                     for axis, n in zip(AXES[target.input_kind], row.output_shape[2:]))
+        unit = tuple(st.slider(f"Unit: {axis}", 0, n - 1, n // 2, key=f"{key}-rf-{axis}") if n > 1 else 0
+                     for axis, n in zip(AXES[target.input_kind], row.output_shape[2:]))  # one unit: no slider
     x = target.batch([index])[0][0]
     box = row.box(unit, tuple(target.input_shape[1:]))
     title = f"{name}: field {row.field_text}, unit {unit}"

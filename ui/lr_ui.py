@@ -83,8 +83,10 @@ def suggestions_table(report: LRFinderReport) -> pd.DataFrame:
         row = {"suggestion": name, "learning rate": f"{lr:.2e}"}
         spread = report.spread.suggestions.get(name)
         if several and spread:
+            missing = report.missing(name)
             row["over seeds"] = (f"median of {len(spread.values)}/{len(report.results)} sweeps; {spread.low:.1e} … "
-                                 f"{spread.high:.1e} ({spread.decades:.1f} decades)")
+                                 f"{spread.high:.1e} ({spread.decades:.1f} decades)"
+                                 + (f"; no suggestion from {missing}" if missing else ""))
         row["what it means"] = EXPLANATIONS[name]
         rows.append(row)
     return pd.DataFrame(rows)

@@ -27,8 +27,8 @@ PAGES = [  # (file under pages/, icon, what it is for)
                             "for training."),
     ("4_Train.py", "🏋️", "Train image, audio and text models by clicking; live loss, accuracy and activation "
                         "statistics; results."),
-    ("5_GAN.py", "🎭", "Train a GAN live (the 1010 pattern, a ring of 8 Gaussians, images), watch for mode collapse, "
-                      "then walk its latent space: interpolation, seed arithmetic, GIF."),
+    ("5_GAN.py", "🎭", "Train a GAN live (toy patterns or images), watch for mode collapse, walk its latent "
+                      "space."),
     ("6_Adversarial.py", "🎯", "Attack a trained model (FGSM, BIM, PGD): epsilon slider, smallest epsilon, accuracy "
                               "versus epsilon, robustness of several runs."),
     ("7_Inspect.py", "🔬", "Look inside a trained model: layers and receptive field, Grad-CAM, class visualisation, "

@@ -137,8 +137,22 @@ def url_data_source() -> None:
 
 
 def shareable(source: str | None) -> str | None:
-    """``source`` when a link may carry it (built-in data, folders under the data root), else None: an upload's
-    unpacked folder belongs to one session and means nothing in a link."""
-    from core.access import shared_source
+    """``source`` when the address bar may carry it (so a reload restores it), else None:
 
-    return source if source and shared_source(source) else None
+    - built-in data and folders under the data root, always;
+    - on a lab that is not served (one person's machine), also a folder or file typed from anywhere;
+    - never an upload's unpacked folder: it belongs to one session, and its path is the server's own (the upload
+      picker says that a reload starts without it)."""
+    from pathlib import Path
+
+    from core.access import shared_source, uploads_dir
+    from core.settings import load_settings
+
+    if not source:
+        return None
+    if shared_source(source):
+        return source
+    settings = load_settings()
+    if settings.served or source.startswith(("builtin:", "toy:")):
+        return None
+    return None if Path(source).expanduser().resolve().is_relative_to(uploads_dir(settings)) else source

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.access import visible_runs
+from core.access import can_delete, source_label, visible_runs
 from core.settings import load_settings
 from core.train.pace import duration_text
 from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
@@ -41,7 +41,7 @@ def runs_table(runs: list[RunInfo], me: str | None = None) -> pd.DataFrame:
     return pd.DataFrame({
         "run": [r.name for r in runs],
         "status": [f"{STATUS_ICONS.get(r.status, '')} {r.status}" for r in runs],
-        "data": [r.data or MISSING for r in runs],
+        "data": [source_label(r.data) or MISSING for r in runs],  # an upload by its name, not the server's path
         "model": [r.model or MISSING for r in runs],
         "epochs": [f"{r.epochs_done}/{r.epochs}" if r.epochs else MISSING for r in runs],
         "best val acc": [MISSING if r.best_val_acc is None else f"{r.best_val_acc:.1%}" for r in runs],

@@ -24,6 +24,8 @@ def progress(info: RunInfo, steps: pd.DataFrame | None = None) -> tuple[float, s
     """Share of the whole run done (0..1) and a one-line description: steps of the whole run, the epoch (counted
     from 1), seconds per step and the time left (from the recorded ``steps`` and their times, when given)."""
     done = info.last_step + 1  # steps taken
+    if done == 0 and info.progress_total and info.progress_text:  # a phase before the first step (feature caching)
+        return min(1.0, (info.progress_done or 0) / info.progress_total), info.progress_text
     if not info.total_steps:  # no plan announced: count epochs
         frac = info.epochs_done / info.epochs if info.epochs else 0.0
         return min(1.0, frac), f"epoch {info.epochs_done}/{info.epochs} done, step {done}"
@@ -102,6 +104,16 @@ def _curves(store: RunStore, steps: pd.DataFrame, key: str) -> None:
     c2.plotly_chart(tf.accuracy_figure(_one_based(epochs)), key=f"{key}-acc", width="stretch")
     c2.dataframe(_one_based(epochs), hide_index=True, key=f"{key}-epochs",
                  column_config={"lr": st.column_config.NumberColumn(format="%.2e")})  # not 0.0000002
+    _overfitting(store, epochs)
+
+
+def _overfitting(store: RunStore, epochs: pd.DataFrame) -> None:
+    """The run's overfitting (core.train.overfit), in sight under the curves, with what to try."""
+    from core.train.overfit import overfitting
+
+    found = overfitting(epochs.to_dict("records"), int(store.config().get("early_stop") or 0))
+    if found is not None:
+        st.warning(found.message + "\n\n" + "\n".join(f"- {tip}" for tip in found.advice), icon="📈")
 
 
 def _activations(store: RunStore, key: str) -> None:
@@ -229,19 +241,17 @@ def _predict(model, bundle, key: str) -> None:
     st.plotly_chart(tf.probabilities_figure(probs, list(bundle.classes)), key=f"{key}-probs")
 
 
-def _summary(model, freeze_epochs: int) -> None:
-    from core.train.evaluate import model_summary
+def _summary(model, run_dir) -> None:
+    from core.train.evaluate import model_summary, run_freezing
 
     rows = model_summary(model)
     total = sum(r.params for r in rows)
-    frozen = sum(r.params for r in rows if r.frozen_while_freezing)
-    text = f"**{total:,}** parameters, all trained at the end of the run."
-    if freeze_epochs:
-        text += (f" During the first {freeze_epochs} epoch(s) the backbone (**{frozen:,}**) was frozen and only the "
-                 f"head (**{total - frozen:,}**) trained.")
-    st.markdown(text)
+    store = RunStore.open(run_dir)
+    freezing = run_freezing(model, store.config(), store.info().epochs_done)  # what the run did, from its config
+    trained = total - freezing.never_trained
+    st.markdown(f"**{total:,}** parameters, **{trained:,}** of them trained by the run: {freezing.text()}.")
     table = pd.DataFrame([r.__dict__ for r in rows])
-    if not freeze_epochs:
+    if not freezing.backbone:
         table = table.drop(columns="frozen_while_freezing")
     st.dataframe(table, hide_index=True)
 
@@ -292,7 +302,7 @@ def results_view(run_dir: str | Path, key: str = "results") -> None:
     elif view == "Predict":
         _predict(model, bundle, key)
     elif view == "Model":
-        _summary(model, int(RunStore.open(run_dir).config().get("freeze_epochs") or 0))
+        _summary(model, run_dir)
     else:
         _download(model, path, Path(run_dir), key)
 

@@ -89,6 +89,24 @@ def audio_stats(classes: list[str], records, sample_rate: int, clip_seconds: flo
     return out
 
 
+def upsampled_note(stats: dict) -> str | None:
+    """A sentence when some clips were recorded below the rate they were resampled to (``audio_stats`` output):
+    they hold nothing above half their own rate, so the spectrogram's bands above that are empty. None otherwise.
+
+    >>> upsampled_note({"sample_rate": 16000, "original_sample_rates": {"8000": 30}})[:40]
+    'All 30 clips were recorded at 8000 Hz an'
+    """
+    target = int(stats.get("sample_rate") or 0)
+    low = {int(r): n for r, n in (stats.get("original_sample_rates") or {}).items() if int(r) < target}
+    if not low:
+        return None
+    rate, total = min(low), sum((stats.get("original_sample_rates") or {}).values())
+    n = sum(low.values())
+    who = f"All {n} clips were" if n == total else f"{n} of {total} clips were"
+    return (f"{who} recorded at {rate} Hz and resampled to {target} Hz: they hold nothing above {rate // 2} Hz "
+            f"(half their own rate), so the mel bands above {rate // 2} Hz stay empty for them.")
+
+
 VOCAB_SIZES = (10, 25, 50, 100, 150, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from core.gan.checkpoint import save_gan
-from core.gan.collapse import JUDGE_SAMPLES, SAMPLES, judge_verdict, measure_images, measure_pattern, measure_points
+from core.gan.collapse import JUDGE_SAMPLES, SAMPLES, early_steps, judge_verdict, measure_images, measure_pattern, measure_points
 from core.gan.latent import generate, zs_from_seeds
 from core.gan.snapshots import PREVIEW, save_seeds, write_report, write_snapshot
 from core.gan.specs import SERIES
@@ -164,7 +164,8 @@ class CollapseMeter:
         else:
             judged = out.to(loop.device) if self.judge is not None else None
             report = measure_images(out[: SAMPLES[kind]], self.real, loop.step, self.judge, self.metric, judged)
-        judge_verdict(report, loop.config.improvements(), loop.config.lr_g)
+        previous = loop.report.score if getattr(loop, "report", None) is not None else None
+        judge_verdict(report, loop.config.improvements(), loop.config.lr_g, early_steps(loop.total_steps), previous)
         loop.report, self._last = report, loop.step
         write_report(self.run.run_dir, report)
         self.run.log_scalars(loop.step, report.scalars())

@@ -25,6 +25,15 @@ NEAR_STDS = 3.0  # "near a mode": within 3 standard deviations of its centre
 SAMPLES = {"points": 1024, "image": 256, "pattern": 256}  # generated samples per measurement
 JUDGE_SAMPLES = 512  # generated images the judge classifies (and the Frechet distance compares)
 POINT_COLLAPSE = 0.1  # ring: generated points spread less than 10% as far apart as real ones = one point
+EARLY_STEPS = 1000  # no collapse verdict before this many generator steps (a DCGAN on MNIST covered 1 of 10 classes
+#                     at step 200 and 10 of 10 from step 400 on), nor while the coverage is still climbing
+RISING = 0.05  # the score rose by more than this since the previous measurement: still learning, not collapsed
+
+
+def early_steps(total_steps: int) -> int:
+    """Steps before a run's first collapse verdict: ``EARLY_STEPS``, or half of a shorter run (which then still
+    gets a verdict before it ends)."""
+    return min(EARLY_STEPS, max(0, int(total_steps)) // 2)
 
 
 def ring_coverage(points: torch.Tensor, modes: torch.Tensor, std: float) -> tuple[torch.Tensor, float]:
@@ -127,8 +136,12 @@ def measure_pattern(outputs: torch.Tensor, step: int = 0) -> CollapseReport:
 
 
 def judge_verdict(report: CollapseReport, improvements: dict[str, bool] | None = None,
-                  lr: float | None = None) -> CollapseReport:
-    """Fill ``level``, ``verdict``, ``advice`` and ``score`` from the figures (plain words; see ``_advice``)."""
+                  lr: float | None = None, min_steps: int = 0, previous: float | None = None) -> CollapseReport:
+    """Fill ``level``, ``verdict``, ``advice`` and ``score`` from the figures (plain words; see ``_advice``).
+
+    A bad reading before step ``min_steps`` (see ``early_steps``), or one whose score rose by more than ``RISING``
+    since the ``previous`` measurement's score, is not yet a verdict: level ``early``, "too early to tell", with
+    what to watch (a student should not kill a run that is still finding the data)."""
     if report.kind == "pattern":
         return _pattern_verdict(report)
     if report.kind == "points":
@@ -171,7 +184,21 @@ def judge_verdict(report: CollapseReport, improvements: dict[str, bool] | None =
         report.verdict = f"No sign of collapse: {what}{near}."
     report.score = float(score)
     report.advice = _advice(report, improvements or {}, lr)
+    if report.level != "ok" and (report.step < min_steps or (previous is not None and score > previous + RISING)):
+        _too_early(report, what, min_steps, previous)
     return report
+
+
+def _too_early(report: CollapseReport, what: str, min_steps: int, previous: float | None) -> None:
+    """Turn a bad reading into "too early to tell", saying why and what to watch."""
+    why = (f"at step {report.step} the generator is still finding the data (a verdict comes after step {min_steps})"
+           if report.step < min_steps else
+           f"the coverage is still climbing (from {previous:.0%} to {report.score:.0%} since the last measurement)")
+    report.level = "early"
+    report.verdict = f"Too early to tell: {why}. For now it covers {what}."
+    report.advice = ["Watch the chart below: a run that is learning climbs towards the dashed line over the next "
+                     "few hundred steps; one that stays flat and low after that is collapsing.",
+                     "Judge it then; restarting now would throw away a run that may be fine."]
 
 
 def _pattern_verdict(report: CollapseReport) -> CollapseReport:

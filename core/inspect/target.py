@@ -35,6 +35,7 @@ class InspectTarget:
     collate_fn: object = None  # text: pads token ids
     sample_names: list[str] | None = None  # captions of the examples when they have names (sample photos)
     pretrained_ref: str = ""  # "imagenet:NAME" for a pretrained model ("" for a run: ``source`` names it)
+    freezing: object = None  # a run's core.train.evaluate.Freezing (what it trained); None for a pretrained model
 
     def batch(self, indices, *, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Stack examples ``indices`` into (x, y); ``raw=True``: as the whole model takes them (for export)."""
@@ -88,9 +89,14 @@ def load_run(run_dir: str | Path, bundle=None) -> InspectTarget:
     from core.train.evaluate import load_run_model
     from core.train.store import RunStore
 
+    from core.train.evaluate import run_freezing
+
     model, bundle = load_run_model(run_dir, bundle)
-    cfg = RunStore.open(run_dir).config()
-    return from_bundle(model, bundle, name=cfg["model"], source=str(run_dir))
+    store = RunStore.open(run_dir)
+    cfg = store.config()
+    target = from_bundle(model, bundle, name=cfg["model"], source=str(run_dir))
+    target.freezing = run_freezing(model, cfg, store.info().epochs_done)
+    return target
 
 
 IMAGENET_PREFIX = "imagenet:"  # where a target names a pretrained ImageNet model instead of a run directory

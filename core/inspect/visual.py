@@ -99,6 +99,28 @@ def class_visual(model: nn.Module, target, steps: int = 64, *, input_shape: tupl
                        history, torch.softmax(out, 1).gather(1, targets[:, None])[:, 0].tolist())
 
 
+REACHED = 0.5  # the model's probability for the class at the end of the ascent: below this it was not reached
+MOVED = 0.1  # a target logit that rose by less than this during the ascent "hardly moved"
+
+
+def not_reached_note(vis: ClassVisual, names: list[str], steps: int, max_steps: int) -> str | None:
+    """One plain paragraph when the ascent did not reach some classes (the model's probability for the class stays
+    under ``REACHED`` at the end): which, by how much, and what to try; None when every class was reached."""
+    missed = [i for i, p in enumerate(vis.end_probs) if p < REACHED]
+    if not missed:
+        return None
+    what = "; ".join(f"{names[i]}: p = {vis.end_probs[i]:.0%}, logit {vis.start_logits[i]:.2f} → "
+                     f"{vis.end_logits[i]:.2f}" for i in missed)
+    rose = all(vis.end_logits[i] - vis.start_logits[i] > MOVED for i in missed)
+    why = ("the class's logit rose, but another class still wins" if rose else
+           "the class's logit hardly moved: the ascent is too short, or the gradient from a grey start leads "
+           "elsewhere")
+    more = f"more ascent steps (now {steps}, up to {max_steps})" if steps < max_steps else "another seed"
+    return (f"Not reached for {len(missed)} of {len(vis.targets)} class(es) ({what}): {why}, so this picture is not "
+            f"what the model calls that class. Try {more}, or this class on its own; a class the model rarely "
+            "predicts (see the Train page's per-class accuracy) may have no input that wins from grey.")
+
+
 # ---- the exact inverse of a sigmoid MLP ---------------------------------------------------------------------------
 @dataclass
 class MLPInverse:

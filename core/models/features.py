@@ -9,6 +9,7 @@ on every read, so augmentation stays random per epoch while the expensive part i
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
 import torch
 from torch import nn
@@ -51,16 +52,22 @@ class CachedFeatures(Dataset):
         return feats
 
     @torch.no_grad()
-    def fill(self, batch_size: int = 64, device: torch.device | str = "cpu") -> "CachedFeatures":
-        """Compute every missing item's features now, ``batch_size`` at a time on ``device``; returns self."""
+    def fill(self, batch_size: int = 64, device: torch.device | str = "cpu",
+             progress: Callable[[int, int], None] | None = None) -> "CachedFeatures":
+        """Compute every missing item's features now, ``batch_size`` at a time on ``device``; returns self.
+        ``progress(done, total)`` is called after each batch (items of this call)."""
         missing = [i for i in range(len(self)) if i not in self._cache]
         if not missing:
             return self
         frontend = self.frontend.to(device)
         loader = DataLoader(_Items(self.dataset, missing), batch_size=batch_size, shuffle=False)
+        done = 0
         for index, x in loader:
             feats = frontend(x.to(device)).cpu()  # (B, ...) -> (B, features...)
             self._cache.update(zip(index.tolist(), feats.unbind(0)))
+            done += len(index)
+            if progress is not None:
+                progress(done, len(missing))
         self.frontend = frontend.cpu()
         return self
 

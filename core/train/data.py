@@ -81,18 +81,20 @@ def feature_cache_plan(config, kind: str) -> list[str] | None:
 
 
 def prepare_splits(config, bundle, model, generator: torch.Generator | None = None,
-                   device: torch.device | str = "cpu", with_val: bool = True) -> tuple[Dataset, Dataset, list[str]]:
+                   device: torch.device | str = "cpu", with_val: bool = True,
+                   progress=None) -> tuple[Dataset, Dataset, list[str]]:
     """Train and val datasets ready for the model and notices. ``generator``: where the augmentation draws come
     from (see ``augmentation``). Features are cached for spectrogram models, and for a transfer model whose
     backbone stays frozen (``backbone_cache_blockers``): it then runs once per image on ``device`` (the val split
-    too unless ``with_val`` is False), and the head trains on the cached features."""
+    too unless ``with_val`` is False), and the head trains on the cached features; ``progress(done, total, text)``
+    follows that phase (images through the backbone, with the time left: ``core.train.pace.caching_text``)."""
     train, val = bundle.splits["train"], bundle.splits["val"]
     spectrogram = spec(config.model).input_features == "logmel"
     shape = getattr(bundle, "input_shape", None)
     transform, target, notices = augmentation(config, bundle.kind, spectrogram, generator, shape)
     train.transform = transform if target == "sample" else None
     if not spectrogram and not backbone_cache_blockers(config, model, transform is not None):
-        train, val, note = _cache_backbone(config, model, train, val if with_val else None, device)
+        train, val, note = _cache_backbone(config, model, train, val if with_val else None, device, progress)
         return train, val, [note]
     if spectrogram:
         frontend = unwrap(model).frontend
@@ -112,18 +114,32 @@ def prepare_splits(config, bundle, model, generator: torch.Generator | None = No
     return train, val, notices
 
 
-def _cache_backbone(config, model, train: Dataset, val: Dataset | None, device) -> tuple[Dataset, Dataset, str]:
+def _cache_backbone(config, model, train: Dataset, val: Dataset | None, device,
+                    progress=None) -> tuple[Dataset, Dataset, str]:
     """The splits as cached backbone features, and the note that says so (with the time saved, estimated)."""
+    from core.train.pace import caching_text
+
     start = time.perf_counter()
+    total = len(train) + (len(val) if val is not None else 0)
+
+    def follow(before: int):
+        if progress is None:
+            return None
+        return lambda done, _: progress(before + done, total,
+                                        caching_text(before + done, total, time.perf_counter() - start))
+
     frontend = BackboneFeatures(unwrap(model))
-    train = CachedFeatures(train, frontend).fill(config.batch_size * 2, device)
+    if progress is not None:
+        progress(0, total, caching_text(0, total, 0.0))
+    train = CachedFeatures(train, frontend).fill(config.batch_size * 2, device, follow(0))
     if val is not None:
-        val = CachedFeatures(val, frontend).fill(config.batch_size * 2, device)
+        val = CachedFeatures(val, frontend).fill(config.batch_size * 2, device, follow(len(train)))
     seconds, n_val = time.perf_counter() - start, len(val) if val is not None else 0
     later = max(config.epochs - 1, 0)  # every later epoch would have run the frozen backbone over both splits again
     note = (f"features cached: {len(train) + n_val} images ({len(train)} train, {n_val} val) went through the "
-            f"frozen backbone once, in {seconds:.1f} s; the head trains on them, so the {later} later epoch(s) skip "
-            f"the backbone (about {seconds * later:.0f} s saved)")
+            f"frozen backbone once, in {seconds:.1f} s; the head trains on them"
+            + (f", so the {later} later epoch(s) skip the backbone (about {seconds * later:.0f} s saved)"
+               if later else ""))
     return train, val, note
 
 
@@ -163,3 +179,33 @@ def make_loaders(config, train: Dataset, val: Dataset, collate_fn, device: torch
     val_dl = DataLoader(val, batch_size=config.batch_size * 2, shuffle=False, sampler=val_sampler,
                         collate_fn=collate_fn, num_workers=config.num_workers, pin_memory=pin)
     return train_dl, val_dl, sampler
+
+
+def input_shape_for(bundle, model: str | None = None) -> tuple:
+    """The shape of one example as ``model`` trains on ``bundle`` (by default the bundle's default model): the one
+    rule the Datasets page shows, the Augment page previews at and the Train form fits a pipeline to.
+
+    An image model whose settings load the data at its own size (EfficientNet-Lite0: ``data_opts`` image_size 224)
+    trains at that size, whatever size the data set was loaded at for browsing; every other model at the bundle's
+    ``input_shape``."""
+    from core.models import default_model
+    from core.train.config import recommended
+
+    shape = tuple(bundle.input_shape)
+    if bundle.kind != "image" or len(shape) != 3:
+        return shape
+    size = (recommended(model or default_model(bundle), bundle.source).data_opts or {}).get("image_size")
+    return (shape[0], int(size), int(size)) if size else shape
+
+
+def training_example(bundle, index: int, model: str | None = None, split: str = "train"):
+    """``(x, y)``: example ``index`` of ``split`` as ``model`` trains on it (``input_shape_for``): a folder's image
+    decoded again from its file at the training size when that differs from the size the bundle was loaded at."""
+    from core.data.images import ImageDataset, decode
+
+    ds = bundle.splits[split]
+    x, y = ds[index]
+    shape = input_shape_for(bundle, model)
+    if isinstance(ds, ImageDataset) and tuple(x.shape) != shape:
+        x = decode(ds.paths[index], shape[-1], shape[0]).float() / 255.0
+    return x, y

@@ -169,3 +169,43 @@ def model_summary(model: nn.Module) -> list[LayerRow]:
         rows.append(LayerRow(name, type(child).__name__, sum(p.numel() for p in ps),
                              sum(p.numel() for p in ps if p.requires_grad), id(child) not in head))
     return rows
+
+
+@dataclass
+class Freezing:
+    """What a run did with its backbone: the rule the Train page's summary and the Inspect page both show."""
+
+    backbone: int  # parameters that freezing the backbone freezes (0: no backbone frozen, or not a transfer model)
+    frozen_epochs: int  # epochs they were frozen, of ``epochs``
+    epochs: int  # epochs the run trained
+
+    @property
+    def whole_run(self) -> bool:
+        """The backbone stayed frozen for every epoch: the run trained the head only."""
+        return self.backbone > 0 and self.frozen_epochs >= self.epochs
+
+    @property
+    def never_trained(self) -> int:
+        """Parameters the run never changed (the backbone when it was frozen for the whole run, else 0)."""
+        return self.backbone if self.whole_run else 0
+
+    def text(self) -> str:
+        if not self.backbone:
+            return "every parameter trained in every epoch"
+        if self.whole_run:
+            return (f"the backbone ({self.backbone:,} parameters) stayed frozen for all {self.epochs} epoch(s): the "
+                    "run trained the head only and kept the pretrained backbone as it was")
+        return (f"the backbone ({self.backbone:,} parameters) was frozen for the first {self.frozen_epochs} of "
+                f"{self.epochs} epoch(s), then trained with the rest")
+
+
+def run_freezing(model: nn.Module, config: dict, epochs_done: int | None = None) -> Freezing:
+    """The ``Freezing`` of a run from its config (``freeze_epochs``, ``epochs``, ``model``) and the epochs it
+    completed (``epochs_done``; the configured epochs when not given), for its rebuilt ``model``."""
+    from core.train.optim import frozen_count
+
+    freeze = int(config.get("freeze_epochs") or 0)
+    epochs = int(epochs_done or config.get("epochs") or 0)
+    if not (freeze and epochs):
+        return Freezing(0, 0, epochs)
+    return Freezing(frozen_count(model, bool(config.get("train_bn", True))), min(freeze, epochs), epochs)

@@ -323,7 +323,8 @@ def _make_loop(config: TrainConfig, bundle, run, info: DistInfo, callbacks) -> L
         kept = any(isinstance(m, KEEP_OUT) for m in model.modules())
         notices.append(f"gradient checkpointing in {config.checkpoint_segments} segments"
                        + (" (BatchNorm and Dropout run outside them)" if kept else ""))
-    train, val, more = prepare_splits(config, bundle, model, device=info.device)
+    train, val, more = prepare_splits(config, bundle, model, device=info.device,
+                                      progress=run.set_progress if run is not None else None)  # caching phase
     notices += more
     train_dl, val_dl, sampler = make_loaders(config, train, val, bundle.collate_fn, info.device, info.world,
                                              info.rank)

@@ -195,6 +195,20 @@ class LRFinderReport:
         return {name: s.median for name, s in self.spread.suggestions.items()
                 if len(s.values) > len(self.results) / 2}
 
+    def missing(self, name: str) -> str | None:
+        """Why some sweeps gave no ``name`` suggestion, in words (None when every sweep gave one)."""
+        from core.train.suggest import clear_drop
+
+        parts = []
+        for seed, r in zip(self.seeds, self.results):
+            if name in r.suggestions:
+                continue
+            why = ("its loss never fell clearly" if not clear_drop(r.smoothed) else
+                   f"it stopped early ({r.stopped_because}) before the rule could apply"
+                   if r.stopped_because != "completed" else "its curve has no point this rule accepts")
+            parts.append(f"seed {seed}: {why}")
+        return "; ".join(parts) or None
+
     @property
     def drop(self) -> float:
         """How far the smoothed loss fell below its start (``core.train.suggest.relative_drop``; median over seeds)."""

@@ -60,6 +60,21 @@ def backbone_modules(model: nn.Module) -> list[nn.Module]:
     return [m for group in layer_groups(model)[:-1] for m in group]
 
 
+def frozen_count(model: nn.Module, train_bn: bool = True) -> int:
+    """The parameters ``set_frozen(model, True, train_bn)`` would freeze, counted without changing the model."""
+    head = {id(p) for m in layer_groups(model)[-1] for p in m.parameters()}
+    seen, n = set(), 0
+    for m in backbone_modules(model):
+        for sub in m.modules():
+            if train_bn and isinstance(sub, _BN):
+                continue
+            for p in sub.parameters(recurse=False):
+                if id(p) not in head and id(p) not in seen:
+                    seen.add(id(p))
+                    n += p.numel()
+    return n
+
+
 def set_frozen(model: nn.Module, frozen: bool, train_bn: bool = True) -> int:
     """Freeze (or unfreeze) the backbone; with ``train_bn`` its batch-norm layers stay trainable.
 

@@ -52,3 +52,15 @@ def duration_text(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s" if seconds % 60 else f"{seconds // 60} min"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def caching_text(done: int, total: int, elapsed: float) -> str:
+    """The feature-caching phase of a run in words, with the time left at the pace so far.
+
+    >>> caching_text(120, 480, 10.0)
+    'caching features: 120 of 480 images through the frozen backbone · about 30 s left'
+    """
+    text = f"caching features: {done} of {total} images through the frozen backbone"
+    if 0 < done < total and elapsed > 0:
+        text += f" · about {duration_text(elapsed / done * (total - done))} left"
+    return text

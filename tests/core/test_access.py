@@ -112,3 +112,40 @@ def test_first_to_show_is_the_users_latest_else_the_latest(served):
     assert first_to_show(newest_first, None).name == bob_new.name  # a lab that is not served has no users
     assert first_to_show([], "ann") is None
 
+
+
+def _ended(runs, data, owner, status, checkpoint=False):
+    run = RunStore.create(runs, {"data": data, "model": "mlp"}, owner=owner)
+    run.set_status(status)
+    run.close()
+    if checkpoint:
+        (run.run_dir / "checkpoints").mkdir(exist_ok=True)
+        (run.run_dir / "checkpoints" / "last.pt").write_bytes(b"x")
+    return run.run_dir.name
+
+
+def test_first_to_show_opens_on_the_newest_usable_run_never_on_someone_elses_failed_one(served):
+    runs = served.runs_dir
+    good = _ended(runs, "builtin:digits", "bob", "finished", checkpoint=True)
+    _ended(runs, "builtin:digits", "bob", "stopped")  # stopped before its first checkpoint
+    _ended(runs, "builtin:digits", "bob", "failed")
+    newest_first = list_runs(runs)
+    assert first_to_show(newest_first, "carol", settings=served).name == good  # not bob's newer failed runs
+    assert first_to_show(newest_first, None, settings=served).name == good
+    ann_failed = _ended(runs, "builtin:digits", "ann", "failed")
+    assert first_to_show(list_runs(runs), "ann", settings=served).name == good  # a usable run before her failure
+    only_failed = [r for r in list_runs(runs) if r.status == "failed"]
+    assert first_to_show(only_failed, "ann", settings=served).name == ann_failed  # her own failure explains itself
+    assert first_to_show([r for r in only_failed if r.owner == "bob"], "carol", settings=served) is None
+    not_served = Settings(runs_dir=runs, cache_dir=served.cache_dir, data_root=served.data_root, served=False)
+    assert first_to_show(only_failed, None, settings=not_served).name == only_failed[0].name
+
+
+def test_an_upload_is_shown_by_its_own_name_not_the_servers_path(served):
+    from core.access import source_label
+
+    upload = served.cache_dir / "uploads" / "abc123" / "pets"
+    assert source_label(str(upload), served) == "upload: pets"
+    assert source_label(str(served.cache_dir / "uploads" / "abc123"), served) == "upload: (its top folder)"
+    assert source_label("builtin:digits", served) == "builtin:digits"
+    assert source_label(str(served.data_root / "photos"), served) == str(served.data_root / "photos")

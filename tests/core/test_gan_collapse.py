@@ -161,3 +161,48 @@ def test_judge_problems(tmp_path):
     assert "not a run directory" in judge_problems(GanConfig(data="builtin:digits", judge=str(tmp_path)))[0]
     (run_dir / "checkpoints" / "best.pt").unlink()
     assert "no checkpoint" in judge_problems(GanConfig(data="builtin:digits", judge=str(run_dir)))[0]
+
+
+# ---- too early to tell (issue 19 item 4) ------------------------------------------------------------------------
+def test_an_early_bad_reading_is_too_early_to_tell_and_a_late_one_is_a_verdict():
+    from core.gan.collapse import EARLY_STEPS, early_steps
+
+    assert early_steps(60_000) == EARLY_STEPS and early_steps(400) == 200 and early_steps(0) == 0
+    one_mode = _ring([3], 800)
+    early = judge_verdict(measure_points(one_mode, ring_modes(), RING_STD, step=200), GanConfig().improvements(),
+                          min_steps=early_steps(5000))
+    assert early.level == "early" and early.verdict.startswith("Too early to tell")
+    assert "step 200" in early.verdict and "1 of 8 modes" in early.verdict
+    assert any("Watch the chart" in a for a in early.advice) and not any("restart rather" in a for a in early.advice)
+    late = judge_verdict(measure_points(one_mode, ring_modes(), RING_STD, step=1200), GanConfig().improvements(),
+                         min_steps=early_steps(5000))
+    assert late.level == "error" and "Mode collapse" in late.verdict
+    half = _ring([0, 1, 2, 3], 200)  # 4 of 8: a partial collapse, unless it is still climbing
+    climbing = judge_verdict(measure_points(half, ring_modes(), RING_STD, step=1500), min_steps=1000, previous=0.125)
+    assert climbing.level == "early" and "still climbing (from 12% to 50%" in climbing.verdict
+    flat = judge_verdict(measure_points(half, ring_modes(), RING_STD, step=1500), min_steps=1000, previous=0.5)
+    assert flat.level == "warning" and "Partial collapse" in flat.verdict
+    fine = judge_verdict(measure_points(_ring(list(range(8))), ring_modes(), RING_STD, step=10), min_steps=1000)
+    assert fine.level == "ok"  # a good reading needs no waiting
+
+
+def test_the_meter_of_a_training_run_waits_before_its_verdict(tmp_path):
+    from core.gan import fit
+    from core.train.callbacks import StopTraining
+
+    seen = []
+
+    class Record:  # after the meter (order 30): what it concluded at each measurement
+        order = 31
+
+        def before_fit(self, loop):
+            seen.append((loop.step, loop.report.level))
+
+        def after_step(self, loop):
+            if loop.step == 8:
+                raise StopTraining("stopped on request", status="stopped")
+
+    cfg = GanConfig(data="toy:ring", model_opts={"hidden": [16]}, batch_size=32, samples=128, epochs=500,
+                    snapshot_every=4, runs_dir=str(tmp_path))
+    fit(cfg, [Record()])
+    assert seen == [(0, "early")]  # an untrained generator at step 0 of 2000: no verdict yet

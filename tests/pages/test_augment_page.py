@@ -65,9 +65,9 @@ def test_use_in_training_hands_over_the_pipeline(app):
     handed = app.session_state["augment_for_training"]
     assert handed["kind"] == "image" and [s["name"] for s in handed["steps"]][:1] == ["RandomResizedCrop"]
     assert json.dumps(handed)
-    assert any("Train page will use this pipeline" in s.value for s in app.success)
+    assert any("Train offers it" in s.value for s in app.info)  # built on a sample photo: offered (issue 19)
     app.slider(key=f"img_{app.session_state['img_steps'][0]['id']}__probability").set_value(0.5).run()
-    assert not any("Train page will use" in s.value for s in app.success)  # edited since: not what Train uses
+    assert not any("Train offers it" in s.value for s in app.info)  # edited since: not what Train has
 
 
 @pytest.mark.parametrize("section, expect", [

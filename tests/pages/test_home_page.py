@@ -20,6 +20,7 @@ def test_home_lists_device_builtins_and_says_no_runs_yet():
     for name in ("digits", "shapes", "sounds", "reviews"):
         assert f"builtin:{name}" in text
     assert any("No runs yet" in i.value for i in at.info)
+    assert any(i.value.startswith("**Start here:**") for i in at.info)  # a newcomer is told where to begin
 
 
 def test_home_shows_recent_runs(tmp_path, monkeypatch):
@@ -30,7 +31,7 @@ def test_home_shows_recent_runs(tmp_path, monkeypatch):
     store.set_status("finished")
     at = _home()
     assert not at.exception
-    assert not at.info  # the "no runs" message is gone
+    assert not any("No runs yet" in i.value for i in at.info)  # the "no runs" message is gone
     table = at.dataframe[0].value
     assert len(table) == 1
     assert "finished" in table.to_string() and "cnn" in table.to_string()

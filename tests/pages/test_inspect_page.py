@@ -67,7 +67,7 @@ def test_layer_table_totals_and_receptive_field(run_dir):
     target = load_run(run_dir)
     totals = layer_totals(target.model, layer_table(target.model, target.input_shape))
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Parameters"] == f"{totals.params:,}" and metrics["Frozen"] == "0"
+    assert metrics["Parameters"] == f"{totals.params:,}" and metrics["Frozen for the whole run"] == "0"
     table = _table(at)
     assert list(table["layer"][:2]) == ["features", "· features.0"] and "global" in set(table["receptive field"])
     specs = " ".join(c.proto.spec for c in at.get("plotly_chart"))
