@@ -3,7 +3,7 @@ import streamlit as st
 
 from core.data.summary import balance_warnings, size_warnings
 from core.models import default_model
-from core.train.data import input_shape_for
+from core.train.config import input_shape_for
 from ui import data_figures as figs
 from ui.data_ui import (audio_grid, clip_ui, data_source_ui, image_grid, load_bundle_ui, skipped_table, source_kind,
                         text_samples)

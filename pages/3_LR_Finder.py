@@ -6,22 +6,19 @@ it (ui.jobs.watch). The page follows the sweep this session started, by its run 
 so a reload finds it again and a classmate's sweep with the same settings is never shown instead. A result is
 shown only for the settings it was found with.
 """
-from __future__ import annotations
 
 import streamlit as st
 
-from core.access import visible_runs
 from core.jobs import launch
 from core.train.checks import batch_warning, train_problems
 from core.train.lr_job import lr_job_config, matching_job
-from core.train.store import list_runs
 from ui.data_ui import data_index_ui
 from ui.jobs import bind_job, bound_job, launch_ui, watch
 from ui.lr_ui import lr_config_ui, sweep_ui, sweep_view
 from ui.nav import navigation
 from ui.page_state import begin, publish, shareable, url_data_source
 from ui.runs import scroll_to
-from ui.session import current_user, is_teacher
+from ui.session import current_user, my_runs
 from ui.train_ui import data_ui
 
 st.set_page_config(page_title="LR Finder", page_icon="📉", layout="wide")
@@ -58,7 +55,7 @@ if st.button("Run the range test", type="primary", disabled=bool(problems), key=
         bind_job("job", started.name)  # the page follows this session's own sweep, by its run id
         st.session_state["lr-scroll-to"] = started.name
 
-sweeps = visible_runs(list_runs(kind="lr_find"), user, teacher=is_teacher())
+sweeps = my_runs("lr_find")
 # this session's sweep (or the one a link names) for these settings; never a classmate's look-alike
 job = bound_job("job", sweeps, lambda r: matching_job(job_config, [r]) is not None)
 if job is None:

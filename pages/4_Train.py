@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.access import first_to_show
 from core.train.store import ACTIVE
-from core.train.resize import final_size_problems
+from core.train.sizes import final_size_problems
 from core.train.worker import launch, launch_problems, launch_warnings
 from ui import runs as runs_ui
 from ui.data_ui import data_index_ui

@@ -1,6 +1,5 @@
 """The Adversarial page's jobs: the accuracy-versus-epsilon sweep (launched as an 'attack_sweep' job, polled from the
 run store) and the robustness comparison of several runs (their finished sweeps overlaid)."""
-from __future__ import annotations
 
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from core.attacks.methods import METHODS
 from core.attacks.runs import SweepConfig, default_epsilons
 from core.jobs import launch
 from core.models import MODELS
-from core.train.store import RunStore, list_runs
+from core.train.store import RunStore
 from ui import attack_figures as af
 from ui.jobs import bind_job, bound_job, launch_ui, watch
 
@@ -31,11 +30,10 @@ def _user() -> tuple[str | None, bool]:
 
 def sweep_jobs(runs_dir=None) -> dict[str, list]:
     """Attacked run directory -> its attack_sweep jobs (RunInfo), newest first, that this session may see."""
-    from core.access import visible_runs
+    from ui.session import my_runs
 
-    user, teacher = _user()
     out: dict[str, list] = {}
-    for info in visible_runs(list_runs(runs_dir, kind=KIND), user, teacher=teacher):
+    for info in my_runs(KIND, runs_dir):
         try:
             attacked = str(Path(RunStore.open(info.run_dir).config()["run_dir"]).resolve())
         except (OSError, KeyError, ValueError):

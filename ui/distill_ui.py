@@ -1,16 +1,13 @@
 """The Train form's distillation option: learn from a finished run's softened probabilities (core.train.distill)."""
-from __future__ import annotations
 
 from dataclasses import dataclass
 
 import streamlit as st
 
-from core.access import visible_runs
 from core.train.distill import MAX_TEMPERATURE, distill_settings
 from core.train.evaluate import checkpoint_path
 from core.train.run_info import ACTIVE
-from core.train.store import list_runs
-from ui.session import current_user, is_teacher
+from ui.session import my_runs
 
 EXPLAIN = ("The student learns the teacher's probabilities softened at temperature T (Hinton et al.: loss = "
            "T² · KL(teacher_T ‖ student_T), plus α × cross-entropy on the true labels). A smaller student can get "
@@ -28,7 +25,7 @@ class DistillChoice:
 
 def _teachers(data: str) -> dict[str, str]:
     """Finished runs with a checkpoint on ``data`` that this session may see: run dir -> label."""
-    runs = visible_runs(list_runs(kind="train"), current_user(), teacher=is_teacher())
+    runs = my_runs("train")
     return {str(r.run_dir): f"{r.name}  ({r.model}" + (f", best val acc {r.best_val_acc:.1%})"
                                                        if r.best_val_acc is not None else ")")
             for r in runs if r.data == data and r.status not in ACTIVE and checkpoint_path(r.run_dir) is not None}

@@ -1,7 +1,6 @@
 """Widgets of the Enhance page: the run form (returns an EnhanceConfig), the training view, before/after zoom, the
 checkerboard view, enhancing an upload, and the PSNR-vs-perception chart. Everything computed comes from
 core.enhance; this module only draws."""
-from __future__ import annotations
 
 import hashlib
 from pathlib import Path
@@ -15,7 +14,7 @@ from core.enhance.losses import PERCEPTUAL_BLOCKS
 from core.enhance.models import MODELS
 from core.enhance.train import list_strips
 from core.enhance.views import checkerboard, held_out_names, tradeoff_points, zoom
-from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
+from core.train.store import RunInfo, RunStore
 from ui import enhance_figures as ef
 from ui.jobs import watch
 
@@ -69,10 +68,9 @@ def enhance_config_ui(key: str = "enh") -> EnhanceConfig | None:
 
 def enhance_runs(runs_dir=None) -> list[RunInfo]:
     """The enhance runs this session may see, newest first."""
-    from core.access import visible_runs
-    from ui.session import current_user, is_teacher
+    from ui.session import my_runs
 
-    return visible_runs(list_runs(runs_dir, kind="enhance"), current_user(), teacher=is_teacher())
+    return my_runs("enhance", runs_dir)
 
 
 def _charts_and_strip(store: RunStore, key: str) -> None:

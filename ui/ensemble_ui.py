@@ -3,7 +3,6 @@
 The work (loading every member, evaluating on the validation split, exporting) is an 'ensemble' job
 (core.export.ensemble); this module draws the choice and the result.
 """
-from __future__ import annotations
 
 from pathlib import Path
 
@@ -11,20 +10,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.access import visible_runs
 from core.export.ensemble import MAX_MEMBERS, EnsembleResult, job_config
 from core.jobs import read_result
 from core.train.evaluate import checkpoint_path
 from core.train.run_info import ACTIVE
-from core.train.store import list_runs
 from ui import inspect_figures as fig
 from ui.inspect_jobs import job_ui
-from ui.session import current_user, is_teacher
+from ui.session import my_runs
 
 
 def _partners(where: str) -> dict[str, str]:
     """Other finished runs with a checkpoint on the same data as ``where``: run dir -> label."""
-    runs = visible_runs(list_runs(kind="train"), current_user(), teacher=is_teacher())
+    runs = my_runs("train")
     mine = next((r for r in runs if str(r.run_dir) == where), None)
     return {str(r.run_dir): f"{r.name}  ({r.model})" for r in runs
             if str(r.run_dir) != where and r.status not in ACTIVE and mine is not None and r.data == mine.data

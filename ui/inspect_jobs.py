@@ -4,7 +4,6 @@ A job is started with a button and followed in the page's job watcher (ui.jobs.w
 itself once it has finished; the page is bound to the job its session started (run id in session state and the
 URL), so a reload finds it again and a classmate's job with the same settings is never shown instead.
 """
-from __future__ import annotations
 
 import json
 from pathlib import Path
@@ -12,16 +11,15 @@ from typing import Callable
 
 import streamlit as st
 
-from core.access import visible_runs
 from core.inspect.export import FORMATS, LABELS, missing_packages
 from core.inspect.jobs import (MAX_VISUAL_CLASSES, MAX_VISUAL_STEPS, export_job_config, export_problems,
                                read_class_visual, visual_job_config)
 from core.jobs import launch, read_result
 from core.train.run_info import ACTIVE
-from core.train.store import RunStore, list_runs
+from core.train.store import RunStore
 from ui import inspect_figures as fig
 from ui.jobs import bind_job, bound_job, launch_ui, watch
-from ui.session import current_user, is_teacher
+from ui.session import current_user, my_runs
 
 
 
@@ -39,7 +37,7 @@ def job_ui(kind: str, config: dict, label: str, key: str,
     the URL), in its watcher (ui.jobs.watch): progress while it runs, then ``result(run_dir)`` drawn inside the
     watcher once it has finished, for the settings it was made with. Returns the finished job's folder (for a
     caller that draws the result itself), else None."""
-    jobs = visible_runs(list_runs(kind=kind), current_user(), teacher=is_teacher())
+    jobs = my_runs(kind)
     # this session's own job for these settings (by run id; never a classmate's with the same settings)
     job = bound_job(f"{key}-job", jobs, lambda r: _same(config, r.run_dir))
     busy = job is not None and job.status in ACTIVE
@@ -95,7 +93,7 @@ def _visual_result(done: Path, key: str) -> None:
                                           f"{vis.end_logits[i]:.2f})")
     from core.inspect.visual import not_reached_note
 
-    note = not_reached_note(vis, result["class_names"], int(result.get("steps") or steps), MAX_VISUAL_STEPS)
+    note = not_reached_note(vis, result["class_names"], int(result.get("steps") or RunStore.open(done).config().get("steps") or MAX_VISUAL_STEPS), MAX_VISUAL_STEPS)
     if note:
         st.warning(note, icon="🎯")
     st.plotly_chart(fig.logit_bars(result["class_names"], vis.start_logits, vis.end_logits), key=f"{key}-bars")

@@ -4,7 +4,6 @@ Loaded models are shared read-only between sessions (``st.cache_resource``), eac
 hooks on a model for the length of one call, so two sessions must not do it at the same time.
 Long work (class visualisation, export) runs as jobs: see ui.inspect_jobs.
 """
-from __future__ import annotations
 
 import threading
 from pathlib import Path
@@ -12,16 +11,15 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from core.access import visible_runs
 from core.inspect import (cam_layers, classic_cam, default_cam_layer, explain, gap_linear_head, layer_table,
                           layer_totals)
 from core.inspect.cam import MAX_CAM_BATCH
 from core.inspect.target import IMAGENET_PREFIX, imagenet_target, load_run
 from core.train.evaluate import checkpoint_path
 from core.train.run_info import ACTIVE
-from core.train.store import RunStore, list_runs
+from core.train.store import RunStore
 from ui import inspect_figures as fig
-from ui.session import current_user, is_teacher
+from ui.session import my_runs
 
 IMAGENET_CHOICE = f"{IMAGENET_PREFIX}efficientnet_lite0"
 IMAGENET_LABEL = "pretrained ImageNet (EfficientNet-Lite0) on sample photos"
@@ -31,7 +29,7 @@ AXES = {"image": ("row", "column"), "spectrogram": ("mel band", "frame"), "wavef
 # ---- what to inspect -------------------------------------------------------------------------------------------
 def inspect_source_ui(key: str) -> str:
     """Pick a finished training run with a checkpoint (newest first), or the pretrained ImageNet model."""
-    runs = visible_runs(list_runs(kind="train"), current_user(), teacher=is_teacher())
+    runs = my_runs("train")
     runs = [r for r in runs if r.status not in ACTIVE and checkpoint_path(r.run_dir) is not None]
     labels = {str(r.run_dir): f"{r.name}  ({r.model} on {r.data}, {r.status})" for r in runs}
     labels[IMAGENET_CHOICE] = IMAGENET_LABEL

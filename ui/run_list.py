@@ -18,18 +18,13 @@ from core.train.store import ACTIVE, RunInfo, RunStore, list_runs
 from ui import train_figures as tf
 from ui.jobs import POLL_SECONDS
 from ui.runs import STATUS_ICONS, _one_based
-from ui.session import current_user, is_teacher, may_control, owner_label
+from ui.session import current_user, is_teacher, may_control, my_runs, owner_label  # noqa: F401 - my_runs: pages import it here
 
 # the table's columns and their widths in pixels: together they fit the page's width beside the sidebar
 COLUMNS = {"run": 215, "status": 110, "data": 115, "model": 90, "epochs": 65, "best val acc": 95, "duration": 90,
            "started": 110}
 OWNER_WIDTH = 100  # the owner column: only on a served lab, where runs belong to people
 MISSING = "—"  # shown for a value a run does not have (yet): never "None"
-
-
-def my_runs(kind: str | None = "train", runs_dir=None) -> list[RunInfo]:
-    """The runs of ``kind`` (None: every kind) this session may see, newest first (one query of the runs index)."""
-    return visible_runs(list_runs(runs_dir, kind=kind), current_user(), teacher=is_teacher())
 
 
 def runs_table(runs: list[RunInfo], me: str | None = None) -> pd.DataFrame:

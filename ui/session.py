@@ -20,6 +20,7 @@ import streamlit.components.v1 as components
 from core.access import (TEACHER_COOKIE, TEACHER_DAYS, can_control, is_teacher_pass, is_teacher_token,
                          teacher_pass)
 from core.settings import load_settings
+from core.train.store import list_runs
 
 COOKIE = "dllab_user"
 _ID = re.compile(r"^[0-9a-f]{32}$")  # what current_user makes; anything else in the cookie is ignored
@@ -130,3 +131,11 @@ def owner_caption(info: RunInfo) -> None:
         st.caption(f"👤 Started by {who}; teacher mode lets you stop or delete it.")
     else:
         st.caption(f"👤 Started by {who}: you can look at it, but only they can stop, resume or delete it.")
+
+
+def my_runs(kind: str | None = "train", runs_dir=None) -> list:
+    """The runs of ``kind`` (None: every kind) this session may see (core.access.visible_runs), newest first: the one
+    query every page and widget uses to list runs."""
+    from core.access import visible_runs
+
+    return visible_runs(list_runs(runs_dir, kind=kind), current_user(), teacher=is_teacher())

@@ -311,7 +311,7 @@ def train_config_ui(data: str, kind: str, key: str = "train", bundle=None) -> Tr
         adversarial = adversarial_ui(key, kind)
         aug = augment_ui(key, kind, data, choice.model)
         resize = resize_ui(key, kind, getattr(bundle, "input_shape", None), length.epochs)
-    from core.train.data import input_shape_for
+    from core.train.config import input_shape_for
 
     shape = input_shape_for(bundle, choice.model) if getattr(bundle, "input_shape", None) is not None else None
     aug = fitted_augment_ui(aug, kind, shape)  # fitted to the size this model trains at

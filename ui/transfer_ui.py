@@ -1,8 +1,6 @@
 """The Adversarial page's black-box tab: choose surrogates and targets trained on the same data, launch the
 'attack_transfer' job (core.attacks.transfer), and show its tables (rows craft the attack, columns are evaluated)."""
-from __future__ import annotations
 
-from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -10,7 +8,6 @@ import streamlit as st
 from core.attacks.methods import METHODS
 from core.attacks.transfer import KIND, TransferResult, by_data, config_for, read_transfer
 from core.jobs import launch
-from core.train.store import list_runs
 from ui import attack_figures as af
 from ui.jobs import bind_job, bound_job, launch_ui, watch
 
@@ -71,11 +68,12 @@ def _user() -> tuple[str | None, bool]:
 
 
 def _results_ui(key: str) -> None:
-    from core.access import is_own, visible_runs
+    from core.access import is_own
+    from ui.session import my_runs
 
     user, teacher = _user()
 
-    jobs = [r for r in visible_runs(list_runs(kind=KIND), user, teacher=teacher) if teacher or is_own(r, user)]
+    jobs = [r for r in my_runs(KIND) if teacher or is_own(r, user)]
     bound = bound_job(f"{key}-bound", jobs)  # this session's own table (by run id), never a classmate's
     if bound is None:
         return
@@ -115,7 +113,7 @@ def transfer_figure(result: TransferResult, method: str) -> go.Figure:
         if s in result.targets:
             j = result.targets.index(s)
             fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(width=3))
-    fig.update_layout(title=f"{af.METHOD_NAMES.get(method, method)}: target accuracy", height=200 + 60 * len(z),
+    fig.update_layout(title=f"{METHODS[method].label if method in METHODS else method}: target accuracy", height=200 + 60 * len(z),
                       xaxis_title="target (evaluated)", yaxis_title="surrogate (crafts)", yaxis_autorange="reversed",
                       xaxis_tickangle=0,
                       margin=dict(l=10, r=10, t=50, b=10))

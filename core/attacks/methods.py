@@ -15,13 +15,14 @@ dropout is off) and every module's training flag is restored afterwards; only th
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from core.models.modes import eval_mode
 
 PIXEL_BOUNDS = (0.0, 1.0)  # images: pixel values
 WAVE_BOUNDS = (-1.0, 1.0)  # audio: waveform samples (full scale)
@@ -60,17 +61,7 @@ def default_alpha(eps, steps: int):
     return 2.5 * eps / max(1, steps)
 
 
-@contextmanager
-def attack_mode(model: nn.Module):
-    """Eval mode for the duration of an attack; every module's own training flag is restored afterwards
-    (so a frozen batch-norm inside a training model stays as it was)."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, training in modes:
-            m.training = training
+attack_mode = eval_mode  # eval for the attack; each submodule's own train flag restored after (core.models.modes)
 
 
 def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -110,7 +110,7 @@ class TrainConfig:
 
             out += adversarial_problems(self.adversarial, kind or _model_kind(self.model))
         if self.size_schedule:
-            from core.train.resize import schedule_problems
+            from core.train.sizes import schedule_problems
 
             out += schedule_problems(self.size_schedule, self.epochs, None, kind or _model_kind(self.model))
         if self.distill:
@@ -182,3 +182,19 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of every field."""
         return asdict(self)
+
+
+def input_shape_for(bundle, model: str | None = None) -> tuple:
+    """The shape of one example as ``model`` trains on ``bundle`` (by default the bundle's default model): the one
+    rule the Datasets page shows, the Augment page previews at and the Train form fits a pipeline to.
+
+    An image model whose settings load the data at its own size (EfficientNet-Lite0: ``data_opts`` image_size 224)
+    trains at that size, whatever size the data set was loaded at for browsing; every other model at the bundle's
+    ``input_shape``."""
+    from core.models import default_model
+
+    shape = tuple(bundle.input_shape)
+    if bundle.kind != "image" or len(shape) != 3:
+        return shape
+    size = (recommended(model or default_model(bundle), bundle.source).data_opts or {}).get("image_size")
+    return (shape[0], int(size), int(size)) if size else shape

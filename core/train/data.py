@@ -181,27 +181,12 @@ def make_loaders(config, train: Dataset, val: Dataset, collate_fn, device: torch
     return train_dl, val_dl, sampler
 
 
-def input_shape_for(bundle, model: str | None = None) -> tuple:
-    """The shape of one example as ``model`` trains on ``bundle`` (by default the bundle's default model): the one
-    rule the Datasets page shows, the Augment page previews at and the Train form fits a pipeline to.
-
-    An image model whose settings load the data at its own size (EfficientNet-Lite0: ``data_opts`` image_size 224)
-    trains at that size, whatever size the data set was loaded at for browsing; every other model at the bundle's
-    ``input_shape``."""
-    from core.models import default_model
-    from core.train.config import recommended
-
-    shape = tuple(bundle.input_shape)
-    if bundle.kind != "image" or len(shape) != 3:
-        return shape
-    size = (recommended(model or default_model(bundle), bundle.source).data_opts or {}).get("image_size")
-    return (shape[0], int(size), int(size)) if size else shape
-
 
 def training_example(bundle, index: int, model: str | None = None, split: str = "train"):
     """``(x, y)``: example ``index`` of ``split`` as ``model`` trains on it (``input_shape_for``): a folder's image
     decoded again from its file at the training size when that differs from the size the bundle was loaded at."""
     from core.data.images import ImageDataset, decode
+    from core.train.config import input_shape_for
 
     ds = bundle.splits[split]
     x, y = ds[index]

@@ -85,7 +85,7 @@ def test_pgd_200_on_the_pretrained_model_stays_within_the_inline_budget(monkeypa
     [(kind, config)] = launched
     assert kind == "attack_one" and config["target"] == "pretrained:efficientnet_lite0"
     assert config["settings"]["method"] == "pgd" and config["settings"]["steps"] == 200 and not config["smallest"]
-    assert any("Waiting for a free worker" in i.value for i in at.info)  # the job is followed (ui.jobs)
+    assert any("Starting: the worker is loading" in i.value for i in at.info)  # followed (ui.jobs); a slot is free
     assert _run(at, forwards) <= budget and len(launched) == 1  # a rerun follows the same job, starts none
 
 

@@ -2,10 +2,14 @@
 page's device panel."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from streamlit.testing.v1 import AppTest
 
 from core.train.store import RunStore
 from tests.train_page_helpers import PAGE, inject_finished_run, no_errors
+
+ROOT = Path(__file__).resolve().parents[2]
 
 FLAG = ("exploding gradients: layer body.3 is the first to blow up (its gradient norm jumped 40x to 4 at step 20). "
         "Try a lower learning rate.")
@@ -56,17 +60,11 @@ def test_run_without_gradients_shows_no_gradient_section(runs_dir):
 
 
 def test_home_shows_the_device():
-    at = AppTest.from_function(_home, default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["_dllab_user"] = "tester"
     at.run()
     no_errors(at)
     assert any("Computing on" in m.value and "cpu" in m.value for m in at.markdown)
-
-
-def _home():
-    from ui.home import home
-
-    home()
 
 
 def test_profile_and_memory_results_of_finished_jobs(runs_dir, monkeypatch):
