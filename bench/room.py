@@ -115,6 +115,15 @@ class Student:
             await asyncio.sleep(0.5)
         return self._record(f"wait '{text}'", time.perf_counter() - start, False, "never showed")
 
+    async def wait_for_widget(self, label: str, timeout: float) -> Action:
+        """Wait (answering auto_reruns) until a widget labelled ``label`` shows (a result's button, say)."""
+        start = time.perf_counter()
+        while time.perf_counter() - start < timeout:
+            if self.widget(label) is not None:
+                return self._record(f"wait '{label}'", time.perf_counter() - start, True)
+            await asyncio.sleep(0.5)
+        return self._record(f"wait '{label}'", time.perf_counter() - start, False, "never showed")
+
     def widget(self, label: str) -> Widget | None:
         return next((w for key, w in self.widgets.items() if key.startswith(label)), None)
 

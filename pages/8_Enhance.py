@@ -52,8 +52,8 @@ if st.session_state.get("enh-next-view") in by_name:  # a run just started (set 
     st.session_state["enh-view"] = st.session_state.pop("enh-next-view")
 if st.session_state.get("enh-view") not in by_name:
     st.session_state["enh-view"] = first_to_show(runs, current_user()).name
-name = st.selectbox("Run", list(by_name), key="enh-view",
-                    format_func=lambda n: f"{n}  ({by_name[n].model} on {by_name[n].data}, {by_name[n].status})")
+name = st.selectbox("Run", list(by_name), key="enh-view",  # no status in the label: it would go stale while it runs
+                    format_func=lambda n: f"{n}  ({by_name[n].model} on {by_name[n].data})")
 current = by_name[name]
 
 st.subheader("Training")

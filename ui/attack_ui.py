@@ -215,9 +215,19 @@ def eps_ui(target: AttackTarget, key: str, default: float) -> float:
     return k / 255
 
 
+def _follow_preset(name: str | None, key: str) -> None:
+    """A new target with another preset (a digits run, then the 224 px photo model) starts from that preset's
+    epsilon and steps, not from the values set for the previous one (0.3 is a lot for a photo)."""
+    if f"{key}-preset" in st.session_state and st.session_state[f"{key}-preset"] != name:
+        for widget in ("eps-255", "eps-frac", "eps-audio", "steps"):
+            st.session_state.pop(f"{key}-{widget}", None)
+    st.session_state[f"{key}-preset"] = name
+
+
 def settings_ui(target: AttackTarget, key: str) -> AttackSettings:
     """Method, epsilon, iterative settings (from the data's preset) and untargeted / a target class."""
     preset = preset_for(target.kind, target.input_shape)
+    _follow_preset(preset.name if preset else None, key)
     c1, c2 = st.columns([1, 2])
     method = c1.radio("Attack", list(METHODS), format_func=af.method_name, key=f"{key}-method",
                       help="; ".join(f"{m.label}: {m.help}" for m in METHODS.values()))

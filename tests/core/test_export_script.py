@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from core.export import ScriptUnavailable, run_script, script_blockers, write_script
@@ -27,8 +28,10 @@ def _image_folder(root, classes=3, per_class=20, size=8, seed=0):
 
 
 def _run_script(path, cwd):
-    """The exported file in a fresh interpreter: cwd a temporary folder, no PYTHONPATH, so the lab is not importable."""
+    """The exported file in a fresh interpreter: cwd a temporary folder, no PYTHONPATH, so the lab is not importable.
+    One thread, as the runs were made (a float sum over 2 threads differs in the last bits from one over 1)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
+    env["OMP_NUM_THREADS"] = "1"
     return subprocess.Popen([sys.executable, "-I", str(path)], cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -56,8 +59,14 @@ def test_exported_scripts_reproduce_runs_without_the_lab(tmp_path, runs_dir):
                            **base),
     }
     runs, procs = {}, {}
+    threads = torch.get_num_threads()  # whatever an earlier test left (a worker run in-process sets its own)
+    torch.set_num_threads(1)
+    try:
+        results = {name: fit(config) for name, config in configs.items()}
+    finally:
+        torch.set_num_threads(threads)
     for name, config in configs.items():
-        result = fit(config)
+        result = results[name]
         assert result.status == "finished"
         runs[name] = result
         script = write_script(result.run_dir, tmp_path / "out" / f"{name}.py")

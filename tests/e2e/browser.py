@@ -126,5 +126,9 @@ def pick_option(page, settle, menu, option: str, tries: int = 3) -> None:
             page.keyboard.press("Escape")
             settle(page)
             continue
+        if choice.get_attribute("aria-selected") == "true":  # already chosen (a page opens on the newest run):
+            page.keyboard.press("Escape")  # clicking it again would cause no rerun to wait for
+            settle(page)
+            return
         settle(page, choice.click)
         return

@@ -51,7 +51,7 @@ def test_eps_slider_changes_the_adversarial_image_and_prediction(app_url, attack
     page.set_viewport_size({"width": 1400, "height": 2200})
     page.goto(app_url + "/Adversarial")
     settle(page)
-    page.get_by_text(attacked_run.name).first.wait_for()  # the newest run is the one attacked
+    page.get_by_title(attacked_run.name, exact=False).first.wait_for(state="attached")  # the newest run is attacked
     calm = _slide_to(page, settle, 0.0)  # from the preset's 76.5/255 down to 0
     assert "eps 0 (0/255)" in calm and "not fooled" in calm, calm
     before, calm_src = re.findall(r"— (.*) → (.*)$", calm)[0], _adversarial_src(page)

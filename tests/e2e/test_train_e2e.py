@@ -57,7 +57,7 @@ def test_run_shows_live_loss_chart_and_stops(app_url, page, shoot, settle, tmp_p
     _view(page, "Confident mistakes")
     page.get_by_text("predicted:").first.wait_for()
     _view(page, "Model")
-    page.get_by_text("parameters, all trained").wait_for()
+    page.get_by_text("every parameter trained in every epoch").wait_for()
     _view(page, "Confident mistakes")
     page.wait_for_timeout(500)
     results = page.get_by_text("Results", exact=True)
