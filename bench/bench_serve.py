@@ -168,7 +168,7 @@ async def _student(lab: Lab, index: int, think: float, rng: random.Random, deadl
         await pause()
         if not (await step(s.open("LR_Finder")) and await step(s.set("Run the range test", True, name="lr start"))):
             return s
-        if not await step(s.wait_for_widget("Use for training", JOB_TIMEOUT)):  # the sweep's result is drawn
+        if not await step(s.wait_for_key("lr-chart", JOB_TIMEOUT)):  # the sweep's result chart is drawn
             return s
         await pause()
         if not (await step(s.open("Train", "epochs=1")) and await step(s.set("Start training", True,

@@ -58,6 +58,7 @@ class Student:
     timeout: float = 120.0  # one action may take this long before it counts as a page that never finished
     widgets: dict[str, Widget] = field(default_factory=dict)
     texts: list[str] = field(default_factory=list)  # markdown / alerts / captions seen in the last run
+    ids: set[str] = field(default_factory=set)  # element ids seen (a keyed element's id contains its key)
     exceptions: list[str] = field(default_factory=list)
     states: dict[str, object] = field(default_factory=dict)  # widget id -> WidgetState the "browser" holds
     page: str = ""
@@ -115,6 +116,15 @@ class Student:
             await asyncio.sleep(0.5)
         return self._record(f"wait '{text}'", time.perf_counter() - start, False, "never showed")
 
+    async def wait_for_key(self, key: str, timeout: float) -> Action:
+        """Wait (answering auto_reruns) until an element whose key contains ``key`` shows (a result's chart)."""
+        start = time.perf_counter()
+        while time.perf_counter() - start < timeout:
+            if any(key in i for i in self.ids):
+                return self._record(f"wait '{key}'", time.perf_counter() - start, True)
+            await asyncio.sleep(0.5)
+        return self._record(f"wait '{key}'", time.perf_counter() - start, False, "never showed")
+
     async def wait_for_widget(self, label: str, timeout: float) -> Action:
         """Wait (answering auto_reruns) until a widget labelled ``label`` shows (a result's button, say)."""
         start = time.perf_counter()
@@ -149,7 +159,7 @@ class Student:
 
     async def _rerun(self, name: str, fragment_id: str = "") -> Action:
         if not fragment_id:
-            self.widgets, self.texts, self.exceptions = {}, [], []
+            self.widgets, self.texts, self.exceptions, self.ids = {}, [], [], set()
         self._finished.clear()
         start = time.perf_counter()
         try:
@@ -195,6 +205,8 @@ class Student:
             return
         el = delta.new_element
         etype = el.WhichOneof("type")
+        if etype and getattr(getattr(el, etype), "id", ""):
+            self.ids.add(getattr(el, etype).id)
         if etype in WIDGETS:
             proto = getattr(el, etype)
             self.widgets[proto.label] = Widget(etype, proto)

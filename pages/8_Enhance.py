@@ -14,6 +14,7 @@ from core.settings import load_settings
 from core.train.store import ACTIVE
 from ui.enhance_ui import (apply_ui, checkerboard_ui, comparison_ui, enhance_config_ui, enhance_runs,
                            resume_button, tradeoff_ui, training_view)
+from ui.jobs import launch_ui
 from ui.nav import navigation
 from ui.session import current_user
 
@@ -33,10 +34,9 @@ def new_run_ui() -> None:
     for problem in problems:
         st.error(f"Cannot start: {problem}")
     if st.button("Start training", type="primary", disabled=bool(problems), key="enh-start"):
-        try:
-            st.session_state["enh-next-view"] = launch("enhance", config.to_dict(), owner=current_user()).name
-        except ValueError as err:  # the data source, a full queue
-            st.error(f"Cannot start: {err}")
+        started = launch_ui(lambda: launch("enhance", config.to_dict(), owner=current_user()))  # one sentence
+        if started is not None:
+            st.session_state["enh-next-view"] = started.name
 
 
 with st.expander("New super-resolution run", expanded=True):

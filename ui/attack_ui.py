@@ -199,45 +199,64 @@ def sample_ui(target: AttackTarget, key: str) -> Sample | None:
     return _photo_sample(target, key) if target.bundle is None else _validation_sample(target, key)
 
 
+DEFAULT_EPS = 0.005  # epsilon for data without a preset
+
+
+def _start_values(default: float, steps: int) -> dict[str, float]:
+    """What the epsilon widgets (and the steps) start at for a preset's ``default`` epsilon, by widget key suffix."""
+    return {"eps-audio": min(default, AUDIO_EPS_MAX), "eps-frac": float(round(default, 3)),
+            "eps-255": round(default * 255 * 2) / 2, "steps": steps}
+
+
+def _value(key: str, start) -> dict:
+    """The widget's start value, unless session state already holds one (a preset just applied, or the user's)."""
+    return {} if key in st.session_state else {"value": start}
+
+
 def eps_ui(target: AttackTarget, key: str, default: float) -> float:
     """The epsilon slider: images in /255 steps or as a fraction of the pixel range; audio in waveform units."""
+    start = _start_values(default, 0)
     if target.kind != "image":
-        eps = st.slider("Epsilon (waveform units; full scale = 1)", 0.0, AUDIO_EPS_MAX, min(default, AUDIO_EPS_MAX),
-                        0.0005, format="%.4f", key=f"{key}-eps-audio")
+        eps = st.slider("Epsilon (waveform units; full scale = 1)", 0.0, AUDIO_EPS_MAX, step=0.0005, format="%.4f",
+                        key=f"{key}-eps-audio", **_value(f"{key}-eps-audio", start["eps-audio"]))
         return float(eps)
     units = st.radio("Epsilon in", ("/255 steps", "fraction"), horizontal=True, key=f"{key}-units",
                      help="pixels run from 0 to 1; one grey level of an 8-bit image is 1/255")
     if units == "fraction":
-        return float(st.slider("Epsilon (fraction of the pixel range)", 0.0, 1.0, float(round(default, 3)), 0.001,
-                               format="%.3f", key=f"{key}-eps-frac"))
-    k = st.slider("Epsilon (/255)", 0.0, 255.0, round(default * 255 * 2) / 2, 0.5, format="%.1f",
-                  key=f"{key}-eps-255")
+        return float(st.slider("Epsilon (fraction of the pixel range)", 0.0, 1.0, step=0.001, format="%.3f",
+                               key=f"{key}-eps-frac", **_value(f"{key}-eps-frac", start["eps-frac"])))
+    k = st.slider("Epsilon (/255)", 0.0, 255.0, step=0.5, format="%.1f", key=f"{key}-eps-255",
+                  **_value(f"{key}-eps-255", start["eps-255"]))
     return k / 255
 
 
-def _follow_preset(name: str | None, key: str) -> None:
+def _follow_preset(preset, key: str) -> None:
     """A new target with another preset (a digits run, then the 224 px photo model) starts from that preset's
-    epsilon and steps, not from the values set for the previous one (0.3 is a lot for a photo)."""
+    epsilon and steps, not from the values set for the previous one (0.3 is a lot for a photo). The values are set
+    in session state, so the browser's copy of the sliders is replaced too."""
+    name = preset.name if preset else None
     if f"{key}-preset" in st.session_state and st.session_state[f"{key}-preset"] != name:
-        for widget in ("eps-255", "eps-frac", "eps-audio", "steps"):
-            st.session_state.pop(f"{key}-{widget}", None)
+        start = _start_values(preset.eps if preset else DEFAULT_EPS, preset.steps if preset else 10)
+        for widget, value in start.items():
+            st.session_state[f"{key}-{widget}"] = value
     st.session_state[f"{key}-preset"] = name
 
 
 def settings_ui(target: AttackTarget, key: str) -> AttackSettings:
     """Method, epsilon, iterative settings (from the data's preset) and untargeted / a target class."""
     preset = preset_for(target.kind, target.input_shape)
-    _follow_preset(preset.name if preset else None, key)
+    _follow_preset(preset, key)
     c1, c2 = st.columns([1, 2])
     method = c1.radio("Attack", list(METHODS), format_func=af.method_name, key=f"{key}-method",
                       help="; ".join(f"{m.label}: {m.help}" for m in METHODS.values()))
     with c2:
-        eps = eps_ui(target, key, preset.eps if preset else 0.005)
+        eps = eps_ui(target, key, preset.eps if preset else DEFAULT_EPS)
         st.caption(f"epsilon = **{af.eps_text(eps, target.kind)}**")
     steps, alpha = 10, None
     if METHODS[method].iterative:
         d1, d2 = st.columns(2)
-        steps = int(d1.number_input("Steps", 1, 200, preset.steps if preset else 10, key=f"{key}-steps"))
+        steps = int(d1.number_input("Steps", 1, 200, key=f"{key}-steps",
+                                    **_value(f"{key}-steps", preset.steps if preset else 10)))
         use_preset = preset is not None and abs(eps - preset.eps) < 1e-9 and steps == preset.steps
         alpha = preset.alpha if use_preset else None
         d2.caption(f"Step size {alpha if alpha is not None else 2.5 * eps / steps:.4g} "

@@ -15,7 +15,7 @@ from core.jobs import launch
 from core.train.store import ACTIVE
 from ui import debug_figures as df
 from ui.debug_ui import device_panel
-from ui.jobs import watch
+from ui.jobs import launch_ui, watch
 
 VIEWS = ("Profile", "Memory")
 
@@ -25,10 +25,9 @@ def _start(kind: str, config: dict, problems: list[str], key: str, owner: str | 
         st.error(f"Cannot start: {problem}")
     label = {"profile": f"Profile {config.get('steps')} steps", "memory": "Measure memory with 0, 2, 4, 8 segments"}
     if st.button(label[kind], key=f"{key}-{kind}-start", disabled=bool(problems)):
-        try:
-            st.session_state[f"{key}-{kind}-job"] = str(launch(kind, config, owner=owner))
-        except ValueError as err:  # e.g. this server's cap on jobs at once
-            st.error(f"Cannot start: {err}")
+        started = launch_ui(lambda: launch(kind, config, owner=owner))  # any failure: one sentence
+        if started is not None:
+            st.session_state[f"{key}-{kind}-job"] = str(started)
 
 
 def _job(kind: str, run_dir: Path, key: str, owner: str | None) -> Path | None:

@@ -16,7 +16,7 @@ from core.enhance.train import list_strips
 from core.enhance.views import checkerboard, held_out_names, tradeoff_points, zoom
 from core.train.store import RunInfo, RunStore
 from ui import enhance_figures as ef
-from ui.jobs import watch
+from ui.jobs import launch_ui, watch
 
 CRITIC_WORDS = {"none": "none (L1/MSE only)", "plain": "plain GAN (SRGAN)", "relativistic": "relativistic (ESRGAN)"}
 
@@ -132,7 +132,7 @@ def checkerboard_ui(run_dir, key: str) -> None:
 
 def apply_ui(run_dir, key: str) -> None:
     """Upload an image -> refused with the reason, or enhanced by a job -> shown and downloadable."""
-    from core.jobs import launch, read_result
+    from core.jobs import launch
     from ui.session import current_user
 
     up = st.file_uploader(f"An image to enhance (at most {MAX_INPUT_SIDE} px a side, "
@@ -145,11 +145,14 @@ def apply_ui(run_dir, key: str) -> None:
             digest = hashlib.sha256(up.getvalue()).hexdigest()[:16]  # two students' uploads never share a file
             image = folder / f"{digest}{Path(up.name).suffix.lower() or '.png'}"
             image.write_bytes(up.getvalue())
-            cfg = {"run": str(run_dir), "image": str(image), "data": up.name, "model": Path(run_dir).name}
-            st.session_state[f"{key}-job"] = str(launch("enhance_apply", cfg, owner=current_user(),
-                                                        runs_dir=Path(run_dir).parent))
-        except ValueError as err:
+        except ValueError as err:  # not an image, too large: one sentence, nothing started
             st.error(f"Refused: {err}")
+        else:
+            cfg = {"run": str(run_dir), "image": str(image), "data": up.name, "model": Path(run_dir).name}
+            started = launch_ui(lambda: launch("enhance_apply", cfg, owner=current_user(),
+                                               runs_dir=Path(run_dir).parent))
+            if started is not None:
+                st.session_state[f"{key}-job"] = str(started)
     job = st.session_state.get(f"{key}-job")
     if job:
         watch(job, f"{key}-apply", lambda store, info: _enhanced(job, key) if info.status == "finished" else None)
@@ -157,6 +160,8 @@ def apply_ui(run_dir, key: str) -> None:
 
 def _enhanced(job, key: str) -> None:
     """The applied job's result: the enhanced image and its download."""
+    from core.jobs import read_result
+
     out = Path(job) / "enhanced.png"
     result = read_result(job) or {}
     (w, h), (w2, h2) = result.get("input", (0, 0)), result.get("output", (0, 0))
@@ -180,14 +185,14 @@ def resume_button(run_dir, key: str) -> Path | None:
     from core.jobs import launch
     from ui.session import current_user
 
-    if not (Path(run_dir) / "checkpoints" / "last.pt").is_file():
-        return None
+    from ui.jobs import launch_ui
+    from ui.session import may_control
+
+    if not (Path(run_dir) / "checkpoints" / "last.pt").is_file() or not may_control(RunStore.open(run_dir).info()):
+        return None  # nothing to resume from, or someone else's run (its owner and the teacher resume it)
     if not st.button("Resume from the last checkpoint", key=f"{key}-resume",
                      help="a new run that continues the upsampler, its optimizer (and the critic) from here"):
         return None
     cfg = EnhanceConfig.from_dict(RunStore.open(run_dir).config()).replace(resume_from=str(run_dir), runs_dir=None)
-    try:
-        return launch("enhance", cfg.to_dict(), owner=current_user(), runs_dir=Path(run_dir).parent)
-    except ValueError as err:
-        st.error(f"Cannot resume: {err}")
-        return None
+    return launch_ui(lambda: launch("enhance", cfg.to_dict(), owner=current_user(), runs_dir=Path(run_dir).parent),
+                     "Cannot resume")

@@ -19,21 +19,24 @@ def attacked_run(app_url, tmp_path_factory):
 
 
 def _slide_to(page, settle, target: float) -> str:
-    """PageUp / PageDown (5/255 a press) on the epsilon slider until it shows ``target`` (a press can be lost while
-    a rerun replaces the slider, so the value is read back), then wait until the page shows the attack at that
-    value; returns the verdict line."""
+    """PageUp / PageDown while far from ``target``, then the arrow keys (0.5/255 a press), on the epsilon slider until
+    it shows ``target`` (a press can be lost while a rerun replaces the slider, so the value is read back), then wait
+    until the page shows the attack at that value; returns the verdict line."""
+    def value() -> float:  # Streamlit 1.67 draws the slider as <input type="range">
+        return float(page.get_by_role("slider", name="Epsilon (/255)").first.get_attribute("aria-valuetext"))
+
     slider = page.get_by_role("slider", name="Epsilon (/255)").first
-    for _ in range(200):
-        value = float(page.get_by_role("slider", name="Epsilon (/255)").first.get_attribute("aria-valuenow"))
-        if value == target:
+    for _ in range(300):
+        now = value()
+        if now == target:
             break
         slider = page.get_by_role("slider", name="Epsilon (/255)").first
         slider.focus()
-        slider.press("PageUp" if value < target else "PageDown")
+        far = abs(now - target) > 20
+        slider.press(("PageUp" if far else "ArrowRight") if now < target else ("PageDown" if far else "ArrowLeft"))
         page.wait_for_timeout(80)
     settle(page)
-    value = slider.get_attribute("aria-valuenow")
-    shown = f"({value.removesuffix('.0')}/255)"
+    shown = f"({str(value()).removesuffix('.0')}/255)"
     page.wait_for_function("s => [...document.querySelectorAll('p')].some(p => p.innerText.includes(' at eps ') && "
                            "p.innerText.includes(s))", arg=shown, timeout=60_000)
     page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]') && [...document.querySelectorAll("
