@@ -158,8 +158,10 @@ class Student:
         return msg
 
     async def _rerun(self, name: str, fragment_id: str = "") -> Action:
-        if not fragment_id:
+        if not fragment_id:  # a full rerun: the page is drawn anew, and its fragments register again (a browser
+            #                   drops its fragment timers here too; old ones would be rerun against nothing)
             self.widgets, self.texts, self.exceptions, self.ids = {}, [], [], set()
+            self._fragments.clear()
         self._finished.clear()
         start = time.perf_counter()
         try:
