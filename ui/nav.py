@@ -33,8 +33,8 @@ PAGES = [  # (file under pages/, icon, what it is for)
                               "versus epsilon, robustness of several runs."),
     ("7_Inspect.py", "🔬", "Look inside a trained model: layers and receptive field, Grad-CAM, class visualisation, "
                           "export."),
-    ("8_Enhance.py", "🔍", "Super-resolution: train an upsampler (the book's, SRCNN, ESPCN), beat bicubic, see "
-                          "checkerboard artefacts and what a GAN critic does; enhance your own image."),
+    ("8_Enhance.py", "🔍", "Super-resolution: train an upsampler, beat bicubic, see checkerboards and a GAN critic; "
+                          "enhance your own image."),
 ]
 
 
